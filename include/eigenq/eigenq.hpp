@@ -1,0 +1,24 @@
+// Umbrella header: everything eigenq offers without optional dependencies.
+// (The file readers/writers need nlohmann_json: include <eigenq/io.hpp>.)
+#pragma once
+
+#include "eigenq/version.hpp"
+
+#include "eigenq/core/code_storage.hpp"
+#include "eigenq/core/eigen_view.hpp"
+#include "eigenq/core/error.hpp"
+#include "eigenq/core/granularity.hpp"
+#include "eigenq/core/packing.hpp"
+#include "eigenq/core/qtensor.hpp"
+#include "eigenq/core/rounding.hpp"
+#include "eigenq/core/shape.hpp"
+#include "eigenq/core/types.hpp"
+
+#include "eigenq/policy/choose_params.hpp"
+#include "eigenq/policy/linear.hpp"
+#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/policy.hpp"
+
+#include "eigenq/calibrate/minmax.hpp"
+
+#include "eigenq/quantizer.hpp"

@@ -1,0 +1,166 @@
+// Linear quantization, inference convention: r = scale * (q - zero_point) with
+// an integer zero point, so 0.0 is exact. Affine or symmetric, any code range
+// inside int8/uint8/int16/uint16, parameters and rounding of one compatibility
+// profile (PyTorch by default).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "eigenq/core/error.hpp"
+#include "eigenq/core/rounding.hpp"
+#include "eigenq/core/types.hpp"
+#include "eigenq/policy/choose_params.hpp"
+
+namespace eigenq {
+
+template <class Code = std::int8_t>
+class Linear {
+  static_assert(is_code_type_v<Code>, "codes are int8, uint8, int16 or uint16");
+
+ public:
+  using code_type = Code;
+  using Params = LinearParams;
+  static constexpr bool fits_from_range = true;
+
+  explicit Linear(Scheme scheme = Scheme::affine, Profile profile = Profile::pytorch)
+      : scheme_(scheme), profile_(profile) {}
+
+  static Linear affine(Profile profile = Profile::pytorch) { return Linear(Scheme::affine, profile); }
+  static Linear symmetric(Profile profile = Profile::pytorch) {
+    return Linear(Scheme::symmetric, profile);
+  }
+
+  // Codes of `bits` bits (2..width of Code), e.g. 4-bit codes in int8 storage.
+  Linear& with_bits(int bits) {
+    const CodeRange r = range_for_bits<Code>(bits);
+    if (bits == 8 * static_cast<int>(sizeof(Code))) {
+      has_custom_range_ = false;
+    } else {
+      custom_range_ = r;
+      has_custom_range_ = true;
+    }
+    return *this;
+  }
+
+  // An explicit [qmin, qmax] (PyTorch's quant_min/quant_max); must fit Code.
+  Linear& with_range(std::int32_t qmin, std::int32_t qmax) {
+    check_range_fits<Code>({qmin, qmax});
+    custom_range_ = {qmin, qmax};
+    has_custom_range_ = true;
+    return *this;
+  }
+
+  // Drops one bit of range, as PyTorch/FBGEMM do to keep vpmaddubsw from saturating.
+  Linear& with_reduce_range(bool on = true) {
+    reduce_range_ = on;
+    return *this;
+  }
+
+  Linear& with_profile(Profile profile) {
+    profile_ = profile;
+    return *this;
+  }
+
+  Scheme scheme() const { return scheme_; }
+  Profile profile() const { return profile_; }
+  bool reduce_range() const { return reduce_range_; }
+  bool has_custom_range() const { return has_custom_range_; }
+  Rounding rounding() const {
+    return profile_ == Profile::tflite ? Rounding::half_away_from_zero : Rounding::half_to_even;
+  }
+
+  // The effective code range after profile rules, custom range and reduce_range.
+  CodeRange range() const {
+    CodeRange r = has_custom_range_ ? custom_range_ : full_range<Code>();
+    const bool narrow_symmetric = std::is_signed_v<Code> && scheme_ == Scheme::symmetric &&
+                                  profile_ != Profile::pytorch && !has_custom_range_;
+    if (profile_ == Profile::onnx && reduce_range_ && !has_custom_range_) {
+      // quant_utils.get_qmin_qmax_for_qType: int8 (-64, 64), uint8 (0, 127).
+      return std::is_signed_v<Code> ? CodeRange{r.qmin / 2, -(r.qmin / 2)} : CodeRange{0, r.qmax / 2};
+    }
+    if (narrow_symmetric) r.qmin = -r.qmax;  // [-127, 127]: ONNX and TFLite weights
+    if (reduce_range_) r = {floor_half(r.qmin), floor_half(r.qmax)};  // torch: quant_min // 2
+    return r;
+  }
+
+  int bits() const { return bits_for_range(range(), std::is_signed_v<Code>); }
+
+  std::string name() const { return scheme_ == Scheme::affine ? "linear-affine" : "linear-symmetric"; }
+
+  // Storage of one parameter set: a symmetric scheme needs no zero point.
+  std::size_t param_bytes(const Params&) const {
+    return scheme_ == Scheme::symmetric ? sizeof(float) : sizeof(float) + sizeof(std::int32_t);
+  }
+
+  // Scale and zero point for an observed range, as the profile's framework chooses them.
+  Params fit(float min, float max) const {
+    const CodeRange r = range();
+    switch (profile_) {
+      case Profile::pytorch:
+        return choose_params_pytorch(min, max, r, scheme_, std::is_signed_v<Code>, has_custom_range_);
+      case Profile::onnx: return choose_params_onnx(min, max, r, scheme_);
+      case Profile::tflite: return choose_params_tflite(min, max, r, scheme_, std::is_signed_v<Code>);
+    }
+    return {};
+  }
+
+  Code quantize(float x, const Params& p) const {
+    const CodeRange r = range();
+    return quantize_one(x, p, r, scale_factor(p));
+  }
+
+  float dequantize(Code q, const Params& p) const {
+    return (static_cast<float>(q) - static_cast<float>(p.zero_point)) * p.scale;
+  }
+
+  void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
+    const CodeRange r = range();
+    if (step == 0) {
+      const Params one = *p;
+      const float factor = scale_factor(one);
+      for (Index i = 0; i < n; ++i) out[i] = quantize_one(x[i], one, r, factor);
+    } else {
+      for (Index i = 0; i < n; ++i) out[i] = quantize_one(x[i], p[i], r, scale_factor(p[i]));
+    }
+  }
+
+  void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
+    if (step == 0) {
+      const float scale = p->scale;
+      const float zp = static_cast<float>(p->zero_point);
+      for (Index i = 0; i < n; ++i) out[i] = (static_cast<float>(q[i]) - zp) * scale;
+    } else {
+      for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], p[i]);
+    }
+  }
+
+ private:
+  static std::int32_t floor_half(std::int32_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+  // PyTorch multiplies by the float reciprocal; ONNX and TFLite divide.
+  float scale_factor(const Params& p) const {
+    return profile_ == Profile::pytorch ? 1.0f / p.scale : p.scale;
+  }
+
+  Code quantize_one(float x, const Params& p, CodeRange r, float factor) const {
+    float scaled;
+    if (profile_ == Profile::pytorch) scaled = round_half_to_even(x * factor);
+    else if (profile_ == Profile::onnx) scaled = round_half_to_even(x / factor);
+    else scaled = round_half_away_from_zero(x / factor);
+    if (std::isnan(scaled)) return static_cast<Code>(p.zero_point);
+    const float shifted = scaled + static_cast<float>(p.zero_point);
+    return static_cast<Code>(saturate_to_int(shifted, r.qmin, r.qmax, p.zero_point));
+  }
+
+  Scheme scheme_ = Scheme::affine;
+  Profile profile_ = Profile::pytorch;
+  CodeRange custom_range_{};
+  bool has_custom_range_ = false;
+  bool reduce_range_ = false;
+};
+
+}  // namespace eigenq

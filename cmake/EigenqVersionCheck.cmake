@@ -1,0 +1,27 @@
+# eigenq_check_header_version(<path to version.hpp>)
+# Fails the configure step when EIGENQ_VERSION_MAJOR/MINOR/PATCH in the header differ from
+# PROJECT_VERSION, so the two copies of the version cannot drift apart.
+function(eigenq_check_header_version header)
+  if(NOT EXISTS "${header}")
+    message(FATAL_ERROR "eigenq: ${header} is missing")
+  endif()
+  file(STRINGS "${header}" _lines REGEX "^#define EIGENQ_VERSION_(MAJOR|MINOR|PATCH) +[0-9]+")
+  foreach(_part MAJOR MINOR PATCH)
+    set(_value "")
+    foreach(_line IN LISTS _lines)
+      if(_line MATCHES "^#define EIGENQ_VERSION_${_part} +([0-9]+)")
+        set(_value "${CMAKE_MATCH_1}")
+      endif()
+    endforeach()
+    if(_value STREQUAL "")
+      message(FATAL_ERROR "eigenq: no '#define EIGENQ_VERSION_${_part} <n>' in ${header}")
+    endif()
+    list(APPEND _header_version "${_value}")
+  endforeach()
+  string(REPLACE ";" "." _header_version "${_header_version}")
+  if(NOT _header_version VERSION_EQUAL PROJECT_VERSION)
+    message(FATAL_ERROR
+      "eigenq: version.hpp says ${_header_version} but project() says ${PROJECT_VERSION}; "
+      "change both together.")
+  endif()
+endfunction()

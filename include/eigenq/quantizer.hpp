@@ -76,13 +76,13 @@ class Quantizer {
   template <class X>
   auto fake_quantize(const X& x) const {
     const QTensor<Policy> q = quantize(x);
-    using Plain = std::decay_t<decltype(eval_plain(x))>;
+    using Plain = std::decay_t<decltype(eval_plain(std::declval<const X&>()))>;
     return q.template dequantize<Plain>();
   }
 
  private:
   template <class X>
-  static auto eval_plain(const X& x) {
+  static auto eval_plain(const X&) {
     if constexpr (detail::is_dense_v<X>) return typename X::PlainObject{};
     else return Eigen::Tensor<float, X::NumDimensions, X::Layout, Index>{};
   }

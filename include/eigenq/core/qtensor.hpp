@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -116,7 +117,9 @@ class Dequantized {
   const QTensor<Policy>& q_;
 };
 
-template <class Policy>
+// (The empty pack keeps this overload out of the way of dequantize<T>(q).)
+template <class... NoExplicitArguments, class Policy,
+          std::enable_if_t<sizeof...(NoExplicitArguments) == 0, int> = 0>
 Dequantized<Policy> dequantize(const QTensor<Policy>& q) {
   return Dequantized<Policy>(q);
 }

@@ -117,6 +117,9 @@ RowMajorView row_major_view(const T& t) {
   }
 }
 
+// A view of a view (borrows the data).
+inline RowMajorView row_major_view(const RowMajorView& v) { return RowMajorView(v.data(), v.shape()); }
+
 // Already canonical data: a pointer and a shape.
 inline RowMajorView row_major_view(const float* data, const Shape& shape) {
   return RowMajorView(data, shape);

@@ -22,3 +22,6 @@
 #include "eigenq/calibrate/minmax.hpp"
 
 #include "eigenq/quantizer.hpp"
+
+#include "eigenq/kernels/fixed_point.hpp"
+#include "eigenq/kernels/isa.hpp"

@@ -4,6 +4,8 @@
 
 #include <Eigen/Core>
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -26,6 +28,26 @@ int main() {
     std::fprintf(stderr, "eigenq::version_string() gave '%s'\n", version ? version : "(null)");
     return 1;
   }
-  std::printf("eigenq %s, __cplusplus %ld\n", version, static_cast<long>(__cplusplus));
+  // Quantize per channel, dequantize back into the caller's type: each row's
+  // error stays within half of its step.
+  const Eigen::MatrixXf w = Eigen::MatrixXf::Random(8, 16);
+  const auto q = eigenq::quantize(w, eigenq::Linear<std::int8_t>::symmetric(), eigenq::PerChannel{0});
+  const Eigen::MatrixXf w_hat = eigenq::dequantize(q);
+  for (Eigen::Index r = 0; r < w.rows(); ++r) {
+    const float step = q.params()[static_cast<std::size_t>(r)].scale;
+    if ((w.row(r) - w_hat.row(r)).cwiseAbs().maxCoeff() > 0.5f * step * 1.001f) {
+      std::fprintf(stderr, "row %ld: quantization error above half a step\n", static_cast<long>(r));
+      return 1;
+    }
+  }
+  // Errors are typed exceptions.
+  try {
+    (void)eigenq::quantize(w, eigenq::Linear<std::int8_t>::affine(), eigenq::PerChannel{5});
+    std::fprintf(stderr, "an axis out of range was accepted\n");
+    return 1;
+  } catch (const eigenq::Error&) {
+  }
+  std::printf("eigenq %s, __cplusplus %ld, best ISA %s\n", version, static_cast<long>(__cplusplus),
+              eigenq::kernels::to_string(eigenq::kernels::best_isa()));
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -115,6 +116,7 @@ void check_quantize_case(const GoldenCase& c, int& elements_checked) {
       // torch is undefined here; our contract: saturate, NaN to the zero point.
       const int expected = std::isnan(steps) ? prm.zero_point : (steps > 0 ? range.qmax : range.qmin);
       EXPECT_EQ(codes[k], expected) << "element " << i << " x " << x;
+      ++elements_checked;
       return;
     }
     // torch clamps codes to the dtype; eigenq to the quantizer's own range.
@@ -128,18 +130,40 @@ void check_quantize_case(const GoldenCase& c, int& elements_checked) {
   });
 }
 
-TEST(GoldenPyTorch, QuantizePerTensorAndPerChannelBitExact) {
-  int cases = 0;
-  int elements = 0;
-  for (const GoldenCase& c : linear_cases()) {
-    if (c.text("kind") != "quantize") continue;
-    if (c.text("dtype") == "qint8") check_quantize_case<std::int8_t>(c, elements);
-    else check_quantize_case<std::uint8_t>(c, elements);
-    ++cases;
+// One test per golden case, named after it.
+std::vector<std::size_t> case_indices(const std::string& kind) {
+  std::vector<std::size_t> out;
+  const auto& cases = linear_cases();
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (cases[i].text("kind") == kind) out.push_back(i);
   }
-  EXPECT_GE(cases, 150);
-  EXPECT_GE(elements, 3000);
-  std::printf("checked %d quantize cases, %d elements bit for bit\n", cases, elements);
+  return out;
+}
+
+std::string test_name(const testing::TestParamInfo<std::size_t>& info) {
+  std::string name = linear_cases()[info.param].name;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name + "_" + std::to_string(info.param);
+}
+
+class GoldenQuantize : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(GoldenQuantize, BitExactWithPyTorch) {
+  const GoldenCase& c = linear_cases()[GetParam()];
+  int elements = 0;
+  if (c.text("dtype") == "qint8") check_quantize_case<std::int8_t>(c, elements);
+  else check_quantize_case<std::uint8_t>(c, elements);
+  EXPECT_GT(elements, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Linear, GoldenQuantize, testing::ValuesIn(case_indices("quantize")),
+                         test_name);
+
+TEST(GoldenPyTorch, FileHasEveryKindOfCase) {
+  EXPECT_GE(case_indices("quantize").size(), 150u);
+  EXPECT_GE(case_indices("params").size(), 13u);
 }
 
 template <class Code>
@@ -163,18 +187,17 @@ void check_params_case(const GoldenCase& c, int& pairs) {
   }
 }
 
-TEST(GoldenPyTorch, ParameterChoiceBitExact) {
-  int cases = 0;
+class GoldenParams : public testing::TestWithParam<std::size_t> {};
+
+TEST_P(GoldenParams, ParameterChoiceBitExactWithPyTorch) {
+  const GoldenCase& c = linear_cases()[GetParam()];
   int pairs = 0;
-  for (const GoldenCase& c : linear_cases()) {
-    if (c.text("kind") != "params") continue;
-    if (c.text("dtype") == "qint8") check_params_case<std::int8_t>(c, pairs);
-    else check_params_case<std::uint8_t>(c, pairs);
-    ++cases;
-  }
-  EXPECT_GE(cases, 13);
-  EXPECT_GE(pairs, 3900);
+  if (c.text("dtype") == "qint8") check_params_case<std::int8_t>(c, pairs);
+  else check_params_case<std::uint8_t>(c, pairs);
+  EXPECT_GE(pairs, 300);
 }
+
+INSTANTIATE_TEST_SUITE_P(Linear, GoldenParams, testing::ValuesIn(case_indices("params")), test_name);
 
 TEST(GoldenPyTorch, SeedExampleMatchesCorrection) {
   for (const GoldenCase& c : linear_cases()) {

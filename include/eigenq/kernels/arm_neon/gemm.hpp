@@ -1,0 +1,125 @@
+// NEON int8 GEMM micro-kernel with the dot-product extension (sdot), behind
+// the blocked loop of gemm_driver.hpp.
+//
+// sdot multiplies signed bytes by signed bytes and adds each group of four
+// products to an int32 lane (wrapping). u8 activations are packed as A - 128
+// (their top bit flipped) and the driver adds back 128 * sum_k B
+// (gemm_driver.hpp proves the correction); s8 activations go in unchanged.
+// A 16-byte B load is 4 columns x 4 k, one packed-A load is 4 rows x 4 k, and
+// the by-element form sdot v.4s, b.16b, a.4b[r] feeds row r: a 4 x 16 tile
+// is 16 accumulators, 4 B and 1 A register, swept over the panel's 16-column blocks.
+#pragma once
+
+#include "eigenq/kernels/isa.hpp"
+
+#if defined(EIGENQ_HAVE_NEON)
+
+#include <arm_neon.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "eigenq/core/types.hpp"
+#include "eigenq/kernels/arm_neon/output_stage.hpp"
+#include "eigenq/kernels/gemm_driver.hpp"
+#include "eigenq/kernels/output_stage.hpp"
+#include "eigenq/kernels/packed_weights.hpp"
+
+namespace eigenq {
+namespace kernels {
+namespace detail {
+
+template <int Rows>
+EIGENQ_TARGET_NEON int8x16_t load_a_quads_neon(const std::uint8_t* a) {
+  // Rows x 4 bytes; shorter tiles leave the unused lanes zero.
+  if constexpr (Rows == 4) {
+    return vreinterpretq_s8_u8(vld1q_u8(a));
+  } else {
+    std::uint8_t quads[16] = {};
+    for (int i = 0; i < 4 * Rows; ++i) quads[i] = a[i];
+    return vreinterpretq_s8_u8(vld1q_u8(quads));
+  }
+}
+
+template <int Rows>
+EIGENQ_TARGET_NEON void tile_s8s8_neon(const TileArgs<std::uint8_t>& t) {
+  const bool has_zb = t.zb != nullptr;
+  const Index b_step = 64 * t.vectors;
+  for (int block = 0; block < t.vectors; ++block) {  // 16 columns at a time
+    int32x4_t acc[Rows][4];
+    for (int r = 0; r < Rows; ++r) {
+      for (int v = 0; v < 4; ++v) acc[r][v] = vdupq_n_s32(0);
+    }
+    const std::uint8_t* a = t.a;
+    const std::int8_t* b = t.b + 64 * block;
+    for (Index q = 0; q < t.quads; ++q) {
+      const int8x16_t av = load_a_quads_neon<Rows>(a);
+      int8x16_t bv[4];
+      for (int v = 0; v < 4; ++v) bv[v] = vld1q_s8(b + 16 * v);
+      for (int v = 0; v < 4; ++v) {
+        acc[0][v] = vdotq_laneq_s32(acc[0][v], bv[v], av, 0);
+        if constexpr (Rows > 1) acc[1][v] = vdotq_laneq_s32(acc[1][v], bv[v], av, 1);
+        if constexpr (Rows > 2) acc[2][v] = vdotq_laneq_s32(acc[2][v], bv[v], av, 2);
+        if constexpr (Rows > 3) acc[3][v] = vdotq_laneq_s32(acc[3][v], bv[v], av, 3);
+      }
+      a += t.quad_step;
+      b += b_step;
+    }
+    for (int r = 0; r < Rows; ++r) {
+      const int32x4_t neg_row_sum = vdupq_n_s32(has_zb ? t.neg_row_sum[r] : 0);
+      for (int v = 0; v < 4; ++v) {
+        const Index col = 16 * block + 4 * v;
+        int32x4_t sum = vaddq_s32(acc[r][v], vld1q_s32(t.col_offset + col));
+        if (has_zb) sum = vmlaq_s32(sum, vld1q_s32(t.zb + col), neg_row_sum);
+        vst1q_s32(t.out + r * t.ldo + col, sum);
+      }
+    }
+  }
+}
+
+struct GemmPathNeon {
+  using packed_a = std::uint8_t;
+  static constexpr int max_rows = 4;
+  template <class A>
+  static constexpr std::int32_t a_offset() {
+    return std::is_signed_v<A> ? 0 : -128;  // sdot wants signed A
+  }
+  static void tile(const TileArgs<std::uint8_t>& t) {
+    switch (t.rows) {
+      case 1: tile_s8s8_neon<1>(t); break;
+      case 2: tile_s8s8_neon<2>(t); break;
+      case 3: tile_s8s8_neon<3>(t); break;
+      default: tile_s8s8_neon<4>(t); break;
+    }
+  }
+  template <class Out>
+  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
+                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
+    requantize_float_row_neon(acc, count, multiplier, zp, lo, hi, dst);
+  }
+  template <class Out>
+  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
+                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
+                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
+                                         std::int32_t hi, Out* dst) {
+    requantize_fixed_point_row_neon(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
+  }
+  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
+                             const float* col_scale, const float* bias, float* dst) {
+    dequantize_row_neon(acc, count, row_scale, col_scale, bias, dst);
+  }
+};
+
+}  // namespace detail
+
+template <class A, class Out>
+void gemm_x8s8s32_neon(const A* a, Index m, Index lda, std::int32_t a_zero_point,
+                       const PackedWeights& b, const detail::PreparedOutput& out, Out* c, Index ldc,
+                       int threads) {
+  detail::gemm_blocked<detail::GemmPathNeon>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
+}
+
+}  // namespace kernels
+}  // namespace eigenq
+
+#endif  // EIGENQ_HAVE_NEON

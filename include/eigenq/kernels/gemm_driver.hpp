@@ -1,0 +1,262 @@
+// The blocked int8 GEMM loop shared by the SIMD paths (scalar code: it only
+// packs A, cuts the problem into tiles and calls the path's micro-kernel and
+// output-stage functions, which carry the ISA's target attributes).
+//
+// Blocking. B is packed once in full (packed_weights.hpp), so only A is packed
+// here, a block of MC rows at a time, into micro-panels of MR rows:
+// element (q, r, j) of a micro-panel holds A(r, 4q + j) + offset (zero past K).
+//     for each MC block of rows          A block (MC x Kp) sized to stay in L2
+//       pack the A block
+//       for each B panel (48 columns)    Kp x 48 bytes, reused by every micro-panel
+//         for each MR micro-panel        MR x 48 int32 tile in registers, full K
+//           micro-kernel, then the output stage on the tile while it is in L1
+// There is no K blocking: the micro-kernel runs the whole depth, so the output
+// stage sees finished sums. At 64 multiply-adds per 64-byte B load and one A
+// broadcast per row, the panel streams from L2 far below its bandwidth.
+// With threads > 1 the B panels are split between std::threads; each packs its
+// own copy of the A block (cheap next to its share of the products).
+//
+// Zero points. A path packs A' = A + offset (offset 128 turns s8 into u8 for
+// vpdpbusd; -128 turns u8 into s8 for sdot; 0 when A is widened). With
+// s(n) = sum_k B(k, n) and r(m) = sum_k A(m, k):
+//   sum_k (A - za)(B - zb) = sum_k A'B - (offset + za) s(n) - zb(n) r(m) + K za zb(n),
+// since sum_k A'B = sum_k AB + offset s(n). This is an identity over the
+// integers, so it also holds modulo 2^32, where all of it is computed: the
+// micro-kernel adds col_offset(n) = bias(n) - (offset + za) s(n) + K za zb(n)
+// and, only when B has zero points, zb(n) * (-r(m)). Padding (k >= K) is zero
+// in both A' and B, so it adds nothing.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "eigenq/core/types.hpp"
+#include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/output_stage.hpp"
+#include "eigenq/kernels/packed_weights.hpp"
+
+namespace eigenq {
+namespace kernels {
+namespace detail {
+
+// What the micro-kernel of a path gets for one tile.
+template <class PackedA>
+struct TileArgs {
+  int rows = 0;            // 1..MR
+  int vectors = 0;         // panel width / 16: 1, 2 or 3
+  Index quads = 0;         // Kp / 4
+  const PackedA* a = nullptr;  // element (q, r, j) at a[q * quad_step + r * row_step + j]
+  Index row_step = 0;
+  Index quad_step = 0;
+  const std::int8_t* b = nullptr;        // the B panel; one quad row is vectors * 64 bytes
+  const std::int32_t* col_offset = nullptr;  // vectors * 16 values
+  const std::int32_t* zb = nullptr;          // vectors * 16 values, or null
+  const std::int32_t* neg_row_sum = nullptr;  // rows values (when zb)
+  std::int32_t* out = nullptr;
+  Index ldo = 0;
+};
+
+// A block of rows packed for a path, with what the corrections need.
+template <class PackedA>
+struct PackedActivations {
+  AlignedBuffer<PackedA> data;
+  AlignedBuffer<std::int32_t> neg_row_sum;
+};
+
+// Packs rows [0, rows) of A into micro-panels of up to `mr` rows (the last may be shorter).
+template <class PackedA, class A>
+void pack_activation_block(const A* a, Index rows, Index lda, Index k, Index quads, int mr,
+                           std::int32_t offset, bool row_sums, PackedActivations<PackedA>& out) {
+  out.data.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, rows * quads * 4)));
+  if (row_sums) out.neg_row_sum.reserve_uninitialized(static_cast<std::size_t>(rows));
+  const Index full_quads = k / 4;
+  if (quads == 0) {  // K = 0: nothing to pack, every row sum is zero
+    for (Index r = 0; r < rows && row_sums; ++r) out.neg_row_sum[static_cast<std::size_t>(r)] = 0;
+    return;
+  }
+  for (Index r0 = 0; r0 < rows; r0 += mr) {
+    const Index panel_rows = std::min<Index>(mr, rows - r0);
+    PackedA* panel = out.data.data() + r0 * quads * 4;
+    for (Index r = 0; r < panel_rows; ++r) {
+      const A* src = a + (r0 + r) * lda;
+      PackedA* dst = panel + r * 4;
+      const Index step = panel_rows * 4;
+      if constexpr (sizeof(PackedA) == 1 && sizeof(A) == 1) {
+        // Four bytes at a time; adding +-128 to every byte is flipping its top bit.
+        const std::uint32_t flip = (offset & 0xFF) == 0x80 ? 0x80808080u : 0u;
+        for (Index q = 0; q < full_quads; ++q) {
+          std::uint32_t v;
+          std::memcpy(&v, src + 4 * q, 4);
+          v ^= flip;
+          std::memcpy(dst + q * step, &v, 4);
+        }
+      } else {
+        for (Index q = 0; q < full_quads; ++q) {
+          for (int j = 0; j < 4; ++j) {
+            dst[q * step + j] = static_cast<PackedA>(std::int32_t{src[4 * q + j]} + offset);
+          }
+        }
+      }
+      for (Index q = full_quads; q < quads; ++q) {  // the last, partial quad
+        for (Index j = 0; j < 4; ++j) {
+          const Index kk = 4 * q + j;
+          dst[q * step + j] = kk < k ? static_cast<PackedA>(std::int32_t{src[kk]} + offset) : PackedA{0};
+        }
+      }
+      if (row_sums) {
+        std::int64_t sum = 0;
+        for (Index kk = 0; kk < k; ++kk) sum += src[kk];
+        out.neg_row_sum[static_cast<std::size_t>(r0 + r)] =
+            static_cast<std::int32_t>(0u - static_cast<std::uint32_t>(sum));
+      }
+    }
+  }
+}
+
+// Rows of A per block: the packed block takes about half of a 1 MiB L2.
+inline Index rows_per_block(Index quads, std::size_t packed_a_bytes, int mr) {
+  const Index row_bytes = std::max<Index>(1, quads * 4 * static_cast<Index>(packed_a_bytes));
+  const Index rows = (Index{512} * 1024 / row_bytes) / mr * mr;
+  return std::max<Index>(rows, mr);
+}
+
+// col_offset(n) = bias(n) - (offset + za) s(n) + K za zb(n), modulo 2^32.
+inline void column_offsets(const PackedWeights& b, std::int32_t a_zero_point, std::int32_t a_offset,
+                           const PreparedOutput& out, AlignedBuffer<std::int32_t>& col_offset) {
+  const Index np = b.padded_cols();
+  col_offset.resize(static_cast<std::size_t>(np));
+  const std::uint32_t za = static_cast<std::uint32_t>(a_zero_point);
+  const std::uint32_t sum_factor = static_cast<std::uint32_t>(a_offset) + za;
+  const std::uint32_t kza = static_cast<std::uint32_t>(b.depth()) * za;
+  const bool has_bias = out.kind == OutputKind::requantize_float ||
+                        out.kind == OutputKind::requantize_fixed_point;
+  for (Index j = 0; j < np; ++j) {
+    const auto s = static_cast<std::size_t>(j);
+    std::uint32_t v = has_bias ? static_cast<std::uint32_t>(out.bias[s]) : 0u;
+    v -= sum_factor * static_cast<std::uint32_t>(b.column_sums()[j]);
+    v += kza * static_cast<std::uint32_t>(b.zero_points()[j]);
+    col_offset[s] = static_cast<std::int32_t>(v);
+  }
+}
+
+// The blocked loop for one path. `Path` provides:
+//   using packed_a = std::uint8_t or std::int16_t;   static constexpr int max_rows;
+//   template <class A> static constexpr std::int32_t a_offset();
+//   static void tile(const TileArgs<packed_a>&);
+//   template <class Out> static void requantize_float_row(const std::int32_t*, Index,
+//       const float*, std::int32_t zp, std::int32_t lo, std::int32_t hi, Out*);
+//   template <class Out> static void requantize_fixed_point_row(const std::int32_t*, Index,
+//       const std::int32_t* mult, const std::int32_t* shift_a, const std::int32_t* shift_b,
+//       RequantRounding, std::int32_t zp, std::int32_t lo, std::int32_t hi, Out*);
+//   static void dequantize_row(const std::int32_t*, Index, float row_scale,
+//       const float* col_scale, const float* bias, float*);
+template <class Path, class A, class Out>
+void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, const PackedWeights& b,
+                  const PreparedOutput& out, Out* c, Index ldc, int threads) {
+  using PackedA = typename Path::packed_a;
+  constexpr int mr = Path::max_rows;
+  constexpr Index width = PackedWeights::panel_width;
+  const Index k = b.depth();
+  const Index n = b.cols();
+  const Index quads = b.padded_depth() / 4;
+  const Index panels = b.panel_count();
+  if (m == 0 || n == 0) return;
+
+  AlignedBuffer<std::int32_t> col_offset;
+  column_offsets(b, a_zero_point, Path::template a_offset<A>(), out, col_offset);
+  const bool zb = b.has_zero_points();
+  const Index block_rows = std::min<Index>(m, rows_per_block(quads, sizeof(PackedA), mr));
+
+  const auto work = [&](Index p_begin, Index p_end) {
+    PackedActivations<PackedA> packed;
+    alignas(64) std::int32_t tile[mr * width];
+    TileArgs<PackedA> t;
+    t.quads = quads;
+    t.zb = nullptr;
+    for (Index i0 = 0; i0 < m; i0 += block_rows) {
+      const Index rows = std::min(block_rows, m - i0);
+      pack_activation_block(a + i0 * lda, rows, lda, k, quads, mr, Path::template a_offset<A>(), zb,
+                            packed);
+      for (Index p = p_begin; p < p_end; ++p) {
+        const Index n0 = p * width;
+        const Index panel_width = b.panel_cols(p);
+        const Index valid = std::min(panel_width, n - n0);
+        t.vectors = static_cast<int>(panel_width / 16);
+        t.b = b.panel(p);
+        t.col_offset = col_offset.data() + n0;
+        t.zb = zb ? b.zero_points() + n0 : nullptr;
+        for (Index r0 = 0; r0 < rows; r0 += mr) {
+          const int tile_rows = static_cast<int>(std::min<Index>(mr, rows - r0));
+          t.rows = tile_rows;
+          t.a = packed.data.data() + r0 * quads * 4;
+          t.row_step = 4;
+          t.quad_step = 4 * tile_rows;
+          t.neg_row_sum = zb ? packed.neg_row_sum.data() + r0 : nullptr;
+          Out* c_tile = c + (i0 + r0) * ldc + n0;
+          bool direct = false;
+          if constexpr (std::is_same_v<Out, std::int32_t>) direct = valid == panel_width;
+          if (direct) {
+            t.out = reinterpret_cast<std::int32_t*>(c_tile);
+            t.ldo = ldc;
+            Path::tile(t);
+            continue;
+          }
+          t.out = tile;
+          t.ldo = width;
+          Path::tile(t);
+          for (int r = 0; r < tile_rows; ++r) {
+            const std::int32_t* acc = tile + r * width;
+            Out* dst = c_tile + r * ldc;
+            switch (out.kind) {
+              case OutputKind::int32:
+                if constexpr (std::is_same_v<Out, std::int32_t>) {
+                  std::memcpy(dst, acc, static_cast<std::size_t>(valid) * sizeof(std::int32_t));
+                }
+                break;
+              case OutputKind::requantize_float:
+                if constexpr (!std::is_same_v<Out, std::int32_t> && !std::is_same_v<Out, float>) {
+                  Path::requantize_float_row(acc, valid, out.multiplier.data() + n0, out.zero_point,
+                                             out.lo, out.hi, dst);
+                }
+                break;
+              case OutputKind::requantize_fixed_point:
+                if constexpr (!std::is_same_v<Out, std::int32_t> && !std::is_same_v<Out, float>) {
+                  Path::requantize_fixed_point_row(
+                      acc, valid, out.fp_multiplier.data() + n0, out.fp_shift_a.data() + n0,
+                      out.fp_shift_b.data() + n0, out.rounding, out.zero_point, out.lo, out.hi, dst);
+                }
+                break;
+              case OutputKind::dequantize:
+                if constexpr (std::is_same_v<Out, float>) {
+                  Path::dequantize_row(acc, valid, out.row_scale(i0 + r0 + r),
+                                       out.col_scale.data() + n0, out.col_bias.data() + n0, dst);
+                }
+                break;
+            }
+          }
+        }
+      }
+    }
+  };
+
+  const Index workers = std::max<Index>(1, std::min<Index>(threads, panels));
+  if (workers == 1) {
+    work(0, panels);
+    return;
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(workers - 1));
+  for (Index w = 1; w < workers; ++w) {
+    pool.emplace_back(work, panels * w / workers, panels * (w + 1) / workers);
+  }
+  work(0, panels / workers);
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace detail
+}  // namespace kernels
+}  // namespace eigenq

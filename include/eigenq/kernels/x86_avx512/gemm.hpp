@@ -1,0 +1,291 @@
+// AVX-512 int8 GEMM micro-kernels: AVX-512 VNNI (vpdpbusd) and AVX-512BW
+// (sign extension + vpmaddwd), behind the blocked loop of gemm_driver.hpp.
+//
+// AVX-512 VNNI, 8 x 48 tile: per k-quad, three 64-byte B vectors (16 columns x
+// 4 k each) and one 4-byte broadcast of A per row feed 24 vpdpbusd into 24
+// accumulators (16 columns of one row each). vpdpbusd multiplies unsigned
+// bytes (A) by signed bytes (B), adds each group of four products to an int32
+// lane and wraps: s8 activations are packed as A + 128 and the driver removes
+// 128 * sum_k B (gemm_driver.hpp proves the correction).
+// GCC 12 allocates registers badly around the vpdpbusd builtin (it copies and
+// spills the accumulator each time: half speed), so under GCC the instruction
+// is issued through inline assembly with the same operands.
+//
+// AVX-512BW without VNNI, 4 x 48 tile: vpmaddubsw would saturate for u8 x s8
+// (255 * 127 * 2 > 32767), so A is widened to int16 when packed and B is
+// sign-extended per quad (vpmovsxbw): vpmaddwd then sums pairs exactly into
+// int32 (|255 * 128 * 2| < 2^31), leaving two partial sums per column that one
+// permute-and-add merges at the end. No saturation is possible.
+#pragma once
+
+#include "eigenq/kernels/isa.hpp"
+
+#if defined(EIGENQ_HAVE_AVX512)
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "eigenq/core/types.hpp"
+#include "eigenq/kernels/gemm_driver.hpp"
+#include "eigenq/kernels/output_stage.hpp"
+#include "eigenq/kernels/packed_weights.hpp"
+#include "eigenq/kernels/x86_avx512/output_stage.hpp"
+
+// GCC 12 warns that the "undefined" pass-through operand of the AVX-512
+// intrinsics it inlines here may be used uninitialized (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace eigenq {
+namespace kernels {
+namespace detail {
+
+// Adds the zero-point corrections to a tile row and stores 16 columns.
+EIGENQ_TARGET_AVX512 inline void store_corrected_avx512(std::int32_t* dst, __m512i acc, __m512i col_offset,
+                                                        __m512i zb, __m512i neg_row_sum, bool has_zb) {
+  acc = _mm512_add_epi32(acc, col_offset);
+  if (has_zb) acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(zb, neg_row_sum));
+  _mm512_storeu_si512(dst, acc);
+}
+
+template <int Rows, int Vectors, class Acc>
+EIGENQ_TARGET_AVX512 inline void store_tile_avx512(const TileArgs<Acc>& t, __m512i (&acc)[Rows][Vectors]) {
+  __m512i offset[Vectors];
+  __m512i zb[Vectors];
+  const bool has_zb = t.zb != nullptr;
+#pragma GCC unroll 4
+  for (int v = 0; v < Vectors; ++v) {
+    offset[v] = _mm512_loadu_si512(t.col_offset + 16 * v);
+    zb[v] = has_zb ? _mm512_loadu_si512(t.zb + 16 * v) : _mm512_setzero_si512();
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    const __m512i neg_row_sum = _mm512_set1_epi32(has_zb ? t.neg_row_sum[r] : 0);
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) {
+      store_corrected_avx512(t.out + r * t.ldo + 16 * v, acc[r][v], offset[v], zb[v], neg_row_sum, has_zb);
+    }
+  }
+}
+
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+
+EIGENQ_TARGET_AVX512VNNI inline __m512i dot_u8s8_avx512vnni(__m512i acc, __m512i a_u8, __m512i b_s8) {
+#if defined(__clang__)
+  return _mm512_dpbusd_epi32(acc, a_u8, b_s8);
+#else
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(b_s8));
+  return acc;
+#endif
+}
+
+template <int Rows, int Vectors>
+EIGENQ_TARGET_AVX512VNNI void tile_u8s8_avx512vnni(const TileArgs<std::uint8_t>& t) {
+  __m512i acc[Rows][Vectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) acc[r][v] = _mm512_setzero_si512();
+  }
+  const std::uint8_t* a = t.a;
+  const std::int8_t* b = t.b;
+  const Index row_step = t.row_step;
+  const Index quad_step = t.quad_step;
+  for (Index q = 0; q < t.quads; ++q) {
+    __m512i bv[Vectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < Vectors; ++v) bv[v] = _mm512_load_si512(b + 64 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * row_step, 4);
+      const __m512i av = _mm512_set1_epi32(quad);
+#pragma GCC unroll 4
+      for (int v = 0; v < Vectors; ++v) acc[r][v] = dot_u8s8_avx512vnni(acc[r][v], av, bv[v]);
+    }
+    a += quad_step;
+    b += 64 * Vectors;
+  }
+  store_tile_avx512<Rows, Vectors>(t, acc);
+}
+
+template <int Rows>
+EIGENQ_TARGET_AVX512VNNI inline void tile_rows_avx512vnni(const TileArgs<std::uint8_t>& t) {
+  switch (t.vectors) {
+    case 1: tile_u8s8_avx512vnni<Rows, 1>(t); break;
+    case 2: tile_u8s8_avx512vnni<Rows, 2>(t); break;
+    default: tile_u8s8_avx512vnni<Rows, 3>(t); break;
+  }
+}
+
+struct GemmPathAvx512Vnni {
+  using packed_a = std::uint8_t;
+  static constexpr int max_rows = 8;
+  template <class A>
+  static constexpr std::int32_t a_offset() {
+    return std::is_signed_v<A> ? 128 : 0;  // vpdpbusd wants unsigned A
+  }
+  static void tile(const TileArgs<std::uint8_t>& t) {
+    switch (t.rows) {
+      case 1: tile_rows_avx512vnni<1>(t); break;
+      case 2: tile_rows_avx512vnni<2>(t); break;
+      case 3: tile_rows_avx512vnni<3>(t); break;
+      case 4: tile_rows_avx512vnni<4>(t); break;
+      case 5: tile_rows_avx512vnni<5>(t); break;
+      case 6: tile_rows_avx512vnni<6>(t); break;
+      case 7: tile_rows_avx512vnni<7>(t); break;
+      default: tile_rows_avx512vnni<8>(t); break;
+    }
+  }
+  template <class Out>
+  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
+                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
+    requantize_float_row_avx512(acc, count, multiplier, zp, lo, hi, dst);
+  }
+  template <class Out>
+  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
+                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
+                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
+                                         std::int32_t hi, Out* dst) {
+    requantize_fixed_point_row_avx512(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
+  }
+  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
+                             const float* col_scale, const float* bias, float* dst) {
+    dequantize_row_avx512(acc, count, row_scale, col_scale, bias, dst);
+  }
+};
+
+#endif  // EIGENQ_HAVE_AVX512VNNI
+
+// One vpmaddwd and one vpaddd, kept together (see the note on GCC above).
+EIGENQ_TARGET_AVX512 inline __m512i madd_accumulate_avx512(__m512i acc, __m512i a, __m512i b) {
+#if defined(__clang__)
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#else
+  __m512i product;
+  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+v"(acc), "=&v"(product) : "v"(a), "v"(b));
+  return acc;
+#endif
+}
+
+// Accumulator pair (v, h) of a 16-column block: lanes 2c and 2c + 1 of half h
+// hold the two partial sums of column 8h + c.
+template <int Rows, int Vectors>
+EIGENQ_TARGET_AVX512 void tile_s16_avx512(const TileArgs<std::int16_t>& t) {
+  __m512i acc[Rows][2 * Vectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 6
+    for (int v = 0; v < 2 * Vectors; ++v) acc[r][v] = _mm512_setzero_si512();
+  }
+  const std::int16_t* a = t.a;
+  const std::int8_t* b = t.b;
+  const Index row_step = t.row_step;
+  const Index quad_step = t.quad_step;
+  for (Index q = 0; q < t.quads; ++q) {
+    __m512i av[Rows];
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      std::int64_t quad;  // four int16 values of A
+      std::memcpy(&quad, a + r * row_step, 8);
+      av[r] = _mm512_set1_epi64(quad);
+    }
+#pragma GCC unroll 6
+    for (int v = 0; v < 2 * Vectors; ++v) {
+      const __m512i bv =
+          _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(b + 32 * v)));
+#pragma GCC unroll 8
+      for (int r = 0; r < Rows; ++r) acc[r][v] = madd_accumulate_avx512(acc[r][v], av[r], bv);
+    }
+    a += quad_step;
+    b += 64 * Vectors;
+  }
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  __m512i sums[Rows][Vectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 3
+    for (int v = 0; v < Vectors; ++v) {
+      const __m512i lo = acc[r][2 * v];
+      const __m512i hi = acc[r][2 * v + 1];
+      sums[r][v] = _mm512_add_epi32(_mm512_permutex2var_epi32(lo, even, hi),
+                                    _mm512_permutex2var_epi32(lo, odd, hi));
+    }
+  }
+  store_tile_avx512<Rows, Vectors>(t, sums);
+}
+
+template <int Rows>
+EIGENQ_TARGET_AVX512 inline void tile_rows_avx512(const TileArgs<std::int16_t>& t) {
+  switch (t.vectors) {
+    case 1: tile_s16_avx512<Rows, 1>(t); break;
+    case 2: tile_s16_avx512<Rows, 2>(t); break;
+    default: tile_s16_avx512<Rows, 3>(t); break;
+  }
+}
+
+struct GemmPathAvx512 {
+  using packed_a = std::int16_t;
+  static constexpr int max_rows = 4;
+  template <class A>
+  static constexpr std::int32_t a_offset() {
+    return 0;  // widened: u8 and s8 both fit int16
+  }
+  static void tile(const TileArgs<std::int16_t>& t) {
+    switch (t.rows) {
+      case 1: tile_rows_avx512<1>(t); break;
+      case 2: tile_rows_avx512<2>(t); break;
+      case 3: tile_rows_avx512<3>(t); break;
+      default: tile_rows_avx512<4>(t); break;
+    }
+  }
+  template <class Out>
+  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
+                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
+    requantize_float_row_avx512(acc, count, multiplier, zp, lo, hi, dst);
+  }
+  template <class Out>
+  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
+                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
+                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
+                                         std::int32_t hi, Out* dst) {
+    requantize_fixed_point_row_avx512(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
+  }
+  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
+                             const float* col_scale, const float* bias, float* dst) {
+    dequantize_row_avx512(acc, count, row_scale, col_scale, bias, dst);
+  }
+};
+
+}  // namespace detail
+
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+template <class A, class Out>
+void gemm_x8s8s32_avx512vnni(const A* a, Index m, Index lda, std::int32_t a_zero_point,
+                             const PackedWeights& b, const detail::PreparedOutput& out, Out* c,
+                             Index ldc, int threads) {
+  detail::gemm_blocked<detail::GemmPathAvx512Vnni>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
+}
+#endif
+
+template <class A, class Out>
+void gemm_x8s8s32_avx512(const A* a, Index m, Index lda, std::int32_t a_zero_point,
+                         const PackedWeights& b, const detail::PreparedOutput& out, Out* c,
+                         Index ldc, int threads) {
+  detail::gemm_blocked<detail::GemmPathAvx512>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
+}
+
+}  // namespace kernels
+}  // namespace eigenq
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // EIGENQ_HAVE_AVX512

@@ -83,8 +83,11 @@ TEST(KlEntropy, SearchMatchesReferenceTranscription) {
         const double kl = reference_kl(bins, i, static_cast<std::size_t>(levels));
         const double mine = eigenq::kl_divergence_at(h.counts(), prefix, static_cast<double>(h.total()),
                                                      static_cast<eigenq::Index>(i), levels);
-        if (std::isinf(kl)) EXPECT_TRUE(std::isinf(mine)) << "i = " << i;
-        else EXPECT_NEAR(mine, kl, 1e-9 * (1.0 + kl)) << "i = " << i;
+        if (std::isinf(kl)) {
+          EXPECT_TRUE(std::isinf(mine)) << "i = " << i;
+        } else {
+          EXPECT_NEAR(mine, kl, 1e-9 * (1.0 + kl)) << "i = " << i;
+        }
         if (kl < best) {
           best = kl;
           best_i = i;

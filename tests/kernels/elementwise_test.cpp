@@ -265,7 +265,8 @@ void check_quantize_channels(Isa isa, bool per_column) {
   std::mt19937 rng(5);
   const std::vector<std::pair<Index, Index>> shapes = {{1, 1},  {1, 70}, {70, 1}, {3, 17}, {5, 64},
                                                         {7, 33}, {2, 300}, {4, 513}, {9, 65}};
-  for (auto [rows, cols] : shapes) {
+  for (const auto& shape : shapes) {
+    const Index rows = shape.first, cols = shape.second;
     for (Index pad : {Index{0}, Index{3}}) {
       const Index ldx = cols + pad, ldy = cols + 2 * pad;
       const Index channels = per_column ? cols : rows;
@@ -367,7 +368,8 @@ void check_dequantize(Isa isa) {
     }
   }
   // Per row and per column.
-  for (auto [rows, cols] : std::vector<std::pair<Index, Index>>{{1, 1}, {3, 70}, {70, 3}, {5, 33}, {2, 300}}) {
+  for (const auto& shape : std::vector<std::pair<Index, Index>>{{1, 1}, {3, 70}, {70, 3}, {5, 33}, {2, 300}}) {
+    const Index rows = shape.first, cols = shape.second;
     const Index ld = cols + 1;
     std::vector<Code> q(static_cast<std::size_t>(rows * ld));
     for (auto& c : q) c = static_cast<Code>(code(rng));
@@ -469,7 +471,8 @@ void check_requantize_fp32(Isa isa) {
     ASSERT_TRUE(same_bits(a, b)) << "n " << n;
   }
   // Per row / per column.
-  for (auto [rows, cols] : std::vector<std::pair<Index, Index>>{{1, 1}, {3, 70}, {70, 3}, {4, 300}}) {
+  for (const auto& shape : std::vector<std::pair<Index, Index>>{{1, 1}, {3, 70}, {70, 3}, {4, 300}}) {
+    const Index rows = shape.first, cols = shape.second;
     const Index ld = cols + 2;
     const std::vector<std::int32_t> xs = accumulators(rng, rows * ld);
     for (bool per_column : {false, true}) {
@@ -539,7 +542,8 @@ void check_requantize_fixedpoint(Isa isa) {
       ASSERT_TRUE(same_bits(a, b)) << "n " << n;
     }
     // Per row / per column with mixed left and right shifts.
-    for (auto [rows, cols] : std::vector<std::pair<Index, Index>>{{1, 1}, {3, 70}, {70, 3}, {4, 300}}) {
+    for (const auto& shape : std::vector<std::pair<Index, Index>>{{1, 1}, {3, 70}, {70, 3}, {4, 300}}) {
+      const Index rows = shape.first, cols = shape.second;
       const Index ld = cols + 1;
       const std::vector<std::int32_t> xs = accumulators(rng, rows * ld);
       for (bool per_column : {false, true}) {
@@ -620,8 +624,17 @@ TEST_P(ElementwiseIsa, Int4PackUnpackEqualsScalar) {
 
 std::string isa_name(const ::testing::TestParamInfo<Isa>& info) { return to_string(info.param); }
 
-INSTANTIATE_TEST_SUITE_P(Paths, ElementwiseIsa,
-                         ::testing::Values(Isa::avx2, Isa::avx512, Isa::avx512vnni, Isa::neon), isa_name);
+// The SIMD paths this build compiles (x86 or Arm); a CPU without one of them skips its cases.
+std::vector<Isa> compiled_simd_paths() {
+  std::vector<Isa> paths;
+  for (Isa isa : {Isa::avx2, Isa::avx512, Isa::avx512vnni, Isa::neon}) {
+    if (eigenq::kernels::compiled(isa)) paths.push_back(isa);
+  }
+  return paths;
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, ElementwiseIsa, ::testing::ValuesIn(compiled_simd_paths()), isa_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ElementwiseIsa);  // a build with no SIMD path
 
 // ---- the scalar path against the per-value references ------------------------------------
 

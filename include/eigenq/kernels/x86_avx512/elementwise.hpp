@@ -1,66 +1,427 @@
-// Elementwise kernels, avx512 path (work in progress: forwards to the scalar reference).
+// Elementwise kernels, AVX-512 (F, BW, VL, DQ) path. The avx512vnni ISA uses it too: VNNI adds
+// nothing to elementwise code. Bit-identical to scalar/elementwise.hpp; the tails use masked
+// loads and stores, so every element goes through the same vector arithmetic.
+//
+// Quantization without out-of-range conversions: with integral bounds lo = qmin - zp and
+// hi = qmax - zp (zp inside [qmin, qmax], so lo <= 0 <= hi),
+//   clamp(round(v) + zp, qmin, qmax) == round(clamp(v, lo, hi)) + zp
+// because rounding is monotone and leaves integers alone. The clamped value converts exactly;
+// NaN lanes are zeroed by the conversion's mask, which gives the zero point.
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/kernels/scalar/elementwise.hpp"
 
 #if defined(EIGENQ_HAVE_AVX512)
+#include <immintrin.h>
+
+// GCC 12.2 reports its own _mm512_undefined_*() self-initialisation as maybe-uninitialized
+// once the intrinsics are inlined here (GCC PR 105593, fixed in later releases).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 namespace eigenq {
 namespace kernels {
+namespace avx512_detail {
+
+// Lanes of a 16-lane vector that hold elements, when `remaining` elements are left.
+EIGENQ_TARGET_AVX512 inline __mmask16 lanes16(Index remaining) {
+  if (remaining <= 0) return 0;
+  return remaining >= 16 ? static_cast<__mmask16>(0xFFFF)
+                         : static_cast<__mmask16>((1u << remaining) - 1u);
+}
+
+EIGENQ_TARGET_AVX512 inline __mmask32 lanes32(Index remaining) {
+  if (remaining <= 0) return 0;
+  return remaining >= 32 ? static_cast<__mmask32>(0xFFFFFFFFu)
+                         : static_cast<__mmask32>((std::uint32_t{1} << remaining) - 1u);
+}
+
+EIGENQ_TARGET_AVX512 inline __mmask64 lanes64(Index remaining) {
+  if (remaining <= 0) return 0;
+  return remaining >= 64 ? ~__mmask64{0} : static_cast<__mmask64>((std::uint64_t{1} << remaining) - 1u);
+}
+
+// Four vectors of int32 codes, all inside the code range, to 64 bytes in element order.
+template <class Code>
+EIGENQ_TARGET_AVX512 inline __m512i pack_codes64(__m512i a, __m512i b, __m512i c, __m512i d) {
+  const __m512i ab = _mm512_packs_epi32(a, b);  // per 128-bit lane: a[4k..4k+3], b[4k..4k+3]
+  const __m512i cd = _mm512_packs_epi32(c, d);
+  const __m512i abcd = std::is_signed_v<Code> ? _mm512_packs_epi16(ab, cd) : _mm512_packus_epi16(ab, cd);
+  // Dword 4k + t holds elements 16t + 4k..4k+3; put it at 4t + k.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_epi32(order, abcd);
+}
+
+// What one 16-lane step of a quantizing kernel needs: the factor applied to x, the clamp
+// bounds lo/hi as floats, and the zero point.
+struct QuantizeLanes {
+  __m512 factor;
+  __m512 lo;
+  __m512 hi;
+  __m512i zero_point;
+};
+
+// One parameter set for every element.
+struct SameQuantize {
+  QuantizeLanes lanes;
+  EIGENQ_TARGET_AVX512 QuantizeLanes at(Index, __mmask16) const { return lanes; }
+};
+
+EIGENQ_TARGET_AVX512 inline SameQuantize same_quantize(float factor, std::int32_t zero_point, CodeRange range) {
+  return {{_mm512_set1_ps(factor), _mm512_set1_ps(static_cast<float>(range.qmin - zero_point)),
+           _mm512_set1_ps(static_cast<float>(range.qmax - zero_point)), _mm512_set1_epi32(zero_point)}};
+}
+
+// Element i uses factor[i] and zero_point[i]; lanes past the end see a factor of 1.
+struct ChannelQuantize {
+  const float* factor;
+  const std::int32_t* zero_point;
+  std::int32_t qmin;
+  std::int32_t qmax;
+  EIGENQ_TARGET_AVX512 QuantizeLanes at(Index i, __mmask16 m) const {
+    const __m512 f = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, factor + i);
+    const __m512i z = _mm512_maskz_loadu_epi32(m, zero_point + i);
+    return {f, _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(qmin), z)),
+            _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_set1_epi32(qmax), z)), z};
+  }
+};
+
+// Element i uses multiplier[i] (float requantization), one zero point.
+struct ChannelRequantize {
+  const float* multiplier;
+  __m512 lo;
+  __m512 hi;
+  __m512i zero_point;
+  EIGENQ_TARGET_AVX512 QuantizeLanes at(Index i, __mmask16 m) const {
+    return {_mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, multiplier + i), lo, hi, zero_point};
+  }
+};
+
+// v = x * factor or x / factor, rounded per R after clamping, plus the zero point.
+template <QuantizeRounding R>
+EIGENQ_TARGET_AVX512 inline __m512i quantize16(__m512 x, const QuantizeLanes& p) {
+  const __m512 v =
+      R == QuantizeRounding::multiply_half_even ? _mm512_mul_ps(x, p.factor) : _mm512_div_ps(x, p.factor);
+  const __mmask16 ordered = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+  const __m512 clamped = _mm512_min_ps(_mm512_max_ps(v, p.lo), p.hi);
+  __m512i q;
+  if constexpr (R == QuantizeRounding::divide_half_away) {
+    // round_half_away_from_zero(c) == trunc(c + copysign(0.49999997f, c)) for every float c
+    // (checked exhaustively); 0.5f itself would round 0.49999997f up.
+    const __m512 sign = _mm512_and_ps(clamped, _mm512_castsi512_ps(_mm512_set1_epi32(INT32_MIN)));
+    const __m512 bias = _mm512_or_ps(sign, _mm512_set1_ps(0.49999997f));
+    q = _mm512_maskz_cvtt_roundps_epi32(ordered, _mm512_add_ps(clamped, bias), _MM_FROUND_NO_EXC);
+  } else {
+    q = _mm512_maskz_cvt_roundps_epi32(ordered, clamped, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  return _mm512_add_epi32(q, p.zero_point);
+}
+
+template <class Code, QuantizeRounding R, class Params>
+EIGENQ_TARGET_AVX512 inline void quantize_loop(const float* x, Index n, const Params& params, Code* y) {
+  Index i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __mmask16 all = 0xFFFF;
+    const __m512i q0 = quantize16<R>(_mm512_loadu_ps(x + i), params.at(i, all));
+    const __m512i q1 = quantize16<R>(_mm512_loadu_ps(x + i + 16), params.at(i + 16, all));
+    const __m512i q2 = quantize16<R>(_mm512_loadu_ps(x + i + 32), params.at(i + 32, all));
+    const __m512i q3 = quantize16<R>(_mm512_loadu_ps(x + i + 48), params.at(i + 48, all));
+    _mm512_storeu_si512(y + i, pack_codes64<Code>(q0, q1, q2, q3));
+  }
+  if (i < n) {
+    const Index rest = n - i;
+    __m512i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __mmask16 m = lanes16(rest - 16 * k);
+      q[k] = quantize16<R>(_mm512_maskz_loadu_ps(m, x + i + 16 * k), params.at(i + 16 * k, m));
+    }
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+  }
+}
+
+template <class Code, class Params>
+EIGENQ_TARGET_AVX512 inline void quantize_by_rounding(const float* x, Index n, const Params& params,
+                                                      QuantizeRounding rounding, Code* y) {
+  switch (rounding) {
+    case QuantizeRounding::multiply_half_even:
+      return quantize_loop<Code, QuantizeRounding::multiply_half_even>(x, n, params, y);
+    case QuantizeRounding::divide_half_even:
+      return quantize_loop<Code, QuantizeRounding::divide_half_even>(x, n, params, y);
+    case QuantizeRounding::divide_half_away:
+      return quantize_loop<Code, QuantizeRounding::divide_half_away>(x, n, params, y);
+  }
+}
+
+// Sixteen codes (sign- or zero-extended) as floats.
+template <class Code>
+EIGENQ_TARGET_AVX512 inline __m512 codes_to_float(__m128i codes) {
+  return _mm512_cvtepi32_ps(std::is_signed_v<Code> ? _mm512_cvtepi8_epi32(codes) : _mm512_cvtepu8_epi32(codes));
+}
+
+// int32 -> float, as static_cast<float> (round to nearest even).
+template <class Code>
+EIGENQ_TARGET_AVX512 inline void requantize_fp32_loop(const std::int32_t* x, Index n,
+                                                      const ChannelRequantize* channels,
+                                                      const QuantizeLanes& same, Code* y) {
+  constexpr QuantizeRounding R = QuantizeRounding::multiply_half_even;
+  Index i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __mmask16 all = 0xFFFF;
+    __m512i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_loadu_si512(x + i + 16 * k));
+      q[k] = quantize16<R>(v, channels ? channels->at(i + 16 * k, all) : same);
+    }
+    _mm512_storeu_si512(y + i, pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+  }
+  if (i < n) {
+    const Index rest = n - i;
+    __m512i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __mmask16 m = lanes16(rest - 16 * k);
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, x + i + 16 * k));
+      q[k] = quantize16<R>(v, channels ? channels->at(i + 16 * k, m) : same);
+    }
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+  }
+}
+
+// ---- fixed-point requantization ---------------------------------------------------------
+
+// x * 2^left, saturated to int32 (left in [0, 30]).
+EIGENQ_TARGET_AVX512 inline __m512i saturating_shift_left(__m512i x, __m512i left) {
+  const __m512i shifted = _mm512_sllv_epi32(x, left);
+  const __mmask16 overflow = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(shifted, left), x);
+  const __m512i saturated = _mm512_xor_si512(_mm512_srai_epi32(x, 31), _mm512_set1_epi32(INT32_MAX));
+  return _mm512_mask_blend_epi32(overflow, shifted, saturated);
+}
+
+// saturating_rounding_doubling_high_mul for b >= 0 (so a = b = INT32_MIN cannot happen):
+// gemmlowp's sign-dependent nudge and truncating division equal floor((a*b + 2^30) / 2^31).
+EIGENQ_TARGET_AVX512 inline __m512i doubling_high_mul(__m512i a, __m512i b) {
+  const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, b), nudge), 31);
+  const __m512i odd_product = _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
+  const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(odd_product, nudge), 1);  // bits 31..62 -> high dword
+  return _mm512_mask_blend_epi32(0xAAAA, even, odd);
+}
+
+// rounding_divide_by_pot: x / 2^e rounded to nearest, ties away from zero (e in [0, 31]).
+EIGENQ_TARGET_AVX512 inline __m512i rounding_divide_by_pot(__m512i x, __m512i e) {
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
+  const __m512i remainder = _mm512_and_si512(x, mask);
+  const __m512i threshold = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), _mm512_srai_epi32(x, 31));
+  const __m512i shifted = _mm512_srav_epi32(x, e);
+  return _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, one);
+}
+
+// Single rounding, one 64-bit half: round(x * m / 2^shift) (half up), clamped to [lo, hi].
+EIGENQ_TARGET_AVX512 inline __m512i single_rounding_half(__m512i x, __m512i m, __m512i shift, __m512i lo,
+                                                         __m512i hi) {
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i round = _mm512_sllv_epi64(one, _mm512_sub_epi64(shift, one));
+  const __m512i r = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), round), shift);
+  return _mm512_min_epi64(_mm512_max_epi64(r, lo), hi);
+}
+
+// Per-lane multiplier data for 16 elements.
+struct FixedLanes {
+  __m512i multiplier;
+  __m512i exponent;
+};
+
+// multiply_by_quantized_multiplier clamped to [lo, hi] (32-bit values in every lane).
+template <RequantRounding Rounding, bool MayShiftLeft>
+EIGENQ_TARGET_AVX512 inline __m512i fixed_multiply_clamped(__m512i x, const FixedLanes& m, __m512i lo, __m512i hi) {
+  if constexpr (Rounding == RequantRounding::double_rounding) {
+    const __m512i zero = _mm512_setzero_si512();
+    if constexpr (MayShiftLeft) x = saturating_shift_left(x, _mm512_max_epi32(m.exponent, zero));
+    const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, m.exponent), zero);
+    const __m512i r = rounding_divide_by_pot(doubling_high_mul(x, m.multiplier), right);
+    return _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
+  } else {
+    // 31 - exponent in [1, 62]; the 64-bit lanes take the even and odd elements in turn.
+    const __m512i shift = _mm512_sub_epi32(_mm512_set1_epi32(31), m.exponent);
+    const __m512i low_dwords = _mm512_set1_epi64(0xFFFFFFFF);
+    const __m512i even = single_rounding_half(x, m.multiplier, _mm512_and_si512(shift, low_dwords), lo, hi);
+    const __m512i odd = single_rounding_half(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m.multiplier, 32),
+                                             _mm512_srli_epi64(shift, 32), lo, hi);
+    return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  }
+}
+
+// `channels` (multiplier, exponent arrays) or `same` for every element.
+template <class Code, RequantRounding Rounding, bool MayShiftLeft>
+EIGENQ_TARGET_AVX512 inline void requantize_fixed_loop(const std::int32_t* x, Index n, const std::int32_t* multiplier,
+                                                       const std::int32_t* exponent, FixedLanes same,
+                                                       std::int32_t zero_point, CodeRange range, Code* y) {
+  // Clamp bounds: int32 lanes for double rounding, 64-bit lanes for single rounding.
+  const std::int32_t lo32 = range.qmin - zero_point, hi32 = range.qmax - zero_point;
+  const bool single = Rounding == RequantRounding::single_rounding;
+  const __m512i lo = single ? _mm512_set1_epi64(lo32) : _mm512_set1_epi32(lo32);
+  const __m512i hi = single ? _mm512_set1_epi64(hi32) : _mm512_set1_epi32(hi32);
+  const __m512i zp = _mm512_set1_epi32(zero_point);
+  Index i = 0;
+  for (; i < n; i += 64) {
+    const Index rest = n - i;
+    __m512i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __mmask16 m = lanes16(rest - 16 * k);
+      FixedLanes f = same;
+      if (multiplier != nullptr) {
+        f.multiplier = _mm512_maskz_loadu_epi32(m, multiplier + i + 16 * k);
+        f.exponent = _mm512_maskz_loadu_epi32(m, exponent + i + 16 * k);
+      }
+      const __m512i v = _mm512_maskz_loadu_epi32(m, x + i + 16 * k);
+      q[k] = _mm512_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, f, lo, hi), zp);
+    }
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+  }
+}
+
+}  // namespace avx512_detail
+
+// ---- kernels ----------------------------------------------------------------------------
 
 template <class Code>
-void quantize_f32_avx512(const float* x, Index n, float factor, std::int32_t zero_point, CodeRange range,
-                      QuantizeRounding rounding, Code* y) {
-  quantize_f32_scalar(x, n, factor, zero_point, range, rounding, y);
+EIGENQ_TARGET_AVX512 inline void quantize_f32_avx512(const float* x, Index n, float factor,
+                                                     std::int32_t zero_point, CodeRange range,
+                                                     QuantizeRounding rounding, Code* y) {
+  avx512_detail::quantize_by_rounding(x, n, avx512_detail::same_quantize(factor, zero_point, range), rounding, y);
 }
+
 template <class Code>
-void quantize_f32_channels_avx512(const float* x, Index n, const float* factor,
-                               const std::int32_t* zero_point, CodeRange range,
-                               QuantizeRounding rounding, Code* y) {
-  quantize_f32_channels_scalar(x, n, factor, zero_point, range, rounding, y);
+EIGENQ_TARGET_AVX512 inline void quantize_f32_channels_avx512(const float* x, Index n, const float* factor,
+                                                              const std::int32_t* zero_point, CodeRange range,
+                                                              QuantizeRounding rounding, Code* y) {
+  const avx512_detail::ChannelQuantize params{factor, zero_point, range.qmin, range.qmax};
+  avx512_detail::quantize_by_rounding(x, n, params, rounding, y);
 }
+
 template <class Code>
-void dequantize_f32_avx512(const Code* q, Index n, float scale, std::int32_t zero_point, float* y) {
-  dequantize_f32_scalar(q, n, scale, zero_point, y);
+EIGENQ_TARGET_AVX512 inline void dequantize_f32_avx512(const Code* q, Index n, float scale,
+                                                       std::int32_t zero_point, float* y) {
+  const __m512 s = _mm512_set1_ps(scale);
+  const __m512 z = _mm512_set1_ps(static_cast<float>(zero_point));
+  Index i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i));
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_sub_ps(avx512_detail::codes_to_float<Code>(codes), z), s));
+  }
+  if (i < n) {
+    const __mmask16 m = avx512_detail::lanes16(n - i);
+    const __m128i codes = _mm_maskz_loadu_epi8(m, q + i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_sub_ps(avx512_detail::codes_to_float<Code>(codes), z), s));
+  }
 }
+
 template <class Code>
-void dequantize_f32_channels_avx512(const Code* q, Index n, const float* scale,
-                                 const std::int32_t* zero_point, float* y) {
-  dequantize_f32_channels_scalar(q, n, scale, zero_point, y);
+EIGENQ_TARGET_AVX512 inline void dequantize_f32_channels_avx512(const Code* q, Index n, const float* scale,
+                                                                const std::int32_t* zero_point, float* y) {
+  for (Index i = 0; i < n; i += 16) {
+    const __mmask16 m = avx512_detail::lanes16(n - i);
+    const __m128i codes = _mm_maskz_loadu_epi8(m, q + i);
+    const __m512 z = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, zero_point + i));
+    const __m512 s = _mm512_maskz_loadu_ps(m, scale + i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_sub_ps(avx512_detail::codes_to_float<Code>(codes), z), s));
+  }
 }
+
 template <class Code>
-void requantize_fp32_avx512(const std::int32_t* x, Index n, float multiplier, std::int32_t zero_point,
-                         CodeRange range, Code* y) {
-  requantize_fp32_scalar(x, n, multiplier, zero_point, range, y);
+EIGENQ_TARGET_AVX512 inline void requantize_fp32_avx512(const std::int32_t* x, Index n, float multiplier,
+                                                        std::int32_t zero_point, CodeRange range, Code* y) {
+  const avx512_detail::SameQuantize same = avx512_detail::same_quantize(multiplier, zero_point, range);
+  avx512_detail::requantize_fp32_loop<Code>(x, n, nullptr, same.lanes, y);
 }
+
 template <class Code>
-void requantize_fp32_channels_avx512(const std::int32_t* x, Index n, const float* multiplier,
-                                  std::int32_t zero_point, CodeRange range, Code* y) {
-  requantize_fp32_channels_scalar(x, n, multiplier, zero_point, range, y);
+EIGENQ_TARGET_AVX512 inline void requantize_fp32_channels_avx512(const std::int32_t* x, Index n,
+                                                                 const float* multiplier, std::int32_t zero_point,
+                                                                 CodeRange range, Code* y) {
+  const avx512_detail::SameQuantize same = avx512_detail::same_quantize(1.0f, zero_point, range);
+  const avx512_detail::ChannelRequantize channels{multiplier, same.lanes.lo, same.lanes.hi, same.lanes.zero_point};
+  avx512_detail::requantize_fp32_loop<Code>(x, n, &channels, same.lanes, y);
 }
+
 template <class Code>
-void requantize_fixedpoint_avx512(const std::int32_t* x, Index n, QuantizedMultiplier m,
-                               RequantRounding rounding, std::int32_t zero_point, CodeRange range,
-                               Code* y) {
-  requantize_fixedpoint_scalar(x, n, m, rounding, zero_point, range, y);
+EIGENQ_TARGET_AVX512 inline void requantize_fixedpoint_avx512(const std::int32_t* x, Index n, QuantizedMultiplier m,
+                                                              RequantRounding rounding, std::int32_t zero_point,
+                                                              CodeRange range, Code* y) {
+  using namespace avx512_detail;
+  const FixedLanes same{_mm512_set1_epi32(m.multiplier), _mm512_set1_epi32(m.exponent)};
+  if (rounding == RequantRounding::single_rounding) {
+    requantize_fixed_loop<Code, RequantRounding::single_rounding, false>(x, n, nullptr, nullptr, same, zero_point,
+                                                                        range, y);
+  } else if (m.exponent > 0) {
+    requantize_fixed_loop<Code, RequantRounding::double_rounding, true>(x, n, nullptr, nullptr, same, zero_point,
+                                                                       range, y);
+  } else {
+    requantize_fixed_loop<Code, RequantRounding::double_rounding, false>(x, n, nullptr, nullptr, same, zero_point,
+                                                                        range, y);
+  }
 }
+
 template <class Code>
-void requantize_fixedpoint_channels_avx512(const std::int32_t* x, Index n, const std::int32_t* multiplier,
-                                        const std::int32_t* exponent, RequantRounding rounding,
-                                        std::int32_t zero_point, CodeRange range, Code* y) {
-  requantize_fixedpoint_channels_scalar(x, n, multiplier, exponent, rounding, zero_point, range, y);
+EIGENQ_TARGET_AVX512 inline void requantize_fixedpoint_channels_avx512(const std::int32_t* x, Index n,
+                                                                       const std::int32_t* multiplier,
+                                                                       const std::int32_t* exponent,
+                                                                       RequantRounding rounding,
+                                                                       std::int32_t zero_point, CodeRange range,
+                                                                       Code* y) {
+  using namespace avx512_detail;
+  const FixedLanes unused{_mm512_setzero_si512(), _mm512_setzero_si512()};
+  if (rounding == RequantRounding::single_rounding) {
+    requantize_fixed_loop<Code, RequantRounding::single_rounding, false>(x, n, multiplier, exponent, unused,
+                                                                        zero_point, range, y);
+  } else {
+    requantize_fixed_loop<Code, RequantRounding::double_rounding, true>(x, n, multiplier, exponent, unused,
+                                                                       zero_point, range, y);
+  }
 }
+
+// int4: 64 codes <-> 32 bytes per step; code 2j in the low nibble of byte j.
 template <class Code>
-void pack4_avx512(const Code* codes, Index n, std::uint8_t* packed) {
-  pack_codes(codes, n, 4, packed);
+EIGENQ_TARGET_AVX512 inline void pack4_avx512(const Code* codes, Index n, std::uint8_t* packed) {
+  const __m512i low_nibble = _mm512_set1_epi16(0x000F);
+  const __m512i high_nibble = _mm512_set1_epi16(0x00F0);
+  for (Index i = 0; i < n; i += 64) {
+    const Index rest = n - i;
+    // Word j = code 2j | code 2j+1 << 8; lanes past the end read as zero codes.
+    const __m512i w = _mm512_maskz_loadu_epi8(avx512_detail::lanes64(rest), codes + i);
+    const __m512i bytes = _mm512_or_si512(_mm512_and_si512(w, low_nibble),
+                                          _mm512_and_si512(_mm512_srli_epi16(w, 4), high_nibble));
+    _mm256_mask_storeu_epi8(packed + i / 2, avx512_detail::lanes32((rest + 1) / 2), _mm512_cvtepi16_epi8(bytes));
+  }
 }
+
 template <class Code>
-void unpack4_avx512(const std::uint8_t* packed, Index n, Code* codes) {
-  unpack_codes(packed, n, 4, codes);
+EIGENQ_TARGET_AVX512 inline void unpack4_avx512(const std::uint8_t* packed, Index n, Code* codes) {
+  const __m512i low_nibble = _mm512_set1_epi16(0x000F);
+  const __m512i high_nibble = _mm512_set1_epi16(0x0F00);
+  const __m512i eight = _mm512_set1_epi8(8);
+  for (Index i = 0; i < n; i += 64) {
+    const Index rest = n - i;
+    const __m256i b = _mm256_maskz_loadu_epi8(avx512_detail::lanes32((rest + 1) / 2), packed + i / 2);
+    const __m512i w = _mm512_cvtepu8_epi16(b);
+    __m512i v = _mm512_or_si512(_mm512_and_si512(w, low_nibble), _mm512_and_si512(_mm512_slli_epi16(w, 4), high_nibble));
+    if constexpr (std::is_signed_v<Code>) v = _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);  // sign-extend 4 bits
+    _mm512_mask_storeu_epi8(codes + i, avx512_detail::lanes64(rest), v);
+  }
 }
 
 }  // namespace kernels
 }  // namespace eigenq
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #endif

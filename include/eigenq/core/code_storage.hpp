@@ -83,7 +83,8 @@ class CodeStorage {
     CodeStorage s;
     s.bits_ = bits;
     s.count_ = count;
-    if (!s.is_packed()) raise("from_packed needs bits <= 4, got ", bits);
+    if (bits < 2 || !s.is_packed()) raise("from_packed needs bits in 2..4, got ", bits);
+    if (count < 0) raise<FormatError>("packed code buffer: negative code count ", count);
     if (static_cast<Index>(bytes.size()) != packed_bytes(count, bits)) {
       raise<FormatError>("packed code buffer holds ", bytes.size(), " bytes, expected ",
                          packed_bytes(count, bits), " for ", count, " codes of ", bits, " bits");

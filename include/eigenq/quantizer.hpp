@@ -103,14 +103,22 @@ class Quantizer {
       // Data-driven policies (codebook) see each group's values.
       if (x.size() == 0) raise<ShapeError>("cannot quantize an empty tensor of shape ", to_string(x.shape()));
       std::vector<std::vector<float>> groups(static_cast<std::size_t>(layout.param_count()));
-      layout.for_each([&](Index flat, Index p) {
-        const float v = x[flat];
-        if (!std::isfinite(v)) {
-          raise<NonFiniteError>("quantize found a non-finite value (", v, ") at index ",
-                                index_to_string(x.shape(), flat), " of a tensor of shape ",
-                                to_string(x.shape()));
+      // Runs sharing one parameter set are appended whole (one copy per tensor
+      // or channel); per-group runs step through their groups element by element.
+      layout.for_each_run([&](Index first, Index n, Index pbase, Index pstep) {
+        const float* run = x.data() + first;
+        for (Index i = 0; i < n; ++i) {
+          if (!std::isfinite(run[i])) {
+            raise<NonFiniteError>("quantize found a non-finite value (", run[i], ") at index ",
+                                  index_to_string(x.shape(), first + i), " of a tensor of shape ",
+                                  to_string(x.shape()));
+          }
         }
-        groups[static_cast<std::size_t>(p)].push_back(v);
+        if (pstep == 0) {
+          groups[static_cast<std::size_t>(pbase)].insert(groups[static_cast<std::size_t>(pbase)].end(), run, run + n);
+        } else {
+          for (Index i = 0; i < n; ++i) groups[static_cast<std::size_t>(pbase + i)].push_back(run[i]);
+        }
       });
       for (std::size_t k = 0; k < groups.size(); ++k) {
         try {

@@ -256,13 +256,13 @@ inline std::string python_shape(const Shape& shape) {
   return s + ")";
 }
 
-// Row-major (C) copy of an array stored in column-major (Fortran) order.
-template <class T>
-void fortran_to_c_order(const T* in, const Shape& shape, T* out) {
+// Row-major (C) copy of the bytes of an array stored in column-major
+// (Fortran) order, `item` bytes per element.
+inline void fortran_to_c_order(const std::uint8_t* in, std::size_t item, const Shape& shape, std::uint8_t* out) {
   const Index n = element_count(shape);
   const std::size_t rank = shape.size();
   if (rank <= 1 || n == 0) {
-    std::copy(in, in + n, out);
+    if (n > 0) std::memcpy(out, in, static_cast<std::size_t>(n) * item);
     return;
   }
   // Fortran strides; walk the C-order odometer, updating the Fortran offset.
@@ -275,7 +275,7 @@ void fortran_to_c_order(const T* in, const Shape& shape, T* out) {
   std::vector<Index> idx(rank, 0);
   Index f = 0;
   for (Index c = 0; c < n; ++c) {
-    out[c] = in[f];
+    std::memcpy(out + static_cast<std::size_t>(c) * item, in + static_cast<std::size_t>(f) * item, item);
     for (std::size_t k = rank; k-- > 0;) {
       if (++idx[k] < shape[k]) {
         f += stride[k];
@@ -358,11 +358,21 @@ struct NpyArray {
       raise<ShapeError>("npy array of shape ", to_string(shape), " and dtype ", to_string(dtype), " holds ",
                         data.size(), " bytes, expected ", static_cast<std::size_t>(n) * dtype_size(dtype));
     }
-    std::vector<T> stored(static_cast<std::size_t>(n));
-    convert_elements<T>(dtype, data.data(), n, stored.data());
-    if (!fortran_order || shape.size() <= 1) return stored;
-    std::vector<T> c(stored.size());
-    detail::fortran_to_c_order(stored.data(), shape, c.data());
+    std::vector<T> out(static_cast<std::size_t>(n));
+    if (!fortran_order || shape.size() <= 1) {
+      convert_elements<T>(dtype, data.data(), n, out.data());
+    } else {
+      const NpyArray c = c_order();
+      convert_elements<T>(dtype, c.data.data(), n, out.data());
+    }
+    return out;
+  }
+
+  // The same array with its bytes in C (row-major) order.
+  NpyArray c_order() const {
+    if (!fortran_order) return *this;
+    NpyArray c{dtype, shape, false, std::vector<std::uint8_t>(data.size())};
+    detail::fortran_to_c_order(data.data(), dtype_size(dtype), shape, c.data.data());
     return c;
   }
 };

@@ -351,6 +351,11 @@ class SafetensorsFile {
   // Drops a tensor's pages from the resident set (mapped files only; views stay valid).
   void release(const TensorInfo& t) const { file_.release(header_.data_offset + t.begin, t.bytes()); }
   void release(const TensorView& v) const { release(v.info()); }
+  // Drops [offset, offset + length) of a tensor's bytes (chunked streaming of big tensors).
+  void release(const TensorInfo& t, std::size_t offset, std::size_t length) const {
+    if (offset >= t.bytes()) return;
+    file_.release(header_.data_offset + t.begin + offset, std::min(length, t.bytes() - offset));
+  }
 
  private:
   SafetensorsFile() = default;

@@ -1,0 +1,163 @@
+// eigenq: quantize model files and see what it costs.
+//
+//   eigenq quantize IN OUT [scheme options] [--include RE] [--exclude RE] [--jobs N] [--report FILE.json] [--quiet]
+//   eigenq dequantize IN OUT [--jobs N] [--quiet]
+//   eigenq report IN [scheme options] [--include RE] [--exclude RE] [--jobs N] [--json] [--quiet]
+//   eigenq inspect FILE [--json]
+//
+// Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the
+// file, the tensor and the problem); 1 anything unexpected.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include <eigenq/core/error.hpp>
+#include <eigenq/version.hpp>
+
+#include "cli_util.hpp"
+#include "dequantize_command.hpp"
+#include "inspect_command.hpp"
+#include "quantize_command.hpp"
+#include "scheme.hpp"
+
+namespace {
+
+using eigenq_cli::SchemeOptions;
+
+// Options whose presence matters (defaults differ by scheme or are checked).
+struct SchemeFlags {
+  CLI::Option* axis = nullptr;
+  CLI::Option* group_size = nullptr;
+  CLI::Option* convention = nullptr;
+  CLI::Option* profile = nullptr;
+  int axis_value = 0;
+};
+
+void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
+  cmd->add_option("--scheme", s.scheme,
+                  "linear-affine, linear-symmetric, log, log-signed, log2, exp or codebook")
+      ->default_val("linear-symmetric");
+  cmd->add_option("--bits", s.bits, "bits per code, 2..16 (log2: 2..8); 2..4-bit codes are packed")->default_val(8);
+  cmd->add_option("--granularity", s.granularity,
+                  "tensor, channel or group (default: channel on axis 0 for tensors of rank >= 2, tensor for rank "
+                  "0 and 1; channel always falls back to tensor below rank 2)");
+  f.axis = cmd->add_option("--axis", f.axis_value, "axis of channels or groups (default 0 for channel, -1 for group)");
+  f.group_size = cmd->add_option("--group-size", s.group_size, "elements per group (with --granularity group)")
+                     ->default_val(32);
+  cmd->add_option("--calibration", s.calibration, "minmax, percentile:P (e.g. percentile:99.9), mse or kl")
+      ->default_val("minmax");
+  f.convention = cmd->add_option("--convention", s.convention,
+                                 "inference (r = scale (q - zero_point)) or seed (q = q_min + s (r - r_min)); linear "
+                                 "schemes")
+                     ->default_val("inference");
+  f.profile = cmd->add_option("--profile", s.profile,
+                              "pytorch, onnx or tflite: whose parameter choice and rounding (linear, inference)")
+                  ->default_val("pytorch");
+}
+
+void finish_scheme_options(SchemeOptions& s, const SchemeFlags& f) {
+  if (f.axis->count() > 0) s.axis = f.axis_value;
+  s.group_size_given = f.group_size->count() > 0;
+  s.convention_given = f.convention->count() > 0;
+  s.profile_given = f.profile->count() > 0;
+  s.validate();
+}
+
+int default_jobs() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(std::min(cores, 4u));
+}
+
+void check_jobs(int jobs) {
+  if (jobs < 1 || jobs > 256) throw eigenq_cli::UsageError("--jobs " + std::to_string(jobs) + " is out of range (1..256)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"eigenq " + std::string(eigenq::version_string()) +
+               ": quantize model files (safetensors, npy), measure the error, read the result back"};
+  app.set_version_flag("--version", std::string(eigenq::version_string()));
+  app.require_subcommand(1);
+
+  eigenq_cli::QuantizeArgs quantize;
+  eigenq_cli::QuantizeArgs report;
+  eigenq_cli::DequantizeArgs dequantize;
+  eigenq_cli::InspectArgs inspect;
+  SchemeFlags quantize_flags;
+  SchemeFlags report_flags;
+  quantize.jobs = report.jobs = dequantize.jobs = default_jobs();
+
+  CLI::App* q = app.add_subcommand("quantize", "quantize every float tensor of IN into OUT (eigenq format, safetensors)");
+  q->add_option("IN", quantize.in, "input .safetensors, or .npy (one tensor named after the file)")->required();
+  q->add_option("OUT", quantize.out, "output .safetensors (written to a temporary file, renamed on success)")->required();
+  add_scheme_options(q, quantize.scheme, quantize_flags);
+  q->add_option("--include", quantize.include, "quantize only tensors whose name matches this regex");
+  q->add_option("--exclude", quantize.exclude, "never quantize tensors whose name matches this regex (copied as they are)");
+  q->add_option("--jobs", quantize.jobs, "threads over tensors (memory grows with it)")->default_val(quantize.jobs);
+  q->add_option("--report", quantize.report_path, "also measure the error and write the report JSON here");
+  q->add_flag("--quiet", quantize.quiet, "no progress, no summary");
+
+  CLI::App* d = app.add_subcommand("dequantize", "turn an eigenq file back into F32 tensors (names and shapes as before)");
+  d->add_option("IN", dequantize.in, "eigenq-quantized .safetensors")->required();
+  d->add_option("OUT", dequantize.out, "output .safetensors (or .npy when IN holds one tensor)")->required();
+  d->add_option("--jobs", dequantize.jobs, "threads over tensors")->default_val(dequantize.jobs);
+  d->add_flag("--quiet", dequantize.quiet, "no progress, no summary");
+
+  CLI::App* r = app.add_subcommand("report", "the error every tensor would get, without writing anything");
+  r->add_option("IN", report.in, "input .safetensors or .npy")->required();
+  add_scheme_options(r, report.scheme, report_flags);
+  r->add_option("--include", report.include, "only tensors whose name matches this regex");
+  r->add_option("--exclude", report.exclude, "leave out tensors whose name matches this regex");
+  r->add_option("--jobs", report.jobs, "threads over tensors")->default_val(report.jobs);
+  r->add_flag("--json", report.json, "print one JSON object (tensors, totals) instead of the table");
+  r->add_flag("--quiet", report.quiet, "no progress");
+
+  CLI::App* i = app.add_subcommand("inspect", "names, dtypes, shapes, sizes and quantization metadata of a file");
+  i->add_option("FILE", inspect.file, ".safetensors or .npy")->required();
+  i->add_flag("--json", inspect.json, "print one JSON object");
+
+  const char* command = "eigenq";
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "eigenq: %s (see eigenq --help)\n", eigenq_cli::one_line(e.what()).c_str());
+    return 2;
+  }
+
+  try {
+    if (q->parsed()) {
+      command = "eigenq quantize";
+      finish_scheme_options(quantize.scheme, quantize_flags);
+      check_jobs(quantize.jobs);
+      return eigenq_cli::run_quantize(quantize);
+    }
+    if (d->parsed()) {
+      command = "eigenq dequantize";
+      check_jobs(dequantize.jobs);
+      return eigenq_cli::run_dequantize(dequantize);
+    }
+    if (r->parsed()) {
+      command = "eigenq report";
+      finish_scheme_options(report.scheme, report_flags);
+      check_jobs(report.jobs);
+      return eigenq_cli::run_report(report);
+    }
+    command = "eigenq inspect";
+    return eigenq_cli::run_inspect(inspect);
+  } catch (const eigenq_cli::UsageError& e) {
+    std::fprintf(stderr, "%s: %s\n", command, eigenq_cli::one_line(e.what()).c_str());
+    return 2;
+  } catch (const eigenq::Error& e) {
+    std::fprintf(stderr, "%s: %s\n", command, eigenq_cli::one_line(e.what()).c_str());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: internal error: %s\n", command, eigenq_cli::one_line(e.what()).c_str());
+    return 1;
+  }
+}

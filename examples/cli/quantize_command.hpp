@@ -1,0 +1,393 @@
+// `eigenq quantize IN OUT` and `eigenq report IN`: one pipeline. Every float
+// tensor that --include/--exclude select is quantized with the scheme options;
+// every other tensor is copied through. quantize streams the result into OUT
+// (laid out before any data is written, so threads write disjoint ranges and
+// the file is the same for any --jobs); report only measures the error.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <eigenq/analysis/metrics.hpp>
+#include <eigenq/core/eigen_view.hpp>
+#include <eigenq/io/atomic_file.hpp>
+#include <eigenq/io/quantized_format.hpp>
+#include <eigenq/io/safetensors.hpp>
+
+#include "cli_util.hpp"
+#include "input_model.hpp"
+#include "jobs.hpp"
+#include "progress.hpp"
+#include "scheme.hpp"
+
+namespace eigenq_cli {
+
+struct QuantizeArgs {
+  std::string in;
+  std::string out;  // empty for report
+  SchemeOptions scheme;
+  std::string include;
+  std::string exclude;
+  int jobs = 1;
+  std::string report_path;  // quantize --report FILE.json
+  bool quiet = false;
+  bool json = false;  // report --json
+};
+
+// What happened to one tensor.
+struct TensorOutcome {
+  std::string name;
+  eigenq::Shape shape;
+  eigenq::io::DType dtype = eigenq::io::DType::f32;
+  bool quantized = false;
+  std::string scheme = "copy";
+  int bits = 0;
+  std::string granularity = "-";
+  std::uint64_t bytes_before = 0;
+  std::uint64_t bytes_after = 0;
+  bool has_metrics = false;
+  eigenq::detail::ErrorSums sums;  // reference vs dequantized, when measured
+};
+
+namespace detail {
+
+constexpr std::size_t copy_chunk = std::size_t{64} << 20;  // bytes copied (and released) at a time
+
+inline std::string describe_granularity(const eigenq::Granularity& g) {
+  switch (g.kind) {
+    case eigenq::Granularity::Kind::tensor: return "tensor";
+    case eigenq::Granularity::Kind::channel: return "channel(" + std::to_string(g.axis) + ")";
+    case eigenq::Granularity::Kind::group:
+      return "group(" + std::to_string(g.axis) + ", " + std::to_string(g.group_size) + ")";
+  }
+  return "?";
+}
+
+// Adds reference-vs-reconstruction sums in chunks (no large temporaries).
+inline void add_error_sums(eigenq::detail::ErrorSums& sums, const float* reference, const float* reconstruction,
+                           Index n) {
+  constexpr Index chunk = Index{1} << 16;
+  for (Index first = 0; first < n; first += chunk) {
+    sums.add(reference + first, reconstruction + first, std::min(chunk, n - first));
+  }
+}
+
+inline void merge_sums(eigenq::detail::ErrorSums& into, const eigenq::detail::ErrorSums& s) {
+  into.signal += s.signal;
+  into.recon += s.recon;
+  into.dot += s.dot;
+  into.noise += s.noise;
+  into.abs_error += s.abs_error;
+  into.max_abs = std::max(into.max_abs, s.max_abs);
+  into.count += s.count;
+}
+
+inline std::regex compile_regex(const std::string& pattern, const char* option) {
+  try {
+    return std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw UsageError(std::string(option) + " '" + pattern + "' is not a valid regular expression: " + e.what());
+  }
+}
+
+// Wraps a library error with the file and tensor it happened on.
+[[noreturn]] inline void rethrow_for_tensor(const std::string& file, const std::string& tensor, const eigenq::Error& e) {
+  if (dynamic_cast<const eigenq::IoError*>(&e)) throw;  // names the output file already
+  throw eigenq::Error(file + ": tensor '" + tensor + "': " + e.what());
+}
+
+inline nlohmann::ordered_json metrics_json(const TensorOutcome& t) {
+  const eigenq::ErrorMetrics m = t.sums.metrics();
+  nlohmann::ordered_json j;
+  j["mse"] = m.mse;
+  j["sqnr_db"] = m.sqnr_db;  // JSON has no infinity: a lossless tensor gives null
+  j["max_abs"] = m.max_abs;
+  j["cosine"] = m.cosine;
+  return j;
+}
+
+}  // namespace detail
+
+// The report object of `report --json` and `quantize --report FILE.json`.
+inline nlohmann::ordered_json report_json(const std::string& in, const std::vector<TensorOutcome>& outcomes) {
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+  eigenq::detail::ErrorSums total;
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+  std::size_t quantized = 0;
+  for (const TensorOutcome& t : outcomes) {
+    nlohmann::ordered_json j;
+    j["name"] = t.name;
+    j["shape"] = t.shape;
+    j["dtype"] = eigenq::io::to_string(t.dtype);
+    j["scheme"] = t.scheme;
+    j["bits"] = t.bits;
+    j["granularity"] = t.granularity;
+    const nlohmann::ordered_json m = detail::metrics_json(t);
+    for (auto it = m.begin(); it != m.end(); ++it) j[it.key()] = it.value();
+    j["bytes_before"] = t.bytes_before;
+    j["bytes_after"] = t.bytes_after;
+    tensors.push_back(std::move(j));
+    before += t.bytes_before;
+    after += t.bytes_after;
+    if (t.quantized) {
+      ++quantized;
+      detail::merge_sums(total, t.sums);
+    }
+  }
+  TensorOutcome all;
+  all.sums = total;
+  nlohmann::ordered_json totals;
+  totals["tensors"] = outcomes.size();
+  totals["quantized"] = quantized;
+  totals["bytes_before"] = before;
+  totals["bytes_after"] = after;
+  totals["compression"] = after > 0 ? static_cast<double>(before) / static_cast<double>(after) : 0.0;
+  const nlohmann::ordered_json m = detail::metrics_json(all);  // over every quantized element
+  for (auto it = m.begin(); it != m.end(); ++it) totals[it.key()] = it.value();
+  nlohmann::ordered_json out;
+  out["file"] = in;
+  out["tensors"] = std::move(tensors);
+  out["totals"] = std::move(totals);
+  return out;
+}
+
+inline std::string summary_table(const std::vector<TensorOutcome>& outcomes, bool with_metrics) {
+  std::vector<std::string> header{"tensor", "shape", "dtype", "scheme", "bits", "granularity"};
+  std::vector<bool> right{false, false, false, false, true, false};
+  if (with_metrics) {
+    for (const char* h : {"mse", "sqnr_db", "max_abs", "cosine"}) {
+      header.push_back(h);
+      right.push_back(true);
+    }
+  }
+  header.push_back("before");
+  header.push_back("after");
+  right.push_back(true);
+  right.push_back(true);
+  Table table(header, right);
+  for (const TensorOutcome& t : outcomes) {
+    std::vector<std::string> row{t.name, eigenq::to_string(t.shape), eigenq::io::to_string(t.dtype), t.scheme,
+                                 std::to_string(t.bits), t.granularity};
+    if (with_metrics) {
+      const eigenq::ErrorMetrics m = t.sums.metrics();
+      row.push_back(format_double("%.4e", m.mse));
+      row.push_back(eigenq::ErrorMetrics::format_db(m.sqnr_db));
+      row.push_back(format_double("%.4e", m.max_abs));
+      row.push_back(format_double("%.6f", m.cosine));
+    }
+    row.push_back(human_bytes(static_cast<double>(t.bytes_before)));
+    row.push_back(human_bytes(static_cast<double>(t.bytes_after)));
+    table.add(std::move(row));
+  }
+  return table.str();
+}
+
+inline std::string totals_line(const std::vector<TensorOutcome>& outcomes, double seconds) {
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+  std::size_t quantized = 0;
+  for (const auto& t : outcomes) {
+    before += t.bytes_before;
+    after += t.bytes_after;
+    quantized += t.quantized ? 1 : 0;
+  }
+  std::string s = std::to_string(outcomes.size()) + " tensors (" + std::to_string(quantized) + " quantized, " +
+                  std::to_string(outcomes.size() - quantized) + " copied): " + human_bytes(static_cast<double>(before)) +
+                  " -> " + human_bytes(static_cast<double>(after));
+  if (after > 0) s += format_double(" (%.2fx smaller)", static_cast<double>(before) / static_cast<double>(after));
+  s += format_double(" in %.2f s", seconds);
+  if (seconds > 0.0) s += " (" + human_bytes(static_cast<double>(before) / seconds) + "/s)";
+  return s;
+}
+
+// The shared pipeline: plans, (writes,) measures. Returns one outcome per input tensor.
+inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool write_output, bool measure) {
+  namespace io = eigenq::io;
+  if (write_output) {
+    if (is_npy_path(a.out)) throw UsageError("OUT '" + a.out + "' ends in .npy, but quantized files are safetensors");
+    if (io::same_file(a.in, a.out)) {
+      throw UsageError("OUT '" + a.out + "' is the same file as IN '" + a.in + "'; choose another output");
+    }
+  }
+  const bool use_include = !a.include.empty();
+  const std::regex include = detail::compile_regex(use_include ? a.include : std::string("."), "--include");
+  const bool use_exclude = !a.exclude.empty();
+  const std::regex exclude = detail::compile_regex(use_exclude ? a.exclude : std::string("."), "--exclude");
+
+  const InputModel in(a.in);
+  for (const auto& kv : in.metadata()) {
+    if (io::is_eigenq_metadata_key(kv.first)) {
+      throw eigenq::FormatError(a.in + ": already an eigenq-quantized file (metadata '" + kv.first +
+                                "'); quantize the original model instead");
+    }
+  }
+  const auto& tensors = in.tensors();
+  const std::size_t n = tensors.size();
+
+  // Plan: which tensors are quantized, the granularity of each, every output entry.
+  std::vector<TensorOutcome> outcomes(n);
+  std::vector<eigenq::Granularity> granularity(n);
+  std::vector<std::size_t> first_entry(n);
+  std::vector<io::TensorEntry> entries;
+  std::map<std::string, std::string> metadata = in.metadata();
+  nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+  extra["calibration"] = a.scheme.calibration_label();
+  for (std::size_t i = 0; i < n; ++i) {
+    const InputTensor& t = tensors[i];
+    TensorOutcome& o = outcomes[i];
+    o.name = t.name;
+    o.shape = t.shape;
+    o.dtype = t.dtype;
+    o.bits = 8 * static_cast<int>(io::dtype_size(t.dtype));
+    o.bytes_before = t.bytes;
+    o.quantized = io::converts_to_float(t.dtype) && eigenq::element_count(t.shape) > 0 &&
+                  (!use_include || std::regex_search(t.name, include)) &&
+                  !(use_exclude && std::regex_search(t.name, exclude));
+    first_entry[i] = entries.size();
+    if (!o.quantized) {
+      o.bytes_after = t.bytes;
+      o.has_metrics = true;  // a copy is exact
+      entries.push_back({t.name, t.dtype, t.shape});
+      continue;
+    }
+    try {
+      granularity[i] = a.scheme.granularity_for(t.shape);
+      const io::QuantizedPlan plan = with_policy(a.scheme, [&](const auto& policy) {
+        return io::plan_quantized(t.name, policy, t.shape, granularity[i], io::QuantizedTensorOptions{t.dtype, extra});
+      });
+      granularity[i] = eigenq::ParamLayout(t.shape, granularity[i]).granularity();  // normalized axis
+      o.scheme = a.scheme.scheme + (a.scheme.convention == "seed" ? " (seed)" : "");
+      o.bits = a.scheme.bits;
+      o.granularity = detail::describe_granularity(granularity[i]);
+      o.bytes_after = plan.bytes();
+      o.has_metrics = measure;
+      entries.insert(entries.end(), plan.entries.begin(), plan.entries.end());
+      metadata[plan.metadata_key] = plan.metadata_json;
+    } catch (const eigenq::Error& e) {
+      detail::rethrow_for_tensor(a.in, t.name, e);
+    }
+  }
+  metadata[io::quantized_format_key] = io::quantized_format_version;
+
+  // NAME.scale of one tensor must not be the name of another.
+  {
+    std::map<std::string, std::size_t> owner;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t end = i + 1 < n ? first_entry[i + 1] : entries.size();
+      for (std::size_t k = first_entry[i]; k < end; ++k) {
+        const auto [it, fresh] = owner.emplace(entries[k].name, i);
+        if (!fresh) {
+          throw eigenq::FormatError(a.in + ": tensor '" + tensors[i].name + "' would be stored as '" + entries[k].name +
+                                    "', a name tensor '" + tensors[it->second].name + "' already uses; --exclude one of them");
+        }
+      }
+    }
+  }
+
+  std::optional<io::SafetensorsWriter> writer;
+  std::optional<TempFileGuard> guard;
+  if (write_output) {
+    writer.emplace(a.out, entries, metadata);
+    guard.emplace(writer->temp_path());
+  }
+
+  Progress progress(write_output ? "quantize" : "report", n, in.total_bytes(), Progress::mode_for(a.quiet));
+  run_jobs(n, a.jobs, [&](std::size_t i) {
+    const InputTensor& t = tensors[i];
+    TensorOutcome& o = outcomes[i];
+    in.prefetch(i);
+    try {
+      if (!o.quantized) {
+        if (writer) {
+          for (std::size_t off = 0; off < t.bytes; off += detail::copy_chunk) {
+            const std::size_t len = std::min(detail::copy_chunk, t.bytes - off);
+            writer->write_chunk(first_entry[i], off, t.data + off, len);
+            in.release(i, off, len);
+          }
+        }
+      } else {
+        // F32 data aligned for float is used in place; anything else is converted once.
+        const eigenq::Index count = eigenq::element_count(t.shape);
+        const bool in_place = t.dtype == io::DType::f32 && reinterpret_cast<std::uintptr_t>(t.data) % alignof(float) == 0;
+        std::vector<float> converted;
+        if (!in_place) {
+          converted.resize(static_cast<std::size_t>(count));
+          io::convert_elements<float>(t.dtype, t.data, count, converted.data());
+        }
+        const float* values = in_place ? reinterpret_cast<const float*>(t.data) : converted.data();
+        const eigenq::RowMajorView view(values, t.shape);
+        with_policy(a.scheme, [&](const auto& policy) {
+          const auto q = quantize_view(policy, granularity[i], view, a.scheme);
+          if (writer) {
+            const std::vector<io::Payload> payloads = io::encode_quantized(q);
+            for (std::size_t k = 0; k < payloads.size(); ++k) {
+              writer->write(first_entry[i] + k, payloads[k].data(), payloads[k].size());
+            }
+          }
+          if (o.has_metrics) {
+            const std::vector<float> back = q.dequantize_flat();
+            detail::add_error_sums(o.sums, values, back.data(), count);
+          }
+        });
+      }
+    } catch (const eigenq::Error& e) {
+      detail::rethrow_for_tensor(a.in, t.name, e);
+    }
+    in.release(i);
+    std::string line = t.name + ": " + io::to_string(t.dtype) + " " + eigenq::to_string(t.shape) + " -> ";
+    line += o.quantized ? o.scheme + " " + std::to_string(o.bits) + "-bit " + o.granularity : std::string("copied");
+    line += ", " + human_bytes(static_cast<double>(o.bytes_before)) + " -> " + human_bytes(static_cast<double>(o.bytes_after));
+    progress.done(t.bytes, line);
+  });
+  if (writer) writer->commit();
+  progress.finish();
+  return outcomes;
+}
+
+inline int run_quantize(const QuantizeArgs& a) {
+  const bool measure = !a.report_path.empty();
+  const Stopwatch timer;
+  const std::vector<TensorOutcome> outcomes = quantize_model(a, true, measure);
+  const double seconds = timer.seconds();
+  if (measure) {
+    const std::string text = report_json(a.in, outcomes).dump(2) + "\n";
+    eigenq::io::AtomicFile report(a.report_path);
+    report.write(text.data(), text.size());
+    report.commit();
+  }
+  if (!a.quiet) {
+    std::fputs(summary_table(outcomes, measure).c_str(), stdout);
+    std::printf("%s\nwrote %s\n", totals_line(outcomes, seconds).c_str(), a.out.c_str());
+  }
+  return 0;
+}
+
+inline int run_report(const QuantizeArgs& a) {
+  const Stopwatch timer;
+  const std::vector<TensorOutcome> outcomes = quantize_model(a, false, true);
+  if (a.json) {
+    std::printf("%s\n", report_json(a.in, outcomes).dump(2).c_str());
+  } else {
+    std::fputs(summary_table(outcomes, true).c_str(), stdout);
+    TensorOutcome all;
+    for (const auto& t : outcomes) {
+      if (t.quantized) detail::merge_sums(all.sums, t.sums);
+    }
+    const eigenq::ErrorMetrics m = all.sums.metrics();
+    std::printf("%s\nall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
+                totals_line(outcomes, timer.seconds()).c_str(), m.mse, eigenq::ErrorMetrics::format_db(m.sqnr_db).c_str(),
+                m.max_abs, m.cosine);
+  }
+  return 0;
+}
+
+}  // namespace eigenq_cli

@@ -15,8 +15,13 @@
 #include "eigenq/core/types.hpp"
 
 #include "eigenq/policy/choose_params.hpp"
+#include "eigenq/policy/codebook.hpp"
+#include "eigenq/policy/double_quant.hpp"
+#include "eigenq/policy/exp.hpp"
+#include "eigenq/policy/kmeans_1d.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/log.hpp"
 #include "eigenq/policy/policy.hpp"
 
 #include "eigenq/calibrate/histogram.hpp"

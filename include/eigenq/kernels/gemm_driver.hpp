@@ -13,6 +13,9 @@
 // There is no K blocking: the micro-kernel runs the whole depth, so the output
 // stage sees finished sums. At 64 multiply-adds per 64-byte B load and one A
 // broadcast per row, the panel streams from L2 far below its bandwidth.
+// When packing would only copy A (bytes the path takes as they are, K a
+// multiple of 4, no row sums needed) the micro-kernel reads A in place instead:
+// its 4-byte broadcasts are row-major A already.
 // With threads > 1 the B panels are split between std::threads; each packs its
 // own copy of the A block (cheap next to its share of the products).
 //
@@ -170,6 +173,10 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
   column_offsets(b, a_zero_point, Path::template a_offset<A>(), out, col_offset);
   const bool zb = b.has_zero_points();
   const Index block_rows = std::min<Index>(m, rows_per_block(quads, sizeof(PackedA), mr));
+  // The micro-kernel can read A in place when packing would only copy it: bytes that need
+  // no offset, whole quads, no row sums.
+  const bool read_in_place = sizeof(PackedA) == 1 && Path::template a_offset<A>() == 0 &&
+                             k % 4 == 0 && !zb;
 
   const auto work = [&](Index p_begin, Index p_end) {
     PackedActivations<PackedA> packed;
@@ -179,8 +186,10 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
     t.zb = nullptr;
     for (Index i0 = 0; i0 < m; i0 += block_rows) {
       const Index rows = std::min(block_rows, m - i0);
-      pack_activation_block(a + i0 * lda, rows, lda, k, quads, mr, Path::template a_offset<A>(), zb,
-                            packed);
+      if (!read_in_place) {
+        pack_activation_block(a + i0 * lda, rows, lda, k, quads, mr, Path::template a_offset<A>(), zb,
+                              packed);
+      }
       for (Index p = p_begin; p < p_end; ++p) {
         const Index n0 = p * width;
         const Index panel_width = b.panel_cols(p);
@@ -192,9 +201,16 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
         for (Index r0 = 0; r0 < rows; r0 += mr) {
           const int tile_rows = static_cast<int>(std::min<Index>(mr, rows - r0));
           t.rows = tile_rows;
-          t.a = packed.data.data() + r0 * quads * 4;
-          t.row_step = 4;
-          t.quad_step = 4 * tile_rows;
+          if (read_in_place) {
+            // Byte-sized A reinterpreted as the packed byte type (both are character types).
+            t.a = reinterpret_cast<const PackedA*>(a + (i0 + r0) * lda);
+            t.row_step = lda;
+            t.quad_step = 4;
+          } else {
+            t.a = packed.data.data() + r0 * quads * 4;
+            t.row_step = 4;
+            t.quad_step = 4 * tile_rows;
+          }
           t.neg_row_sum = zb ? packed.neg_row_sum.data() + r0 : nullptr;
           Out* c_tile = c + (i0 + r0) * ldc + n0;
           bool direct = false;

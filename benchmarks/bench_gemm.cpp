@@ -1,0 +1,209 @@
+// int8 GEMM/GEMV against the peers, single-threaded. Names are <op>/<impl>/<MxNxK>:
+//   gemm_u8s8s32/eigenq            eigenq::kernels::gemm, best path (eigenq-<isa>: forced path)
+//   gemm_u8s8s32/onednn            dnnl_gemm_u8s8s32 (packs B inside every call)
+//   gemm_u8s8s32/onednn-matmul     oneDNN's matmul primitive, weights reordered once
+//   gemm_u8s8s32/gemmlowp          gemmlowp u8 x u8 (its only input type), -march=native
+//   gemm_u8s8s32/naive             a plain loop, -O3 -march=native
+//   gemm_f32/eigen                 Eigen's float product, -march=native
+//   gemv_*                         the same for M = 1 (the LLM decode shape)
+// GOPS counts 2 operations per multiply-add, per second of the benchmark thread's CPU time:
+// every product here runs on that one thread, and CPU time stays meaningful on a shared,
+// loaded machine where wall time does not. eigenq's weights are packed once, outside the
+// timed loop, as an inference engine does.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "eigenq/kernels/gemm.hpp"
+#include "naive_gemm.hpp"
+
+#if defined(EIGENQ_HAVE_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+// oneDNN runs on OpenMP; the comparison is single-threaded. The weak reference resolves to
+// libgomp (loaded with libdnnl) without linking OpenMP into the benchmark.
+extern "C" void omp_set_num_threads(int) __attribute__((weak));
+
+namespace {
+
+namespace k = eigenq::kernels;
+using eigenq::Index;
+
+struct OneThread {
+  OneThread() {
+    if (omp_set_num_threads != nullptr) omp_set_num_threads(1);
+  }
+} one_thread;
+
+std::string shape(Index m, Index n, Index kk) {
+  return std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(kk);
+}
+
+void set_gops(benchmark::State& state, Index m, Index n, Index kk) {
+  state.counters["GOPS"] = benchmark::Counter(2.0 * double(m) * double(n) * double(kk) / 1e9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class T>
+std::vector<T> random_bytes(std::size_t count, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<T> v(count);
+  for (auto& x : v) x = static_cast<T>(rng());
+  return v;
+}
+
+// ---- eigenq ---------------------------------------------------------------------------------
+
+void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk) {
+  if (!k::supported(isa)) {
+    state.SkipWithError("ISA not supported on this CPU");
+    return;
+  }
+  const k::ScopedIsa scoped(isa);
+  const auto a = random_bytes<std::uint8_t>(static_cast<std::size_t>(m * kk), 1);
+  const auto b = random_bytes<std::int8_t>(static_cast<std::size_t>(kk * n), 2);
+  const k::PackedWeights w = k::pack_weights(b.data(), kk, n, n, 1);
+  std::vector<std::int32_t> c(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    k::gemm(a.data(), m, kk, 0, w, c.data(), n, k::Int32Output{});
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+// ---- oneDNN ---------------------------------------------------------------------------------
+
+#if defined(EIGENQ_HAVE_ONEDNN)
+void onednn_gemm(benchmark::State& state, Index m, Index n, Index kk) {
+  const auto a = random_bytes<std::uint8_t>(static_cast<std::size_t>(m * kk), 1);
+  const auto b = random_bytes<std::int8_t>(static_cast<std::size_t>(kk * n), 2);
+  std::vector<std::int32_t> c(static_cast<std::size_t>(m * n));
+  const std::int32_t co = 0;
+  for (auto _ : state) {
+    const dnnl_status_t status = dnnl_gemm_u8s8s32('N', 'N', 'F', m, n, kk, 1.0f, a.data(), kk, 0,
+                                                   b.data(), n, 0, 0.0f, c.data(), n, &co);
+    if (status != dnnl_success) {
+      state.SkipWithError("dnnl_gemm_u8s8s32 failed");
+      return;
+    }
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+void onednn_matmul(benchmark::State& state, Index m, Index n, Index kk) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const dnnl::memory::desc src_md({m, kk}, dt::u8, tag::ab);
+  const dnnl::memory::desc user_weights_md({kk, n}, dt::s8, tag::ab);
+  const dnnl::memory::desc any_weights_md({kk, n}, dt::s8, tag::any);
+  const dnnl::memory::desc dst_md({m, n}, dt::s32, tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, any_weights_md, dst_md), engine);
+  auto a = random_bytes<std::uint8_t>(static_cast<std::size_t>(m * kk), 1);
+  auto b = random_bytes<std::int8_t>(static_cast<std::size_t>(kk * n), 2);
+  dnnl::memory src(src_md, engine, a.data());
+  dnnl::memory user_weights(user_weights_md, engine, b.data());
+  dnnl::memory weights(pd.weights_desc(), engine);
+  dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
+  dnnl::memory dst(dst_md, engine);
+  const dnnl::matmul matmul(pd);
+  stream.wait();
+  for (auto _ : state) {
+    matmul.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  }
+  set_gops(state, m, n, kk);
+}
+#endif
+
+// ---- native-compiled peers ------------------------------------------------------------------
+
+void gemmlowp_gemm(benchmark::State& state, Index m, Index n, Index kk) {
+  eigenq_bench::GemmlowpGemm g(static_cast<int>(m), static_cast<int>(n), static_cast<int>(kk));
+  if (!g.available()) {
+    state.SkipWithError("gemmlowp not found");
+    return;
+  }
+  for (auto _ : state) {
+    g.run();
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+void naive_gemm(benchmark::State& state, Index m, Index n, Index kk) {
+  const auto a = random_bytes<std::uint8_t>(static_cast<std::size_t>(m * kk), 1);
+  const auto b = random_bytes<std::int8_t>(static_cast<std::size_t>(kk * n), 2);
+  std::vector<std::int32_t> c(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    eigenq_bench::naive_gemm_u8s8s32(a.data(), b.data(), c.data(), static_cast<int>(m),
+                                     static_cast<int>(n), static_cast<int>(kk));
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+void eigen_gemm_f32(benchmark::State& state, Index m, Index n, Index kk) {
+  eigenq_bench::EigenGemmF32 g(static_cast<int>(m), static_cast<int>(n), static_cast<int>(kk));
+  for (auto _ : state) {
+    g.run();
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+// ---- registration ---------------------------------------------------------------------------
+
+using Body = std::function<void(benchmark::State&)>;
+
+void add(const std::string& name, Body body) {
+  benchmark::RegisterBenchmark(name.c_str(), [body](benchmark::State& s) { body(s); })
+      ->Unit(benchmark::kMicrosecond);
+}
+
+void add_product(const std::string& op, Index m, Index n, Index kk, bool slow_ones) {
+  const std::string dims = shape(m, n, kk);
+  add(op + "/eigenq/" + dims, [=](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), m, n, kk); });
+  for (k::Isa isa : {k::Isa::avx512vnni, k::Isa::avx512, k::Isa::avx2, k::Isa::neon}) {
+    if (!k::compiled(isa)) continue;
+    add(op + "/eigenq-" + k::to_string(isa) + "/" + dims,
+        [=](benchmark::State& s) { eigenq_gemm(s, isa, m, n, kk); });
+  }
+#if defined(EIGENQ_HAVE_ONEDNN)
+  add(op + "/onednn/" + dims, [=](benchmark::State& s) { onednn_gemm(s, m, n, kk); });
+  add(op + "/onednn-matmul/" + dims, [=](benchmark::State& s) { onednn_matmul(s, m, n, kk); });
+#endif
+  add(op + "/gemmlowp/" + dims, [=](benchmark::State& s) { gemmlowp_gemm(s, m, n, kk); });
+  if (slow_ones) {
+    add(op + "/naive/" + dims, [=](benchmark::State& s) { naive_gemm(s, m, n, kk); });
+    add(op + "/eigenq-scalar/" + dims,
+        [=](benchmark::State& s) { eigenq_gemm(s, k::Isa::scalar, m, n, kk); });
+  }
+}
+
+const bool registered = [] {
+  for (Index size : {256, 512, 1024}) {
+    add_product("gemm_u8s8s32", size, size, size, size == 256);
+    add("gemm_f32/eigen/" + shape(size, size, size),
+        [=](benchmark::State& s) { eigen_gemm_f32(s, size, size, size); });
+  }
+  add_product("gemv_u8s8s32", 1, 4096, 4096, true);
+  add_product("gemv_u8s8s32", 4, 4096, 4096, false);
+  add("gemv_f32/eigen/" + shape(1, 4096, 4096),
+      [](benchmark::State& s) { eigen_gemm_f32(s, 1, 4096, 4096); });
+  return true;
+}();
+
+}  // namespace

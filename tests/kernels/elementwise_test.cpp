@@ -622,6 +622,48 @@ TEST_P(ElementwiseIsa, Int4PackUnpackEqualsScalar) {
   }
 }
 
+// ---- Linear's bulk runs (the Quantizer's hot path) call these kernels ---------------------
+
+template <class Code>
+void check_linear_runs(Isa isa) {
+  ScopedIsa path(isa);
+  std::mt19937 rng(37);
+  for (Profile profile : {Profile::pytorch, Profile::onnx, Profile::tflite}) {
+    for (auto policy : {eigenq::Linear<Code>::affine(profile), eigenq::Linear<Code>::symmetric(profile),
+                        eigenq::Linear<Code>::affine(profile).with_bits(4),
+                        eigenq::Linear<Code>::affine(profile).with_reduce_range()}) {
+      std::vector<float> x = edge_values(0.03f);
+      const std::vector<float> more = random_values(rng, 300, 0.03f);
+      x.insert(x.end(), more.begin(), more.end());
+      const Index n = static_cast<Index>(x.size());
+      // One parameter set (step 0) and one per element (step 1), fitted on assorted ranges.
+      std::vector<eigenq::LinearParams> per_element;
+      std::uniform_real_distribution<float> lo(-8.0f, 0.5f), width(0.01f, 9.0f);
+      for (Index i = 0; i < n; ++i) {
+        const float a = lo(rng);
+        per_element.push_back(policy.fit(a, a + width(rng)));
+      }
+      const eigenq::LinearParams one = policy.fit(-5.0f, 7.0f);
+      for (Index step : {Index{0}, Index{1}}) {
+        const eigenq::LinearParams* p = step == 0 ? &one : per_element.data();
+        std::vector<Code> q(x.size());
+        policy.quantize_run(x.data(), n, p, step, q.data());
+        std::vector<float> back(x.size());
+        policy.dequantize_run(q.data(), n, p, step, back.data());
+        for (Index i = 0; i < n; ++i) {
+          const auto k = static_cast<std::size_t>(i);
+          ASSERT_EQ(+q[k], +policy.quantize(x[k], p[i * step]))
+              << to_string(profile) << " " << policy.name() << " step " << step << " x " << hex(x[k]);
+          ASSERT_EQ(hex(back[k]), hex(policy.dequantize(q[k], p[i * step])));
+        }
+      }
+    }
+  }
+}
+
+TEST_P(ElementwiseIsa, LinearS8RunsEqualPerValueQuantize) { check_linear_runs<std::int8_t>(isa()); }
+TEST_P(ElementwiseIsa, LinearU8RunsEqualPerValueQuantize) { check_linear_runs<std::uint8_t>(isa()); }
+
 std::string isa_name(const ::testing::TestParamInfo<Isa>& info) { return to_string(info.param); }
 
 // The SIMD paths this build compiles (x86 or Arm); a CPU without one of them skips its cases.

@@ -13,6 +13,7 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/rounding.hpp"
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/policy/choose_params.hpp"
 
 namespace eigenq {
@@ -117,9 +118,34 @@ class Linear {
     return (static_cast<float>(q) - static_cast<float>(p.zero_point)) * p.scale;
   }
 
+  // Bulk versions. 8-bit codes run the SIMD kernels of kernels/elementwise.hpp, which give
+  // quantize()/dequantize()'s bits on every ISA; step 1 runs (a channel per element) are
+  // regrouped into scale and zero-point arrays a block at a time.
   void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
     const CodeRange r = range();
-    if (step == 0) {
+    if constexpr (sizeof(Code) == 1) {
+      const kernels::QuantizeRounding rounding = kernels::quantize_rounding_for(profile_);
+      if (step == 0) {
+        if constexpr (std::is_signed_v<Code>) kernels::quantize_f32_s8(x, n, p->scale, p->zero_point, r, rounding, out);
+        else kernels::quantize_f32_u8(x, n, p->scale, p->zero_point, r, rounding, out);
+        return;
+      }
+      constexpr Index block = 256;
+      float scale[block];
+      std::int32_t zero_point[block];
+      for (Index i0 = 0; i0 < n; i0 += block) {
+        const Index m = n - i0 < block ? n - i0 : block;
+        for (Index i = 0; i < m; ++i) {
+          scale[i] = p[i0 + i].scale;
+          zero_point[i] = p[i0 + i].zero_point;
+        }
+        if constexpr (std::is_signed_v<Code>) {
+          kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, rounding, out + i0, m);
+        } else {
+          kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, rounding, out + i0, m);
+        }
+      }
+    } else if (step == 0) {
       const Params one = *p;
       const float factor = scale_factor(one);
       for (Index i = 0; i < n; ++i) out[i] = quantize_one(x[i], one, r, factor);
@@ -129,7 +155,28 @@ class Linear {
   }
 
   void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
-    if (step == 0) {
+    if constexpr (sizeof(Code) == 1) {
+      if (step == 0) {
+        if constexpr (std::is_signed_v<Code>) kernels::dequantize_s8_f32(q, n, p->scale, p->zero_point, out);
+        else kernels::dequantize_u8_f32(q, n, p->scale, p->zero_point, out);
+        return;
+      }
+      constexpr Index block = 256;
+      float scale[block];
+      std::int32_t zero_point[block];
+      for (Index i0 = 0; i0 < n; i0 += block) {
+        const Index m = n - i0 < block ? n - i0 : block;
+        for (Index i = 0; i < m; ++i) {
+          scale[i] = p[i0 + i].scale;
+          zero_point[i] = p[i0 + i].zero_point;
+        }
+        if constexpr (std::is_signed_v<Code>) {
+          kernels::dequantize_s8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
+        } else {
+          kernels::dequantize_u8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
+        }
+      }
+    } else if (step == 0) {
       const float scale = p->scale;
       const float zp = static_cast<float>(p->zero_point);
       for (Index i = 0; i < n; ++i) out[i] = (static_cast<float>(q[i]) - zp) * scale;

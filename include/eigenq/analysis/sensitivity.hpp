@@ -68,9 +68,11 @@ struct SensitivityReport {
   std::string to_table() const {
     std::string out;
     char buf[256];
+    std::snprintf(buf, sizeof buf, "# %s, score = %s%s (larger = more sensitive)\n", to_string(mode),
+                  mode == SensitivityMode::one_at_a_time ? "" : "baseline - ", metric.c_str());
+    out += buf;
     std::snprintf(buf, sizeof buf, "%-4s %-24s %-10s %-18s %14s %10s %12s\n", "rank", "point", "kind", "scheme",
-                  (mode == SensitivityMode::one_at_a_time ? metric : "delta_" + metric).c_str(), "sqnr_db",
-                  "output_mse");
+                  "score", "sqnr_db", "output_mse");
     out += buf;
     for (const PointSensitivity& p : ranked) {
       std::snprintf(buf, sizeof buf, "%-4lld %-24s %-10s %-18s %14.6e %10s %12.4e\n", static_cast<long long>(p.rank),

@@ -256,13 +256,21 @@ class HistogramObserver {
 
   void observe_view(const RowMajorView& x) {
     const ParamLayout layout = shapes_.check(x.shape(), batches_);
-    // Checks finiteness (naming index and channel) and finds every group's batch range.
-    const Ranges r = observe_ranges(x, layout, detail::error_message(shapes_.observer(), " batch ", batches_));
+    const std::string what = detail::error_message(shapes_.observer(), " batch ", batches_);
+    if (x.size() == 0) {
+      raise<ShapeError>(what, ": cannot calibrate on an empty tensor of shape ", to_string(x.shape()));
+    }
+    const detail::GroupRuns runs(x, layout);
+    Ranges r;
+    if (!runs.ranges(static_cast<std::size_t>(layout.param_count()), r)) {
+      (void)observe_ranges(x, layout, what);  // throws NonFiniteError naming the index and channel
+      raise<NonFiniteError>(what, ": non-finite value");  // not reached
+    }
     if (histograms_.empty()) histograms_.assign(r.min.size(), Histogram(bins_, kind_));
     for (std::size_t k = 0; k < r.min.size(); ++k) histograms_[k].prepare(r.min[k], r.max[k]);
-    detail::for_each_group_run(x, layout, [&](Index group, const float* data, Index n) {
-      histograms_[static_cast<std::size_t>(group)].add_prepared(data, n);
-    });
+    for (const auto& run : runs.runs()) {
+      histograms_[static_cast<std::size_t>(run.group)].add_prepared(run.data, run.size);
+    }
     shapes_.accept(x.shape());
     ++batches_;
   }

@@ -22,7 +22,9 @@
 // NonFiniteError (naming the index and channel), ShapeError (naming both shapes).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -78,32 +80,73 @@ class BatchShapeCheck {
   std::optional<Shape> first_;
 };
 
-// Each group's elements of a batch as contiguous runs: f(group, data, n) for every run.
-// Per tensor that is one run; per channel, channel c of the row-major [outer, C, inner]
-// view is `outer` runs of `inner` elements. Short runs (the channel axis last, as in
-// [batch, features] activations) are first transposed into one run per channel, so a
-// channel's values reach `f` in long stretches that vectorize.
-template <class F>
-void for_each_group_run(const RowMajorView& x, const ParamLayout& layout, F&& f) {
-  if (layout.granularity().kind == Granularity::Kind::tensor) {
-    f(Index{0}, x.data(), x.size());
-    return;
-  }
-  const AxisSplit& s = layout.split();
-  constexpr Index short_run = 32;
-  if (s.outer > 1 && s.inner < short_run) {
-    using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    const Index per_channel = s.outer * s.inner;
-    RowMajorMatrix by_channel(s.channels, per_channel);
-    for (Index o = 0; o < s.outer; ++o) {
-      Eigen::Map<const RowMajorMatrix> slab(x.data() + o * s.channels * s.inner, s.channels, s.inner);
-      by_channel.middleCols(o * s.inner, s.inner) = slab;
+// Each group's elements of a batch as contiguous runs. Per tensor that is one run; per
+// channel, channel c of the row-major [outer, C, inner] view is `outer` runs of `inner`
+// elements. Short runs (the channel axis last, as in [batch, features] activations) are
+// first transposed into one run per channel, so a channel's values come in long stretches
+// that vectorize.
+class GroupRuns {
+ public:
+  struct Run {
+    Index group;
+    const float* data;
+    Index size;
+  };
+
+  GroupRuns(const RowMajorView& x, const ParamLayout& layout) {
+    if (layout.granularity().kind == Granularity::Kind::tensor) {
+      runs_.push_back({0, x.data(), x.size()});
+      return;
     }
-    for (Index c = 0; c < s.channels; ++c) f(c, by_channel.data() + c * per_channel, per_channel);
-    return;
+    const AxisSplit& s = layout.split();
+    constexpr Index short_run = 32;
+    if (s.outer > 1 && s.inner < short_run) {
+      const Index per_channel = s.outer * s.inner;
+      by_channel_.resize(s.channels, per_channel);
+      // A transpose of [outer, C] blocks of `inner` floats, in tiles that stay in cache.
+      constexpr Index tile = 64;
+      const float* src = x.data();
+      float* dst = by_channel_.data();
+      for (Index o0 = 0; o0 < s.outer; o0 += tile) {
+        const Index o1 = std::min(s.outer, o0 + tile);
+        for (Index c0 = 0; c0 < s.channels; c0 += tile) {
+          const Index c1 = std::min(s.channels, c0 + tile);
+          for (Index c = c0; c < c1; ++c) {
+            for (Index o = o0; o < o1; ++o) {
+              const float* from = src + (o * s.channels + c) * s.inner;
+              float* to = dst + c * per_channel + o * s.inner;
+              for (Index i = 0; i < s.inner; ++i) to[i] = from[i];
+            }
+          }
+        }
+      }
+      for (Index c = 0; c < s.channels; ++c) runs_.push_back({c, by_channel_.data() + c * per_channel, per_channel});
+      return;
+    }
+    layout.for_each_run([&](Index first, Index n, Index pbase, Index) { runs_.push_back({pbase, x.data() + first, n}); });
   }
-  layout.for_each_run([&](Index first, Index n, Index pbase, Index) { f(pbase, x.data() + first, n); });
-}
+
+  const std::vector<Run>& runs() const { return runs_; }
+
+  // Every group's min and max; false (ranges untouched) if any value is NaN or Inf.
+  bool ranges(std::size_t groups, Ranges& r) const {
+    r.min.assign(groups, std::numeric_limits<float>::infinity());
+    r.max.assign(groups, -std::numeric_limits<float>::infinity());
+    for (const Run& run : runs_) {
+      Eigen::Map<const Eigen::ArrayXf> v(run.data, run.size);
+      if (!v.allFinite()) return false;
+      auto& lo = r.min[static_cast<std::size_t>(run.group)];
+      auto& hi = r.max[static_cast<std::size_t>(run.group)];
+      lo = std::min(lo, v.minCoeff());
+      hi = std::max(hi, v.maxCoeff());
+    }
+    return true;
+  }
+
+ private:
+  Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> by_channel_;
+  std::vector<Run> runs_;
+};
 
 }  // namespace detail
 

@@ -27,9 +27,8 @@ std::vector<eigenq_test::GoldenCase> observer_cases() {
   return eigenq_test::load_golden(std::string(EIGENQ_TEST_DATA_DIR) + "/golden/observers_pytorch.txt");
 }
 
-template <class Policy>
-void check_params(const eigenq_test::GoldenCase& c, const std::string& sfx, const eigenq::MovingAverageMinMaxObserver& obs,
-                  const Policy& policy) {
+template <class Observer, class Policy>
+void check_params(const eigenq_test::GoldenCase& c, const std::string& sfx, const Observer& obs, const Policy& policy) {
   const auto params = obs.params(policy);
   const auto scale = c.floats("scale" + sfx);
   const auto zp = c.ints("zero_point" + sfx);
@@ -80,6 +79,36 @@ TEST(MovingAverageObserver, BitExactAgainstPyTorchGolden) {
     }
   }
   EXPECT_EQ(checked, 60);  // 12 cases x 5 batches
+}
+
+// The streaming side of MinMaxObserver against PyTorch's (PerChannel)MinMaxObserver fed the
+// same batches (the mm_stream_* cases; the single-batch cases are in golden_linear_test).
+TEST(MinMaxObserver, StreamingBitExactAgainstPyTorchGolden) {
+  int checked = 0;
+  for (const auto& c : observer_cases()) {
+    if (c.text("kind") != "minmax_stream") continue;
+    const int axis = static_cast<int>(c.integer("axis"));
+    const auto shape = c.ints("shape");
+    const eigenq::Granularity g = axis < 0 ? eigenq::Granularity(eigenq::PerTensor{})
+                                           : eigenq::Granularity(eigenq::PerChannel{axis});
+    eigenq::MinMaxObserver obs(g);
+    for (std::int64_t b = 0; b < c.integer("batches"); ++b) {
+      const std::string sfx = "." + std::to_string(b);
+      const auto input = c.floats("input" + sfx);
+      obs.observe_view(eigenq::RowMajorView(input.data(), eigenq::Shape{shape[0], shape[1]}));
+      const auto mins = c.floats("observed_min" + sfx);
+      const auto maxs = c.floats("observed_max" + sfx);
+      ASSERT_EQ(obs.ranges().min.size(), mins.size()) << c.name;
+      for (std::size_t k = 0; k < mins.size(); ++k) {
+        EXPECT_EQ(bits_of(obs.ranges().min[k]), bits_of(mins[k])) << c.name << sfx << " group " << k;
+        EXPECT_EQ(bits_of(obs.ranges().max[k]), bits_of(maxs[k])) << c.name << sfx << " group " << k;
+      }
+      if (c.text("dtype") == "quint8") check_params(c, sfx, obs, eigenq::Linear<std::uint8_t>::affine());
+      else check_params(c, sfx, obs, eigenq::Linear<std::int8_t>::symmetric());
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 24);  // 6 cases x 4 batches
 }
 
 TEST(MovingAverageObserver, FirstBatchIsMinMaxThenAverages) {

@@ -6,7 +6,7 @@ Reference: Debian's python3-torch (torch.__version__ == "1.13.0a0"), run with
 output files:
 
     tests/golden/linear_pytorch.txt     quantize + params cases
-    tests/golden/observers_pytorch.txt  moving-average observer cases
+    tests/golden/observers_pytorch.txt  moving-average and streaming min-max observer cases
 
 Usage:
     /usr/bin/python3 tests/golden/make_linear_golden.py            # regenerate
@@ -619,6 +619,46 @@ def moving_average_cases():
     return out
 
 
+def minmax_stream_cases():
+    """(PerChannel)MinMaxObserver fed several batches: the running min/max and
+    the parameters after every batch (the streaming side of MinMaxObserver)."""
+    out = []
+    shape = (5, 6)
+    nb = 4
+    plan = []
+    for dtype, qs in (("quint8", "affine"), ("qint8", "symmetric")):
+        plan.append((MinMaxObserver, dtype, "per_tensor_" + qs, -1))
+        for axis in (0, 1):
+            plan.append((PerChannelMinMaxObserver, dtype, "per_channel_" + qs, axis))
+    for cls, dtype, qs, axis in plan:
+        short = "pt" if axis < 0 else "pc_ax%d" % axis
+        name = "mm_stream_%s_%s_%s" % (short, dtype, "sym" if qs.endswith("symmetric") else "aff")
+        seed_for(name)
+        obs = make_observer(cls, dtype, qs, False, None, axis=None if axis < 0 else axis)
+        rec = Record(name)
+        rec.add("kind", "minmax_stream")
+        rec.add("observer", cls.__name__)
+        observer_fields(rec, obs, dtype, qs, axis)
+        rec.add("shape", 2, *shape)
+        rec.add("batches", nb)
+        for b in range(nb):
+            # drifting location and spread so some batches widen the range and some do not
+            loc = float(rand_signs(1)[0] * rand_floats(1, -2, 1)[0])
+            spread = float(rand_floats(1, -2, 1)[0])
+            n = int(np.prod(shape))
+            x = rand_signs(n) * rand_floats(n, -5, 0) * spread + loc
+            x = torch.from_numpy(x.astype(F32).reshape(shape))
+            obs(x)
+            s, z = obs.calculate_qparams()
+            rec.vec_f32("input.%d" % b, x.numpy())
+            rec.vec_f32("observed_min.%d" % b, obs.min_val.reshape(-1).numpy())
+            rec.vec_f32("observed_max.%d" % b, obs.max_val.reshape(-1).numpy())
+            rec.vec_f32("scale.%d" % b, s.reshape(-1).numpy())
+            rec.vec_int("zero_point.%d" % b, z.reshape(-1).numpy())
+        out.append(rec)
+    return out
+
+
 # --------------------------------------------------------------------------
 # main: generate
 # --------------------------------------------------------------------------
@@ -643,8 +683,8 @@ def generate():
     linear += explicit_cases()
     linear += params_cases()
     size1 = write_file(LINEAR_FILE, "linear quantization (quantize + params)", linear)
-    obs = moving_average_cases()
-    size2 = write_file(OBSERVERS_FILE, "moving-average observers", obs)
+    obs = moving_average_cases() + minmax_stream_cases()
+    size2 = write_file(OBSERVERS_FILE, "moving-average and streaming min-max observers", obs)
     kinds = {}
     for r in linear + obs:
         k = [l.split()[1] for l in r.lines if l.startswith("kind ")][0]
@@ -807,7 +847,7 @@ def verify():
         qmin, qmax = int(c["quant_min"][0]), int(c["quant_max"][0])
         custom = c["custom_range"][0] == "1"
         sk = "sym" if qs.endswith("symmetric") else "aff"
-        suffixes = [""] if kind != "moving_average" else [".%d" % b for b in range(int(c["batches"][0]))]
+        suffixes = [""] if kind not in ("moving_average", "minmax_stream") else [".%d" % b for b in range(int(c["batches"][0]))]
         for sfx in suffixes:
             mins, maxs = vf(c, "observed_min" + sfx), vf(c, "observed_max" + sfx)
             scales, zps = vf(c, "scale" + sfx), vi(c, "zero_point" + sfx)
@@ -892,8 +932,25 @@ def verify():
             if outside:
                 mism_examples.append(("OUTSIDE " + c["name"], int(outside), qmin, qmax))
 
-    # ---- moving average update ---------------------------------------------
+    # ---- moving average update / streaming min-max -------------------------
     for c in obsf:
+        if c["kind"][0] == "minmax_stream":
+            shape = [int(v) for v in c["shape"][1:]]
+            axis = int(c["axis"][0])
+            run_min = run_max = None
+            for b in range(int(c["batches"][0])):
+                x = vf(c, "input.%d" % b).reshape(shape)
+                if axis < 0:
+                    cur_min, cur_max = np.array([x.min()]), np.array([x.max()])
+                else:
+                    y = np.moveaxis(x, axis, 0).reshape(shape[axis], -1)
+                    cur_min, cur_max = y.min(axis=1), y.max(axis=1)
+                run_min = cur_min if run_min is None else np.minimum(run_min, cur_min)
+                run_max = cur_max if run_max is None else np.maximum(run_max, cur_max)
+                om, oM = vf(c, "observed_min.%d" % b), vf(c, "observed_max.%d" % b)
+                tally("streaming min-max: min/max == running min/max of the batches",
+                      bits_equal(run_min, om).sum() + bits_equal(run_max, oM).sum(), 2 * len(om))
+            continue
         cval = float(c["averaging_constant"][0])
         nb = int(c["batches"][0])
         axis = int(c["axis"][0])

@@ -33,7 +33,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -41,6 +40,7 @@
 #include "eigenq/kernels/aligned_buffer.hpp"
 #include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
+#include "eigenq/kernels/thread_split.hpp"
 
 namespace eigenq {
 namespace kernels {
@@ -259,18 +259,7 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
     }
   };
 
-  const Index workers = std::max<Index>(1, std::min<Index>(threads, panels));
-  if (workers == 1) {
-    work(0, panels);
-    return;
-  }
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(workers - 1));
-  for (Index w = 1; w < workers; ++w) {
-    pool.emplace_back(work, panels * w / workers, panels * (w + 1) / workers);
-  }
-  work(0, panels / workers);
-  for (auto& th : pool) th.join();
+  split_over_threads(panels, threads, work);
 }
 
 }  // namespace detail

@@ -1,0 +1,126 @@
+// int4 grouped GEMV for weight-only 4-bit models: y = x W^T + bias, with x
+// (M x K float, M small: the LLM decode shape) quantized on the fly to int8
+// per group of G inputs and W packed by pack_int4_weights()
+// (packed_int4_weights.hpp: int4 codes, one f32 or f16 scale per group of 32
+// or 128). The path follows active_isa(); scalar/gemv_q4.hpp defines the
+// result every path reproduces bit for bit.
+//
+//   auto w = eigenq::kernels::pack_int4_weights(codes, N, K, K, scales, K / 32, 32);
+//   eigenq::kernels::gemv_q4(x, 1, K, w, bias, y, N);
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "eigenq/core/error.hpp"
+#include "eigenq/core/types.hpp"
+#include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/isa.hpp"
+#include "eigenq/kernels/packed_int4_weights.hpp"
+#include "eigenq/kernels/scalar/gemv_q4.hpp"
+#include "eigenq/kernels/thread_split.hpp"
+#include "eigenq/kernels/x86_avx2/gemv_q4.hpp"
+#include "eigenq/kernels/x86_avx512/gemv_q4.hpp"
+#include "eigenq/kernels/arm_neon/gemv_q4.hpp"
+
+namespace eigenq {
+namespace kernels {
+namespace detail {
+
+// Quantizes the activations once, then runs the path's panel kernel over the
+// weight panels (split over threads), four rows at a time.
+template <class Path>
+void gemv_q4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
+                 float* y, Index ldy, int threads) {
+  constexpr Index width = PackedInt4Weights::panel_width;
+  const Index kp = w.padded_depth();
+  const Index groups = w.groups();
+  const Index n = w.cols();
+  thread_local AlignedBuffer<std::int8_t> q;
+  thread_local AlignedBuffer<float> d;
+  thread_local AlignedBuffer<std::int32_t> sums;
+  thread_local AlignedBuffer<float> bias_padded;
+  q.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * kp)));
+  d.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
+  sums.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
+  bias_padded.resize(static_cast<std::size_t>(w.padded_cols()));
+  if (bias != nullptr) std::memcpy(bias_padded.data(), bias, static_cast<std::size_t>(n) * sizeof(float));
+  for (Index r = 0; r < m; ++r) {
+    Path::quantize_activations(x + r * ldx, w.depth(), w.group_size(), groups, q.data() + r * kp,
+                               d.data() + r * groups, sums.data() + r * groups);
+  }
+  const std::int8_t* q_data = q.data();
+  const float* d_data = d.data();
+  const std::int32_t* sums_data = sums.data();
+  const float* bias_data = bias_padded.data();
+  const auto work = [&](Index p_begin, Index p_end) {
+    alignas(64) float tile[4 * width];
+    for (Index r0 = 0; r0 < m; r0 += 4) {
+      Q4PanelArgs args;
+      args.rows = static_cast<int>(std::min<Index>(4, m - r0));
+      args.groups = groups;
+      args.group_size = w.group_size();
+      args.scale_type = w.scale_type();
+      args.q = q_data + r0 * kp;
+      args.q_stride = kp;
+      args.d = d_data + r0 * groups;
+      args.sums = sums_data + r0 * groups;
+      args.out = tile;
+      for (Index p = p_begin; p < p_end; ++p) {
+        const Index n0 = p * width;
+        args.panel = w.panel(p);
+        args.width = w.panel_cols(p);
+        args.bias = bias_data + n0;
+        Path::panel(args);
+        const Index valid = std::min(args.width, n - n0);
+        for (int r = 0; r < args.rows; ++r) {
+          std::memcpy(y + (r0 + r) * ldy + n0, tile + r * width, static_cast<std::size_t>(valid) * sizeof(float));
+        }
+      }
+    }
+  };
+  split_over_threads(w.panel_count(), threads, work);
+}
+
+}  // namespace detail
+
+// y(m, n) = y[m * ldy + n] = sum_k x(m, k) W(n, k) + bias(n), computed as in
+// scalar/gemv_q4.hpp; x(m, k) = x[m * ldx + k]. `bias` holds N values or is null.
+// Any M works; rows go four at a time. y must not overlap x, W or bias.
+inline void gemv_q4(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
+                    float* y, Index ldy, int threads = 1) {
+  const Index k = w.depth();
+  const Index n = w.cols();
+  if (m < 0) raise<ShapeError>("gemv_q4: M = ", m, " must be >= 0");
+  if (m > 0 && k > 0 && x == nullptr) raise("gemv_q4: x is null but ", m, " x ", k);
+  if (m > 1 && ldx < k) raise<ShapeError>("gemv_q4: ldx = ", ldx, " is less than K = ", k);
+  if (m > 0 && n > 0 && y == nullptr) raise("gemv_q4: y is null but ", m, " x ", n);
+  if (m > 1 && ldy < n) raise<ShapeError>("gemv_q4: ldy = ", ldy, " is less than N = ", n);
+  if (threads < 1) raise("gemv_q4: threads = ", threads, " must be >= 1");
+  if (m == 0 || n == 0) return;
+  switch (active_isa()) {
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+    case Isa::avx512vnni:
+      detail::gemv_q4_run<detail::GemvQ4PathAvx512Vnni>(x, m, ldx, w, bias, y, ldy, threads);
+      return;
+#endif
+#if defined(EIGENQ_HAVE_AVX2)
+    case Isa::avx512:  // AVX-512BW without VNNI: the AVX2 kernel (see x86_avx2/gemv_q4.hpp)
+    case Isa::avx2:
+      detail::gemv_q4_run<detail::GemvQ4PathAvx2>(x, m, ldx, w, bias, y, ldy, threads);
+      return;
+#endif
+#if defined(EIGENQ_HAVE_NEON)
+    case Isa::neon:
+      detail::gemv_q4_run<detail::GemvQ4PathNeon>(x, m, ldx, w, bias, y, ldy, threads);
+      return;
+#endif
+    default:
+      detail::gemv_q4_run<detail::GemvQ4PathScalar>(x, m, ldx, w, bias, y, ldy, threads);
+      return;
+  }
+}
+
+}  // namespace kernels
+}  // namespace eigenq

@@ -1,0 +1,124 @@
+// Scalar int4 grouped GEMV: the definitions every SIMD path reproduces bit for bit.
+//
+// Activations (each row of x, K floats) are quantized per group of G, the
+// weights' group size (llama.cpp's Q8_0 does this per 32):
+//   amax  = max |x_k| over the group (NaN inputs count as 0),
+//   d     = amax / 127 (float division), inv = d > 0 ? 1 / d : 0,
+//   q_k   = round_half_even(clamp(x_k * inv, -127, 127)), NaN -> 0,
+//   sum_q = sum of the group's q_k.
+// Inputs past K are 0. An infinite input makes d infinite and its group's
+// products NaN: the result is NaN, not undefined behaviour.
+// Then for each row and output channel n, over the groups g in order:
+//   isum = sum_k code(n, k) * q_k                      (exact in int32)
+//   acc  = fma(scale(n, g) * d_g, float(isum), acc)     (acc starts at +0.0f)
+//   y(n) = acc + bias(n)                                 (bias 0 when absent)
+// |isum| <= 128 * 8 * 127 = 130048 < 2^24, so float(isum) is exact.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "eigenq/core/types.hpp"
+#include "eigenq/kernels/float16.hpp"
+#include "eigenq/kernels/packed_int4_weights.hpp"
+
+namespace eigenq {
+namespace kernels {
+namespace detail {
+
+// The arguments of one panel: `rows` (1..4) activation rows against one weight panel.
+struct Q4PanelArgs {
+  int rows = 0;
+  const std::uint8_t* panel = nullptr;
+  Index width = 0;        // 16, 32, 48 or 64
+  Index groups = 0;
+  Index group_size = 0;
+  ScaleType scale_type = ScaleType::f32;
+  const std::int8_t* q = nullptr;  // row r's codes at q + r * q_stride (Kp values)
+  Index q_stride = 0;
+  const float* d = nullptr;        // row r's group scales at d + r * groups
+  const std::int32_t* sums = nullptr;  // row r's group sums at sums + r * groups
+  const float* bias = nullptr;     // width values (zeros when the caller gave none)
+  float* out = nullptr;            // row r at out + r * 64
+};
+
+inline std::int8_t quantize_activation_value(float v) {
+  if (std::isnan(v)) return 0;
+  v = v < -127.0f ? -127.0f : v;
+  v = v > 127.0f ? 127.0f : v;
+  return static_cast<std::int8_t>(std::nearbyint(v));
+}
+
+// Group scale from the group's largest magnitude; also returns 1 / d (or 0).
+inline float activation_group_scale(float amax, float& inv) {
+  const float d = amax / 127.0f;
+  inv = d > 0.0f ? 1.0f / d : 0.0f;
+  return d;
+}
+
+inline void quantize_activations_scalar(const float* x, Index k, Index group_size, Index groups,
+                                        std::int8_t* q, float* d, std::int32_t* sums) {
+  for (Index g = 0; g < groups; ++g) {
+    const Index begin = g * group_size;
+    const Index end = begin + group_size < k ? begin + group_size : k;
+    float amax = 0.0f;
+    for (Index i = begin; i < end; ++i) {
+      const float a = std::fabs(x[i]);
+      if (a > amax) amax = a;  // false for NaN: NaN counts as 0
+    }
+    float inv;
+    d[g] = activation_group_scale(amax, inv);
+    std::int32_t sum = 0;
+    for (Index i = begin; i < begin + group_size; ++i) {
+      const std::int8_t c = i < end ? quantize_activation_value(x[i] * inv) : std::int8_t{0};
+      q[i] = c;
+      sum += c;
+    }
+    sums[g] = sum;
+  }
+}
+
+inline void gemv_q4_panel_scalar(const Q4PanelArgs& a) {
+  const Index w = a.width;
+  const Index record = a.group_size * w / 2 + w * (a.scale_type == ScaleType::f32 ? 4 : 2);
+  for (int r = 0; r < a.rows; ++r) {
+    const std::int8_t* q = a.q + r * a.q_stride;
+    for (Index c = 0; c < w; ++c) {
+      float acc = 0.0f;
+      for (Index g = 0; g < a.groups; ++g) {
+        const std::uint8_t* rec = a.panel + g * record;
+        std::int32_t isum = 0;
+        for (Index kk = 0; kk < a.group_size; ++kk) {
+          const Index o = kk / 8, hi = (kk % 8) / 4, j = kk % 4;
+          const std::uint8_t byte = rec[(o * (w / 16) + c / 16) * 64 + (c % 16) * 4 + j];
+          const std::int32_t code = ((hi ? byte >> 4 : byte) & 0x0F) - 8;
+          isum += code * q[g * a.group_size + kk];
+        }
+        const std::uint8_t* s = rec + a.group_size * w / 2;
+        float scale;
+        if (a.scale_type == ScaleType::f32) {
+          std::memcpy(&scale, s + 4 * c, 4);
+        } else {
+          std::uint16_t h;
+          std::memcpy(&h, s + 2 * c, 2);
+          scale = half_bits_to_float(h);
+        }
+        acc = std::fma(scale * a.d[r * a.groups + g], static_cast<float>(isum), acc);
+      }
+      a.out[r * 64 + c] = acc + a.bias[c];
+    }
+  }
+}
+
+struct GemvQ4PathScalar {
+  static void quantize_activations(const float* x, Index k, Index group_size, Index groups,
+                                   std::int8_t* q, float* d, std::int32_t* sums) {
+    quantize_activations_scalar(x, k, group_size, groups, q, d, sums);
+  }
+  static void panel(const Q4PanelArgs& a) { gemv_q4_panel_scalar(a); }
+};
+
+}  // namespace detail
+}  // namespace kernels
+}  // namespace eigenq

@@ -5,7 +5,10 @@
 // The conversions do most of the work: fcvtns (round to nearest, ties to even) and fcvtas
 // (ties away from zero) saturate to int32 and map NaN to 0, so
 //   clamp(round(v) + zp, qmin, qmax) == clamp(convert(v), qmin - zp, qmax - zp) + zp
-// holds for every float v when zp is inside [qmin, qmax] (NaN gives the zero point).
+// holds for every float v when zp is inside [qmin, qmax] (NaN gives the zero point). With
+// one parameter set the clamp is left to saturating narrows instead: int32 -> int16, plus the
+// zero point with int16 saturation, -> int8/uint8, then a byte clamp to [qmin, qmax]; each step
+// is monotone and exact on the code range.
 // sqrdmulh is gemmlowp's saturating rounding doubling high multiply, and srshl on 64-bit
 // lanes is the single-rounding shift.
 #pragma once
@@ -44,18 +47,6 @@ struct QuantizeLanes {
   int32x4_t zero_point;
 };
 
-// One parameter set for every element.
-struct SameQuantize {
-  QuantizeLanes lanes;
-  EIGENQ_TARGET_NEON QuantizeLanes at(Index) const { return lanes; }
-  EIGENQ_TARGET_NEON SameQuantize tail(Index, Index, float*, std::int32_t*) const { return *this; }
-};
-
-EIGENQ_TARGET_NEON inline SameQuantize same_quantize(float factor, std::int32_t zero_point, CodeRange range) {
-  return {{vdupq_n_f32(factor), vdupq_n_s32(range.qmin - zero_point), vdupq_n_s32(range.qmax - zero_point),
-           vdupq_n_s32(zero_point)}};
-}
-
 // Element i uses factor[i] and zero_point[i] (or one zero point when zero_point is null).
 struct ChannelQuantize {
   const float* factor;
@@ -82,6 +73,56 @@ EIGENQ_TARGET_NEON inline int32x4_t quantize4(float32x4_t x, const QuantizeLanes
   const float32x4_t v = R == QuantizeRounding::multiply_half_even ? vmulq_f32(x, p.factor) : vdivq_f32(x, p.factor);
   const int32x4_t q = R == QuantizeRounding::divide_half_away ? vcvtaq_s32_f32(v) : vcvtnq_s32_f32(v);
   return vaddq_s32(vminq_s32(vmaxq_s32(q, p.lo), p.hi), p.zero_point);
+}
+
+// Four inputs as floats: floats as they are, int32 accumulators rounded to nearest even
+// (scvtf, as static_cast<float>).
+EIGENQ_TARGET_NEON inline float32x4_t load4(const float* x) { return vld1q_f32(x); }
+EIGENQ_TARGET_NEON inline float32x4_t load4(const std::int32_t* x) { return vcvtq_f32_s32(vld1q_s32(x)); }
+
+// x * factor (x / factor), rounded and saturated to int32 (NaN -> 0); no zero point yet.
+template <QuantizeRounding R>
+EIGENQ_TARGET_NEON inline int32x4_t scale_round4(float32x4_t x, float32x4_t factor) {
+  const float32x4_t v = R == QuantizeRounding::multiply_half_even ? vmulq_f32(x, factor) : vdivq_f32(x, factor);
+  return R == QuantizeRounding::divide_half_away ? vcvtaq_s32_f32(v) : vcvtnq_s32_f32(v);
+}
+
+// 16 inputs with one parameter set to 16 codes (clamp by saturation, see the top).
+template <class Code, QuantizeRounding R, class In>
+EIGENQ_TARGET_NEON inline void quantize_block16_same(const In* x, float32x4_t factor, int16x8_t zero_point16,
+                                                     CodeRange range, Code* y) {
+  const int32x4_t q0 = scale_round4<R>(load4(x), factor), q1 = scale_round4<R>(load4(x + 4), factor);
+  const int32x4_t q2 = scale_round4<R>(load4(x + 8), factor), q3 = scale_round4<R>(load4(x + 12), factor);
+  const int16x8_t ab = vqaddq_s16(vcombine_s16(vqmovn_s32(q0), vqmovn_s32(q1)), zero_point16);
+  const int16x8_t cd = vqaddq_s16(vcombine_s16(vqmovn_s32(q2), vqmovn_s32(q3)), zero_point16);
+  if constexpr (std::is_signed_v<Code>) {
+    const int8x16_t b = vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd));
+    const int8x16_t lo = vdupq_n_s8(static_cast<std::int8_t>(range.qmin));
+    const int8x16_t hi = vdupq_n_s8(static_cast<std::int8_t>(range.qmax));
+    vst1q_s8(y, vminq_s8(vmaxq_s8(b, lo), hi));
+  } else {
+    const uint8x16_t b = vcombine_u8(vqmovun_s16(ab), vqmovun_s16(cd));
+    const uint8x16_t lo = vdupq_n_u8(static_cast<std::uint8_t>(range.qmin));
+    const uint8x16_t hi = vdupq_n_u8(static_cast<std::uint8_t>(range.qmax));
+    vst1q_u8(y, vminq_u8(vmaxq_u8(b, lo), hi));
+  }
+}
+
+template <class Code, QuantizeRounding R, class In>
+EIGENQ_TARGET_NEON inline void quantize_loop_same(const In* x, Index n, float factor_value, std::int32_t zero_point,
+                                                  CodeRange range, Code* y) {
+  const float32x4_t factor = vdupq_n_f32(factor_value);
+  const int16x8_t zp16 = vdupq_n_s16(static_cast<std::int16_t>(zero_point));
+  Index i = 0;
+  for (; i + 16 <= n; i += 16) quantize_block16_same<Code, R>(x + i, factor, zp16, range, y + i);
+  if (i < n) {
+    const Index rest = n - i;
+    In xb[16] = {};
+    Code yb[16];
+    std::memcpy(xb, x + i, static_cast<std::size_t>(rest) * sizeof(In));
+    quantize_block16_same<Code, R>(xb, factor, zp16, range, yb);
+    std::memcpy(y + i, yb, static_cast<std::size_t>(rest) * sizeof(Code));
+  }
 }
 
 template <class Code, QuantizeRounding R, class Params>
@@ -123,9 +164,8 @@ EIGENQ_TARGET_NEON inline void quantize_by_rounding(const float* x, Index n, con
 template <class Code, class Params>
 EIGENQ_TARGET_NEON inline void requantize_fp32_block16(const std::int32_t* x, const Params& p, Index i, Code* y) {
   constexpr QuantizeRounding R = QuantizeRounding::multiply_half_even;
-  int32x4_t q[4];
-  for (int k = 0; k < 4; ++k) q[k] = quantize4<R>(vcvtq_f32_s32(vld1q_s32(x + 4 * k)), p.at(i + 4 * k));
-  store_codes16(q[0], q[1], q[2], q[3], y);
+  store_codes16(quantize4<R>(load4(x), p.at(i)), quantize4<R>(load4(x + 4), p.at(i + 4)),
+                quantize4<R>(load4(x + 8), p.at(i + 8)), quantize4<R>(load4(x + 12), p.at(i + 12)), y);
 }
 
 template <class Code, class Params>
@@ -177,21 +217,30 @@ EIGENQ_TARGET_NEON inline int32x4_t fixed_multiply_clamped(int32x4_t x, int32x4_
   return vminq_s32(vmaxq_s32(r, lo), hi);
 }
 
+// Four accumulators from x[at..]: multipliers from the arrays (when not null) or `same_*`.
+template <RequantRounding Rounding, bool MayShiftLeft>
+EIGENQ_TARGET_NEON inline int32x4_t requantize_fixed4(const std::int32_t* x, const std::int32_t* multiplier,
+                                                      const std::int32_t* exponent, int32x4_t same_multiplier,
+                                                      int32x4_t same_exponent, Index at, int32x4_t lo, int32x4_t hi,
+                                                      int32x4_t zp) {
+  int32x4_t m = same_multiplier, e = same_exponent;
+  if (multiplier != nullptr) {
+    m = vld1q_s32(multiplier + at);
+    e = vld1q_s32(exponent + at);
+  }
+  return vaddq_s32(fixed_multiply_clamped<Rounding, MayShiftLeft>(vld1q_s32(x + at), m, e, lo, hi), zp);
+}
+
 template <class Code, RequantRounding Rounding, bool MayShiftLeft>
 EIGENQ_TARGET_NEON inline void requantize_fixed_block16(const std::int32_t* x, const std::int32_t* multiplier,
                                                         const std::int32_t* exponent, int32x4_t same_multiplier,
                                                         int32x4_t same_exponent, int32x4_t lo, int32x4_t hi,
                                                         int32x4_t zp, Code* y) {
-  int32x4_t q[4];
-  for (int k = 0; k < 4; ++k) {
-    int32x4_t m = same_multiplier, e = same_exponent;
-    if (multiplier != nullptr) {
-      m = vld1q_s32(multiplier + 4 * k);
-      e = vld1q_s32(exponent + 4 * k);
-    }
-    q[k] = vaddq_s32(fixed_multiply_clamped<Rounding, MayShiftLeft>(vld1q_s32(x + 4 * k), m, e, lo, hi), zp);
-  }
-  store_codes16(q[0], q[1], q[2], q[3], y);
+  const int32x4_t sm = same_multiplier, se = same_exponent;
+  store_codes16(requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 0, lo, hi, zp),
+                requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 4, lo, hi, zp),
+                requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 8, lo, hi, zp),
+                requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 12, lo, hi, zp), y);
 }
 
 template <class Code, RequantRounding Rounding, bool MayShiftLeft>
@@ -281,7 +330,15 @@ EIGENQ_TARGET_NEON inline void unpack4_block32(const std::uint8_t* packed, std::
 template <class Code>
 EIGENQ_TARGET_NEON inline void quantize_f32_neon(const float* x, Index n, float factor, std::int32_t zero_point,
                                                  CodeRange range, QuantizeRounding rounding, Code* y) {
-  neon_detail::quantize_by_rounding(x, n, neon_detail::same_quantize(factor, zero_point, range), rounding, y);
+  using neon_detail::quantize_loop_same;
+  switch (rounding) {
+    case QuantizeRounding::multiply_half_even:
+      return quantize_loop_same<Code, QuantizeRounding::multiply_half_even>(x, n, factor, zero_point, range, y);
+    case QuantizeRounding::divide_half_even:
+      return quantize_loop_same<Code, QuantizeRounding::divide_half_even>(x, n, factor, zero_point, range, y);
+    case QuantizeRounding::divide_half_away:
+      return quantize_loop_same<Code, QuantizeRounding::divide_half_away>(x, n, factor, zero_point, range, y);
+  }
 }
 
 template <class Code>
@@ -331,7 +388,7 @@ EIGENQ_TARGET_NEON inline void dequantize_f32_channels_neon(const Code* q, Index
 template <class Code>
 EIGENQ_TARGET_NEON inline void requantize_fp32_neon(const std::int32_t* x, Index n, float multiplier,
                                                     std::int32_t zero_point, CodeRange range, Code* y) {
-  neon_detail::requantize_fp32_loop(x, n, neon_detail::same_quantize(multiplier, zero_point, range), y);
+  neon_detail::quantize_loop_same<Code, QuantizeRounding::multiply_half_even>(x, n, multiplier, zero_point, range, y);
 }
 
 template <class Code>

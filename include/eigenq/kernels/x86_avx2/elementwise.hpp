@@ -6,8 +6,12 @@
 // (zp inside [qmin, qmax], so lo <= 0 <= hi),
 //   clamp(round(v) + zp, qmin, qmax) == round(clamp(v, lo, hi)) + zp,
 // so the conversion never sees a value outside int32 (cvtps2dq would return 0x80000000).
-// NaN lanes are zeroed first and come out as the zero point. Like the scalar reference
-// (core/rounding.hpp), half-to-even rounding assumes the default MXCSR rounding mode.
+// NaN lanes are zeroed first and come out as the zero point. With one parameter set the lower
+// clamp is left to saturation: v is only capped at hi, cvtps2dq sends anything below -2^31
+// to INT32_MIN, the packs saturate to int16, the zero point is added with int16 saturation,
+// the pack to bytes saturates and a byte max applies qmin; each step is monotone and exact on
+// [lo, hi]. Like the scalar reference (core/rounding.hpp), half-to-even rounding assumes the
+// default MXCSR rounding mode.
 #pragma once
 
 #include <cstdint>
@@ -40,19 +44,6 @@ struct QuantizeLanes {
   __m256 hi;
   __m256i zero_point;
 };
-
-// One parameter set for every element.
-struct SameQuantize {
-  QuantizeLanes lanes;
-  EIGENQ_TARGET_AVX2 QuantizeLanes at(Index) const { return lanes; }
-  // The parameters of elements [i, i + rest) for a padded tail block.
-  EIGENQ_TARGET_AVX2 SameQuantize tail(Index, Index, float*, std::int32_t*) const { return *this; }
-};
-
-EIGENQ_TARGET_AVX2 inline SameQuantize same_quantize(float factor, std::int32_t zero_point, CodeRange range) {
-  return {{_mm256_set1_ps(factor), _mm256_set1_ps(static_cast<float>(range.qmin - zero_point)),
-           _mm256_set1_ps(static_cast<float>(range.qmax - zero_point)), _mm256_set1_epi32(zero_point)}};
-}
 
 // Element i uses factor[i] and zero_point[i] (or one zero point when zero_point is null).
 struct ChannelQuantize {
@@ -94,6 +85,61 @@ EIGENQ_TARGET_AVX2 inline __m256i quantize8(__m256 x, const QuantizeLanes& p) {
     q = _mm256_cvtps_epi32(clamped);  // round to nearest even
   }
   return _mm256_add_epi32(q, p.zero_point);
+}
+
+// Eight inputs as floats: floats as they are, int32 accumulators rounded to nearest even
+// (as static_cast<float>).
+EIGENQ_TARGET_AVX2 inline __m256 load8(const float* x) { return _mm256_loadu_ps(x); }
+EIGENQ_TARGET_AVX2 inline __m256 load8(const std::int32_t* x) {
+  return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+}
+
+// x * factor (x / factor), NaN -> +0, capped at hi, rounded; no zero point yet.
+template <QuantizeRounding R>
+EIGENQ_TARGET_AVX2 inline __m256i scale_round8(__m256 x, __m256 factor, __m256 hi) {
+  __m256 v = R == QuantizeRounding::multiply_half_even ? _mm256_mul_ps(x, factor) : _mm256_div_ps(x, factor);
+  v = _mm256_min_ps(_mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)), hi);
+  if constexpr (R == QuantizeRounding::divide_half_away) {
+    const __m256 sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, _mm256_or_ps(sign, _mm256_set1_ps(0.49999997f))));
+  } else {
+    return _mm256_cvtps_epi32(v);
+  }
+}
+
+// 32 inputs with one parameter set to 32 codes (lower clamp by saturation, see the top).
+// (Written out rather than looped over arrays: GCC -O2 would keep such arrays in memory.)
+template <class Code, QuantizeRounding R, class In>
+EIGENQ_TARGET_AVX2 inline void quantize_block32_same(const In* x, __m256 factor, __m256 hi, __m256i zero_point16,
+                                                     __m256i qmin8, Code* y) {
+  const __m256i q0 = scale_round8<R>(load8(x), factor, hi), q1 = scale_round8<R>(load8(x + 8), factor, hi);
+  const __m256i q2 = scale_round8<R>(load8(x + 16), factor, hi), q3 = scale_round8<R>(load8(x + 24), factor, hi);
+  const __m256i ab = _mm256_adds_epi16(_mm256_packs_epi32(q0, q1), zero_point16);
+  const __m256i cd = _mm256_adds_epi16(_mm256_packs_epi32(q2, q3), zero_point16);
+  __m256i bytes;
+  if constexpr (std::is_signed_v<Code>) bytes = _mm256_max_epi8(_mm256_packs_epi16(ab, cd), qmin8);
+  else bytes = _mm256_max_epu8(_mm256_packus_epi16(ab, cd), qmin8);
+  bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), bytes);
+}
+
+template <class Code, QuantizeRounding R, class In>
+EIGENQ_TARGET_AVX2 inline void quantize_loop_same(const In* x, Index n, float factor_value, std::int32_t zero_point,
+                                                  CodeRange range, Code* y) {
+  const __m256 factor = _mm256_set1_ps(factor_value);
+  const __m256 hi = _mm256_set1_ps(static_cast<float>(range.qmax - zero_point));
+  const __m256i zp16 = _mm256_set1_epi16(static_cast<std::int16_t>(zero_point));
+  const __m256i qmin8 = _mm256_set1_epi8(static_cast<char>(range.qmin));
+  Index i = 0;
+  for (; i + 32 <= n; i += 32) quantize_block32_same<Code, R>(x + i, factor, hi, zp16, qmin8, y + i);
+  if (i < n) {
+    const Index rest = n - i;
+    alignas(32) In xb[32] = {};
+    alignas(32) Code yb[32];
+    std::memcpy(xb, x + i, static_cast<std::size_t>(rest) * sizeof(In));
+    quantize_block32_same<Code, R>(xb, factor, hi, zp16, qmin8, yb);
+    std::memcpy(y + i, yb, static_cast<std::size_t>(rest) * sizeof(Code));
+  }
 }
 
 // 32 floats (x[0..32), parameters of elements i..i+32) to 32 codes.
@@ -140,12 +186,9 @@ EIGENQ_TARGET_AVX2 inline void quantize_by_rounding(const float* x, Index n, con
 template <class Code, class Params>
 EIGENQ_TARGET_AVX2 inline void requantize_fp32_block32(const std::int32_t* x, const Params& p, Index i, Code* y) {
   constexpr QuantizeRounding R = QuantizeRounding::multiply_half_even;
-  __m256i q[4];
-  for (int k = 0; k < 4; ++k) {
-    const __m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 8 * k)));
-    q[k] = quantize8<R>(v, p.at(i + 8 * k));
-  }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), pack_codes32<Code>(q[0], q[1], q[2], q[3]));
+  const __m256i q0 = quantize8<R>(load8(x), p.at(i)), q1 = quantize8<R>(load8(x + 8), p.at(i + 8));
+  const __m256i q2 = quantize8<R>(load8(x + 16), p.at(i + 16)), q3 = quantize8<R>(load8(x + 24), p.at(i + 24));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), pack_codes32<Code>(q0, q1, q2, q3));
 }
 
 template <class Code, class Params>
@@ -232,23 +275,36 @@ EIGENQ_TARGET_AVX2 inline __m256i fixed_multiply_clamped(__m256i x, __m256i mult
   }
 }
 
+// Eight accumulators from x[at..]: multipliers from the arrays (when not null) or `same_*`.
+template <RequantRounding Rounding, bool MayShiftLeft>
+EIGENQ_TARGET_AVX2 inline __m256i requantize_fixed8(const std::int32_t* x, const std::int32_t* multiplier,
+                                                    const std::int32_t* exponent, __m256i same_multiplier,
+                                                    __m256i same_exponent, Index at, __m256i lo, __m256i hi,
+                                                    __m256i zp) {
+  __m256i m = same_multiplier, e = same_exponent;
+  if (multiplier != nullptr) {
+    m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(multiplier + at));
+    e = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(exponent + at));
+  }
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + at));
+  return _mm256_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, m, e, lo, hi), zp);
+}
+
 // 32 accumulators to codes; multiplier/exponent hold 32 entries, or are null for `same_*`.
 template <class Code, RequantRounding Rounding, bool MayShiftLeft>
 EIGENQ_TARGET_AVX2 inline void requantize_fixed_block32(const std::int32_t* x, const std::int32_t* multiplier,
                                                         const std::int32_t* exponent, __m256i same_multiplier,
                                                         __m256i same_exponent, __m256i lo, __m256i hi, __m256i zp,
                                                         Code* y) {
-  __m256i q[4];
-  for (int k = 0; k < 4; ++k) {
-    __m256i m = same_multiplier, e = same_exponent;
-    if (multiplier != nullptr) {
-      m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(multiplier + 8 * k));
-      e = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(exponent + 8 * k));
-    }
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 8 * k));
-    q[k] = _mm256_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, m, e, lo, hi), zp);
-  }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), pack_codes32<Code>(q[0], q[1], q[2], q[3]));
+  const __m256i q0 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+                                                               same_exponent, 0, lo, hi, zp);
+  const __m256i q1 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+                                                               same_exponent, 8, lo, hi, zp);
+  const __m256i q2 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+                                                               same_exponent, 16, lo, hi, zp);
+  const __m256i q3 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+                                                               same_exponent, 24, lo, hi, zp);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), pack_codes32<Code>(q0, q1, q2, q3));
 }
 
 template <class Code, RequantRounding Rounding, bool MayShiftLeft>
@@ -320,7 +376,15 @@ EIGENQ_TARGET_AVX2 inline void unpack4_block32(const std::uint8_t* packed, Code*
 template <class Code>
 EIGENQ_TARGET_AVX2 inline void quantize_f32_avx2(const float* x, Index n, float factor, std::int32_t zero_point,
                                                  CodeRange range, QuantizeRounding rounding, Code* y) {
-  avx2_detail::quantize_by_rounding(x, n, avx2_detail::same_quantize(factor, zero_point, range), rounding, y);
+  using avx2_detail::quantize_loop_same;
+  switch (rounding) {
+    case QuantizeRounding::multiply_half_even:
+      return quantize_loop_same<Code, QuantizeRounding::multiply_half_even>(x, n, factor, zero_point, range, y);
+    case QuantizeRounding::divide_half_even:
+      return quantize_loop_same<Code, QuantizeRounding::divide_half_even>(x, n, factor, zero_point, range, y);
+    case QuantizeRounding::divide_half_away:
+      return quantize_loop_same<Code, QuantizeRounding::divide_half_away>(x, n, factor, zero_point, range, y);
+  }
 }
 
 template <class Code>
@@ -373,7 +437,7 @@ EIGENQ_TARGET_AVX2 inline void dequantize_f32_channels_avx2(const Code* q, Index
 template <class Code>
 EIGENQ_TARGET_AVX2 inline void requantize_fp32_avx2(const std::int32_t* x, Index n, float multiplier,
                                                     std::int32_t zero_point, CodeRange range, Code* y) {
-  avx2_detail::requantize_fp32_loop(x, n, avx2_detail::same_quantize(multiplier, zero_point, range), y);
+  avx2_detail::quantize_loop_same<Code, QuantizeRounding::multiply_half_even>(x, n, multiplier, zero_point, range, y);
 }
 
 template <class Code>

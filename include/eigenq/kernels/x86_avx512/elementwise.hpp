@@ -5,8 +5,12 @@
 // Quantization without out-of-range conversions: with integral bounds lo = qmin - zp and
 // hi = qmax - zp (zp inside [qmin, qmax], so lo <= 0 <= hi),
 //   clamp(round(v) + zp, qmin, qmax) == round(clamp(v, lo, hi)) + zp
-// because rounding is monotone and leaves integers alone. The clamped value converts exactly;
-// NaN lanes are zeroed by the conversion's mask, which gives the zero point.
+// because rounding is monotone and leaves integers alone. NaN lanes are zeroed by the
+// conversion's mask, which gives the zero point. With one parameter set the lower clamp is
+// left to saturation: v is only capped at hi in float, the conversion sends anything below
+// -2^31 to INT32_MIN, the packs saturate to int16, the zero point is added with int16
+// saturation, the pack to bytes saturates again and a byte max applies qmin. Every step is
+// monotone and exact on [lo, hi], so the result is the same clamp.
 #pragma once
 
 #include <cstdint>
@@ -69,17 +73,6 @@ struct QuantizeLanes {
   __m512i zero_point;
 };
 
-// One parameter set for every element.
-struct SameQuantize {
-  QuantizeLanes lanes;
-  EIGENQ_TARGET_AVX512 QuantizeLanes at(Index, __mmask16) const { return lanes; }
-};
-
-EIGENQ_TARGET_AVX512 inline SameQuantize same_quantize(float factor, std::int32_t zero_point, CodeRange range) {
-  return {{_mm512_set1_ps(factor), _mm512_set1_ps(static_cast<float>(range.qmin - zero_point)),
-           _mm512_set1_ps(static_cast<float>(range.qmax - zero_point)), _mm512_set1_epi32(zero_point)}};
-}
-
 // Element i uses factor[i] and zero_point[i]; lanes past the end see a factor of 1.
 struct ChannelQuantize {
   const float* factor;
@@ -125,6 +118,72 @@ EIGENQ_TARGET_AVX512 inline __m512i quantize16(__m512 x, const QuantizeLanes& p)
   return _mm512_add_epi32(q, p.zero_point);
 }
 
+// Rounds v (already capped at hi), NaN lanes -> 0; no zero point yet.
+template <QuantizeRounding R>
+EIGENQ_TARGET_AVX512 inline __m512i round_capped16(__m512 v, __mmask16 ordered) {
+  if constexpr (R == QuantizeRounding::divide_half_away) {
+    const __m512 sign = _mm512_and_ps(v, _mm512_castsi512_ps(_mm512_set1_epi32(INT32_MIN)));
+    const __m512 bias = _mm512_or_ps(sign, _mm512_set1_ps(0.49999997f));  // see quantize16
+    return _mm512_maskz_cvtt_roundps_epi32(ordered, _mm512_add_ps(v, bias), _MM_FROUND_NO_EXC);
+  } else {
+    return _mm512_maskz_cvt_roundps_epi32(ordered, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+}
+
+// x * factor (x / factor), capped at hi, rounded; NaN -> 0; no zero point yet.
+template <QuantizeRounding R>
+EIGENQ_TARGET_AVX512 inline __m512i scale_round16(__m512 x, __m512 factor, __m512 hi) {
+  const __m512 v = R == QuantizeRounding::multiply_half_even ? _mm512_mul_ps(x, factor) : _mm512_div_ps(x, factor);
+  return round_capped16<R>(_mm512_min_ps(v, hi), _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q));
+}
+
+// 64 values with one parameter set (the lower clamp by saturation, see the top of the file).
+// (Written out rather than looped over arrays: GCC -O2 would keep such arrays in memory.)
+template <class Code, QuantizeRounding R>
+EIGENQ_TARGET_AVX512 inline __m512i quantize64_same(__m512 x0, __m512 x1, __m512 x2, __m512 x3, __m512 factor,
+                                                    __m512 hi, __m512i zero_point16, __m512i qmin8) {
+  const __m512i q0 = scale_round16<R>(x0, factor, hi), q1 = scale_round16<R>(x1, factor, hi);
+  const __m512i q2 = scale_round16<R>(x2, factor, hi), q3 = scale_round16<R>(x3, factor, hi);
+  const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), zero_point16);
+  const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q2, q3), zero_point16);
+  __m512i bytes;
+  if constexpr (std::is_signed_v<Code>) bytes = _mm512_max_epi8(_mm512_packs_epi16(ab, cd), qmin8);
+  else bytes = _mm512_max_epu8(_mm512_packus_epi16(ab, cd), qmin8);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_epi32(order, bytes);
+}
+
+// Sixteen inputs as floats: floats as they are, int32 accumulators rounded to nearest even
+// (as static_cast<float>). Masked loads read zero outside `m`.
+EIGENQ_TARGET_AVX512 inline __m512 load16(const float* x, __mmask16 m) { return _mm512_maskz_loadu_ps(m, x); }
+EIGENQ_TARGET_AVX512 inline __m512 load16(const std::int32_t* x, __mmask16 m) {
+  return _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, x));
+}
+
+// x * factor (x / factor), rounded per R, plus the zero point, clamped; one parameter set.
+template <class Code, QuantizeRounding R, class In>
+EIGENQ_TARGET_AVX512 inline void quantize_loop_same(const In* x, Index n, float factor_value, std::int32_t zero_point,
+                                                    CodeRange range, Code* y) {
+  const __m512 factor = _mm512_set1_ps(factor_value);
+  const __m512 hi = _mm512_set1_ps(static_cast<float>(range.qmax - zero_point));
+  const __m512i zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(zero_point));
+  const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(range.qmin));
+  const __mmask16 all = 0xFFFF;
+  Index i = 0;
+  for (; i + 64 <= n; i += 64) {
+    _mm512_storeu_si512(y + i, quantize64_same<Code, R>(load16(x + i, all), load16(x + i + 16, all),
+                                                        load16(x + i + 32, all), load16(x + i + 48, all), factor,
+                                                        hi, zp16, qmin8));
+  }
+  if (i < n) {
+    const Index rest = n - i;
+    const __m512i codes = quantize64_same<Code, R>(
+        load16(x + i, lanes16(rest)), load16(x + i + 16, lanes16(rest - 16)), load16(x + i + 32, lanes16(rest - 32)),
+        load16(x + i + 48, lanes16(rest - 48)), factor, hi, zp16, qmin8);
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), codes);
+  }
+}
+
 template <class Code, QuantizeRounding R, class Params>
 EIGENQ_TARGET_AVX512 inline void quantize_loop(const float* x, Index n, const Params& params, Code* y) {
   Index i = 0;
@@ -138,12 +197,12 @@ EIGENQ_TARGET_AVX512 inline void quantize_loop(const float* x, Index n, const Pa
   }
   if (i < n) {
     const Index rest = n - i;
-    __m512i q[4];
-    for (int k = 0; k < 4; ++k) {
-      const __mmask16 m = lanes16(rest - 16 * k);
-      q[k] = quantize16<R>(_mm512_maskz_loadu_ps(m, x + i + 16 * k), params.at(i + 16 * k, m));
-    }
-    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+    const __mmask16 m0 = lanes16(rest), m1 = lanes16(rest - 16), m2 = lanes16(rest - 32), m3 = lanes16(rest - 48);
+    const __m512i q0 = quantize16<R>(_mm512_maskz_loadu_ps(m0, x + i), params.at(i, m0));
+    const __m512i q1 = quantize16<R>(_mm512_maskz_loadu_ps(m1, x + i + 16), params.at(i + 16, m1));
+    const __m512i q2 = quantize16<R>(_mm512_maskz_loadu_ps(m2, x + i + 32), params.at(i + 32, m2));
+    const __m512i q3 = quantize16<R>(_mm512_maskz_loadu_ps(m3, x + i + 48), params.at(i + 48, m3));
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q0, q1, q2, q3));
   }
 }
 
@@ -166,31 +225,20 @@ EIGENQ_TARGET_AVX512 inline __m512 codes_to_float(__m128i codes) {
   return _mm512_cvtepi32_ps(std::is_signed_v<Code> ? _mm512_cvtepi8_epi32(codes) : _mm512_cvtepu8_epi32(codes));
 }
 
-// int32 -> float, as static_cast<float> (round to nearest even).
+// Float requantization with a multiplier per element: accumulators as floats (round to
+// nearest even, as static_cast<float>), then the quantize arithmetic.
 template <class Code>
-EIGENQ_TARGET_AVX512 inline void requantize_fp32_loop(const std::int32_t* x, Index n,
-                                                      const ChannelRequantize* channels,
-                                                      const QuantizeLanes& same, Code* y) {
+EIGENQ_TARGET_AVX512 inline void requantize_fp32_channels_loop(const std::int32_t* x, Index n,
+                                                               const ChannelRequantize& channels, Code* y) {
   constexpr QuantizeRounding R = QuantizeRounding::multiply_half_even;
-  Index i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const __mmask16 all = 0xFFFF;
-    __m512i q[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m512 v = _mm512_cvtepi32_ps(_mm512_loadu_si512(x + i + 16 * k));
-      q[k] = quantize16<R>(v, channels ? channels->at(i + 16 * k, all) : same);
-    }
-    _mm512_storeu_si512(y + i, pack_codes64<Code>(q[0], q[1], q[2], q[3]));
-  }
-  if (i < n) {
+  for (Index i = 0; i < n; i += 64) {
     const Index rest = n - i;
-    __m512i q[4];
-    for (int k = 0; k < 4; ++k) {
-      const __mmask16 m = lanes16(rest - 16 * k);
-      const __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, x + i + 16 * k));
-      q[k] = quantize16<R>(v, channels ? channels->at(i + 16 * k, m) : same);
-    }
-    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+    const __mmask16 m0 = lanes16(rest), m1 = lanes16(rest - 16), m2 = lanes16(rest - 32), m3 = lanes16(rest - 48);
+    const __m512i q0 = quantize16<R>(load16(x + i, m0), channels.at(i, m0));
+    const __m512i q1 = quantize16<R>(load16(x + i + 16, m1), channels.at(i + 16, m1));
+    const __m512i q2 = quantize16<R>(load16(x + i + 32, m2), channels.at(i + 32, m2));
+    const __m512i q3 = quantize16<R>(load16(x + i + 48, m3), channels.at(i + 48, m3));
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q0, q1, q2, q3));
   }
 }
 
@@ -259,7 +307,21 @@ EIGENQ_TARGET_AVX512 inline __m512i fixed_multiply_clamped(__m512i x, const Fixe
   }
 }
 
-// `channels` (multiplier, exponent arrays) or `same` for every element.
+// Sixteen accumulators from x[at..]: multipliers from the arrays (when not null) or `same`.
+template <RequantRounding Rounding, bool MayShiftLeft>
+EIGENQ_TARGET_AVX512 inline __m512i requantize_fixed16(const std::int32_t* x, const std::int32_t* multiplier,
+                                                       const std::int32_t* exponent, const FixedLanes& same, Index at,
+                                                       __mmask16 m, __m512i lo, __m512i hi, __m512i zp) {
+  FixedLanes f = same;
+  if (multiplier != nullptr) {
+    f.multiplier = _mm512_maskz_loadu_epi32(m, multiplier + at);
+    f.exponent = _mm512_maskz_loadu_epi32(m, exponent + at);
+  }
+  const __m512i v = _mm512_maskz_loadu_epi32(m, x + at);
+  return _mm512_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, f, lo, hi), zp);
+}
+
+// Multipliers per element (multiplier/exponent arrays) or `same` for every element.
 template <class Code, RequantRounding Rounding, bool MayShiftLeft>
 EIGENQ_TARGET_AVX512 inline void requantize_fixed_loop(const std::int32_t* x, Index n, const std::int32_t* multiplier,
                                                        const std::int32_t* exponent, FixedLanes same,
@@ -270,21 +332,17 @@ EIGENQ_TARGET_AVX512 inline void requantize_fixed_loop(const std::int32_t* x, In
   const __m512i lo = single ? _mm512_set1_epi64(lo32) : _mm512_set1_epi32(lo32);
   const __m512i hi = single ? _mm512_set1_epi64(hi32) : _mm512_set1_epi32(hi32);
   const __m512i zp = _mm512_set1_epi32(zero_point);
-  Index i = 0;
-  for (; i < n; i += 64) {
+  for (Index i = 0; i < n; i += 64) {
     const Index rest = n - i;
-    __m512i q[4];
-    for (int k = 0; k < 4; ++k) {
-      const __mmask16 m = lanes16(rest - 16 * k);
-      FixedLanes f = same;
-      if (multiplier != nullptr) {
-        f.multiplier = _mm512_maskz_loadu_epi32(m, multiplier + i + 16 * k);
-        f.exponent = _mm512_maskz_loadu_epi32(m, exponent + i + 16 * k);
-      }
-      const __m512i v = _mm512_maskz_loadu_epi32(m, x + i + 16 * k);
-      q[k] = _mm512_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, f, lo, hi), zp);
-    }
-    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q[0], q[1], q[2], q[3]));
+    const __m512i q0 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i, lanes16(rest),
+                                                                  lo, hi, zp);
+    const __m512i q1 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i + 16,
+                                                                  lanes16(rest - 16), lo, hi, zp);
+    const __m512i q2 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i + 32,
+                                                                  lanes16(rest - 32), lo, hi, zp);
+    const __m512i q3 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i + 48,
+                                                                  lanes16(rest - 48), lo, hi, zp);
+    _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q0, q1, q2, q3));
   }
 }
 
@@ -296,7 +354,15 @@ template <class Code>
 EIGENQ_TARGET_AVX512 inline void quantize_f32_avx512(const float* x, Index n, float factor,
                                                      std::int32_t zero_point, CodeRange range,
                                                      QuantizeRounding rounding, Code* y) {
-  avx512_detail::quantize_by_rounding(x, n, avx512_detail::same_quantize(factor, zero_point, range), rounding, y);
+  using avx512_detail::quantize_loop_same;
+  switch (rounding) {
+    case QuantizeRounding::multiply_half_even:
+      return quantize_loop_same<Code, QuantizeRounding::multiply_half_even>(x, n, factor, zero_point, range, y);
+    case QuantizeRounding::divide_half_even:
+      return quantize_loop_same<Code, QuantizeRounding::divide_half_even>(x, n, factor, zero_point, range, y);
+    case QuantizeRounding::divide_half_away:
+      return quantize_loop_same<Code, QuantizeRounding::divide_half_away>(x, n, factor, zero_point, range, y);
+  }
 }
 
 template <class Code>
@@ -339,17 +405,17 @@ EIGENQ_TARGET_AVX512 inline void dequantize_f32_channels_avx512(const Code* q, I
 template <class Code>
 EIGENQ_TARGET_AVX512 inline void requantize_fp32_avx512(const std::int32_t* x, Index n, float multiplier,
                                                         std::int32_t zero_point, CodeRange range, Code* y) {
-  const avx512_detail::SameQuantize same = avx512_detail::same_quantize(multiplier, zero_point, range);
-  avx512_detail::requantize_fp32_loop<Code>(x, n, nullptr, same.lanes, y);
+  avx512_detail::quantize_loop_same<Code, QuantizeRounding::multiply_half_even>(x, n, multiplier, zero_point, range, y);
 }
 
 template <class Code>
 EIGENQ_TARGET_AVX512 inline void requantize_fp32_channels_avx512(const std::int32_t* x, Index n,
                                                                  const float* multiplier, std::int32_t zero_point,
                                                                  CodeRange range, Code* y) {
-  const avx512_detail::SameQuantize same = avx512_detail::same_quantize(1.0f, zero_point, range);
-  const avx512_detail::ChannelRequantize channels{multiplier, same.lanes.lo, same.lanes.hi, same.lanes.zero_point};
-  avx512_detail::requantize_fp32_loop<Code>(x, n, &channels, same.lanes, y);
+  const avx512_detail::ChannelRequantize channels{multiplier, _mm512_set1_ps(static_cast<float>(range.qmin - zero_point)),
+                                                  _mm512_set1_ps(static_cast<float>(range.qmax - zero_point)),
+                                                  _mm512_set1_epi32(zero_point)};
+  avx512_detail::requantize_fp32_channels_loop<Code>(x, n, channels, y);
 }
 
 template <class Code>

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "eigenq/kernels/gemm.hpp"
+#include "eigenq/kernels/gemv_q4.hpp"
 #include "naive_gemm.hpp"
 
 #if defined(EIGENQ_HAVE_ONEDNN)
@@ -74,6 +75,31 @@ void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk
   for (auto _ : state) {
     k::gemm(a.data(), m, kk, 0, w, c.data(), n, k::Int32Output{});
     benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+// int4 weights, f16 or f32 scales per group, float activations quantized inside the call.
+void eigenq_gemv_q4(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk, Index group,
+                    k::ScaleType type) {
+  if (!k::supported(isa)) {
+    state.SkipWithError("ISA not supported on this CPU");
+    return;
+  }
+  const k::ScopedIsa scoped(isa);
+  std::mt19937 rng(3);
+  std::vector<std::int8_t> codes(static_cast<std::size_t>(n * kk));
+  for (auto& c : codes) c = static_cast<std::int8_t>(static_cast<int>(rng() % 16) - 8);
+  std::vector<float> scales(static_cast<std::size_t>(n * (kk / group)));
+  for (auto& v : scales) v = 0.001f * static_cast<float>(rng() % 100 + 1);
+  std::vector<float> x(static_cast<std::size_t>(m * kk));
+  for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) * 0.001f;
+  const k::PackedInt4Weights w = k::pack_int4_weights(codes.data(), n, kk, kk, scales.data(), kk / group, group, type);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    k::gemv_q4(x.data(), m, kk, w, nullptr, y.data(), n);
+    benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   set_gops(state, m, n, kk);
@@ -201,6 +227,23 @@ const bool registered = [] {
   }
   add_product("gemv_u8s8s32", 1, 4096, 4096, true);
   add_product("gemv_u8s8s32", 4, 4096, 4096, false);
+  for (Index m : {1, 4}) {
+    const std::string dims = shape(m, 4096, 4096);
+    // The headline: Q4_0-like, f16 scale per 32 weights.
+    add("gemv_q4/eigenq/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_q4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16);
+    });
+    if (m > 1) continue;
+    add("gemv_q4/eigenq-g128-f32/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_q4(s, k::active_isa(), m, 4096, 4096, 128, k::ScaleType::f32);
+    });
+    for (k::Isa isa : {k::Isa::avx512vnni, k::Isa::avx2, k::Isa::neon}) {
+      if (!k::compiled(isa)) continue;
+      add(std::string("gemv_q4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
+        eigenq_gemv_q4(s, isa, m, 4096, 4096, 32, k::ScaleType::f16);
+      });
+    }
+  }
   add("gemv_f32/eigen/" + shape(1, 4096, 4096),
       [](benchmark::State& s) { eigen_gemm_f32(s, 1, 4096, 4096); });
   return true;

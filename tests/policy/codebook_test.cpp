@@ -252,6 +252,28 @@ TEST(KMeans1d, FewerDistinctValuesThanClusters) {
   EXPECT_EQ(rc.centroids, (std::vector<double>{3.0}));
 }
 
+TEST(KMeans1d, SeedingReachesKWithManyClustersAndDuplicates) {
+  // Large k: every centre is placed (the sum tree never samples a cluster
+  // whose cost is only rounding noise).
+  std::vector<float> x = eigenq_test::sample(Distribution::gaussian, 200000, 4);
+  KMeans1dOptions o;
+  o.clusters = 65536;
+  const auto r = eigenq::kmeans_1d(x, o);
+  EXPECT_EQ(r.centroids.size(), 65536u);
+  EXPECT_TRUE(std::is_sorted(r.centroids.begin(), r.centroids.end()));
+  // A heavy duplicate mass sitting on a centre has zero cost; the rest is still clustered.
+  std::vector<float> y(100000, 0.25f);
+  const auto extra = eigenq_test::sample(Distribution::laplacian, 5000, 6);
+  y.insert(y.end(), extra.begin(), extra.end());
+  for (std::uint64_t seed = 0; seed < 5; ++seed) {
+    std::vector<float> z = y;
+    o.clusters = 64;
+    o.seed = seed;
+    const auto rz = eigenq::kmeans_1d(z, o);
+    EXPECT_EQ(rz.centroids.size(), 64u) << "seed " << seed;
+  }
+}
+
 TEST(KMeans1d, Errors) {
   std::vector<float> empty;
   expect_error<eigenq::ShapeError>([&] { eigenq::kmeans_1d(empty, KMeans1dOptions{}); }, {"empty"});

@@ -1,7 +1,7 @@
 // Every policy at every granularity on Gaussian, Laplacian and uniform data
 // (and log-normal, where the unsigned log policy applies) at 2, 3, 4 and 8
-// bits: prints MSE and SQNR as a table, and asserts the orderings theory
-// guarantees.
+// bits: prints MSE, SQNR and true storage (bits per weight, parameters
+// included) as a table, and asserts the orderings theory guarantees.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,14 +39,25 @@ Granularity granularity(const std::string& name) {
   return eigenq::PerGroup{1, 32};
 }
 
-// MSE of a policy at a granularity, or nothing where it does not apply.
-using Runner = std::function<std::optional<double>(const RowMatrix&, int bits, const Granularity&)>;
+struct Outcome {
+  double mse = 0.0;
+  double bits_per_weight = 0.0;  // storage_bytes() * 8 / elements
+};
+
+// A policy at a granularity, or nothing where it does not apply.
+using Runner = std::function<std::optional<Outcome>(const RowMatrix&, int bits, const Granularity&)>;
+
+template <class Q>
+Outcome measure(const Q& qt, const RowMatrix& w) {
+  const RowMatrix back = eigenq::dequantize(qt);
+  const double n = static_cast<double>(w.size());
+  return {(back - w).squaredNorm() / n, 8.0 * static_cast<double>(qt.storage_bytes()) / n};
+}
 
 template <class Policy>
-std::optional<double> fake_quant_mse(const Policy& policy, const RowMatrix& w, const Granularity& g) {
+std::optional<Outcome> fake_quant(const Policy& policy, const RowMatrix& w, const Granularity& g) {
   const eigenq::Quantizer<Policy, Granularity> q(policy, g);
-  const RowMatrix back = eigenq::dequantize(q.quantize(w));
-  return (back - w).squaredNorm() / static_cast<double>(w.size());
+  return measure(q.quantize(w), w);
 }
 
 struct Row {
@@ -57,50 +68,52 @@ struct Row {
 std::vector<Row> policies() {
   std::vector<Row> rows;
   rows.push_back({"linear-affine", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::Linear<std::int8_t>::affine().with_bits(b), w, g);
+                    return fake_quant(eigenq::Linear<std::int8_t>::affine().with_bits(b), w, g);
                   }});
   rows.push_back({"linear-symmetric", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::Linear<std::int8_t>::symmetric().with_bits(b), w, g);
+                    return fake_quant(eigenq::Linear<std::int8_t>::symmetric().with_bits(b), w, g);
                   }});
   rows.push_back({"linear-seed", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::LinearSeed<std::uint8_t>().with_bits(b), w, g);
+                    return fake_quant(eigenq::LinearSeed<std::uint8_t>().with_bits(b), w, g);
                   }});
-  rows.push_back({"linear-sym+8bit-scales", [](const RowMatrix& w, int b, const Granularity& g) -> std::optional<double> {
+  rows.push_back({"linear-sym+8bit-scales", [](const RowMatrix& w, int b, const Granularity& g) -> std::optional<Outcome> {
                     if (g.kind != Granularity::Kind::group) return std::nullopt;
                     const eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerGroup> q(
                         eigenq::Linear<std::int8_t>::symmetric().with_bits(b), eigenq::PerGroup{g.axis, g.group_size});
-                    const RowMatrix back = eigenq::dequantize(eigenq::double_quantize(q, w, 8).tensor);
-                    return (back - w).squaredNorm() / static_cast<double>(w.size());
+                    const auto dq = eigenq::double_quantize(q, w, 8);
+                    Outcome o = measure(dq.tensor, w);
+                    o.bits_per_weight = 8.0 * static_cast<double>(dq.storage_bytes()) / static_cast<double>(w.size());
+                    return o;
                   }});
-  rows.push_back({"log", [](const RowMatrix& w, int b, const Granularity& g) -> std::optional<double> {
+  rows.push_back({"log", [](const RowMatrix& w, int b, const Granularity& g) -> std::optional<Outcome> {
                     if (w.minCoeff() <= 0.0f) return std::nullopt;  // needs positive data
-                    return fake_quant_mse(eigenq::Log<std::uint8_t>().with_bits(b), w, g);
+                    return fake_quant(eigenq::Log<std::uint8_t>().with_bits(b), w, g);
                   }});
   rows.push_back({"log-signed", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::LogSigned<std::int8_t>().with_bits(b), w, g);
+                    return fake_quant(eigenq::LogSigned<std::int8_t>().with_bits(b), w, g);
                   }});
   rows.push_back({"log2", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::Log2<std::int8_t>().with_bits(b), w, g);
+                    return fake_quant(eigenq::Log2<std::int8_t>().with_bits(b), w, g);
                   }});
   rows.push_back({"exp", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::Exp<std::uint8_t>().with_bits(b), w, g);
+                    return fake_quant(eigenq::Exp<std::uint8_t>().with_bits(b), w, g);
                   }});
   rows.push_back({"codebook", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant_mse(eigenq::Codebook<std::uint8_t>().with_bits(b), w, g);
+                    return fake_quant(eigenq::Codebook<std::uint8_t>().with_bits(b), w, g);
                   }});
   return rows;
 }
 
-// results[policy][granularity][bits] = mse
+// results[policy][granularity][bits] = MSE
 using Results = std::map<std::string, std::map<std::string, std::map<int, double>>>;
 
 Results run_table(Distribution d, const RowMatrix& w) {
   const double power = w.squaredNorm() / static_cast<double>(w.size());
   Results results;
-  std::printf("\n%s data, %lld x %lld, rows scaled by 2^U(-3, 3); MSE / SQNR (dB)\n", eigenq_test::to_string(d),
-              static_cast<long long>(w.rows()), static_cast<long long>(w.cols()));
+  std::printf("\n%s data, %lld x %lld, rows scaled by 2^U(-3, 3); MSE, SQNR (dB), storage bits/weight\n",
+              eigenq_test::to_string(d), static_cast<long long>(w.rows()), static_cast<long long>(w.cols()));
   std::printf("%-24s %-8s", "policy", "granul.");
-  for (int b : kBits) std::printf(" | %2d-bit MSE    SQNR", b);
+  for (int b : kBits) std::printf(" | %d-bit MSE    SQNR   b/w", b);
   std::printf("\n");
   for (const Row& row : policies()) {
     for (const char* gname : kGranularities) {
@@ -108,13 +121,14 @@ Results run_table(Distribution d, const RowMatrix& w) {
       char cell[64];
       bool any = false;
       for (int b : kBits) {
-        const std::optional<double> e = row.run(w, b, granularity(gname));
+        const std::optional<Outcome> e = row.run(w, b, granularity(gname));
         if (e) {
-          results[row.name][gname][b] = *e;
-          std::snprintf(cell, sizeof cell, " | %9.3e %6.2f", *e, eigenq_test::sqnr_db(power, *e));
+          results[row.name][gname][b] = e->mse;
+          std::snprintf(cell, sizeof cell, " | %9.3e %6.2f %5.2f", e->mse, eigenq_test::sqnr_db(power, e->mse),
+                        e->bits_per_weight);
           any = true;
         } else {
-          std::snprintf(cell, sizeof cell, " | %16s", "n/a");
+          std::snprintf(cell, sizeof cell, " | %22s", "n/a");
         }
         line += cell;
       }

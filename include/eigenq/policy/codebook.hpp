@@ -182,7 +182,7 @@ class Codebook {
   CodeRange range_ = full_range<Code>();
   std::int64_t clusters_ = 0;  // 0: 2^bits
   std::uint64_t seed_ = 0;
-  int max_iterations_ = 1000;
+  int max_iterations_ = 10000;
 };
 
 }  // namespace eigenq

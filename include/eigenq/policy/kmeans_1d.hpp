@@ -26,7 +26,7 @@ namespace eigenq {
 struct KMeans1dOptions {
   int clusters = 16;
   std::uint64_t seed = 0;
-  int max_iterations = 1000;      // Lloyd updates; convergence usually comes much sooner
+  int max_iterations = 10000;     // a backstop: 1-D Lloyd converges in tens to ~2000 updates
   bool record_codebooks = false;  // keep every iteration's centres (tests, analysis)
 };
 
@@ -149,8 +149,18 @@ class RunSums {
   }
 
   // Sum of squared distances of [lo, hi) to c (c relative to the origin).
+  // Short runs are summed directly: exact zeros where prefix differences
+  // would leave rounding noise.
   double cost(std::size_t lo, std::size_t hi, double c) const {
     if (hi <= lo) return 0.0;
+    if (hi - lo <= 2 * block) {
+      double sum = 0.0;
+      for (std::size_t i = lo; i < hi; ++i) {
+        const double d = (double{x_[i]} - origin_) - c;
+        sum += d * d;
+      }
+      return sum;
+    }
     double s1, s2;
     sums(lo, hi, s1, s2);
     const double n = static_cast<double>(hi - lo);
@@ -205,49 +215,87 @@ inline double total_cost(const RunSums& sums, const std::vector<double>& centres
   return cost;
 }
 
+// A sum tree over cluster costs: set one leaf and sample a leaf with
+// probability proportional to its cost, both in O(log k). Parents are
+// recomputed from their children (no running deltas, so no drift).
+class CostTree {
+ public:
+  explicit CostTree(std::size_t leaves) {
+    while (size_ < leaves) size_ *= 2;
+    node_.assign(2 * size_, 0.0);
+  }
+  double total() const { return node_[1]; }
+  void set(std::size_t leaf, double cost) {
+    std::size_t i = size_ + leaf;
+    node_[i] = cost;
+    for (i /= 2; i >= 1; i /= 2) node_[i] = node_[2 * i] + node_[2 * i + 1];
+  }
+  // The leaf where the running cost passes `target` (0 <= target < total());
+  // target becomes the offset inside that leaf. Always a leaf of positive cost.
+  std::size_t find(double& target) const {
+    std::size_t i = 1;
+    while (i < size_) {
+      const double left = node_[2 * i];
+      const double right = node_[2 * i + 1];
+      if ((target < left && left > 0.0) || !(right > 0.0)) {
+        i = 2 * i;
+      } else {
+        target -= left;
+        i = 2 * i + 1;
+      }
+    }
+    const double cost = node_[i];
+    target = std::clamp(target, 0.0, std::nextafter(cost, 0.0));
+    return i - size_;
+  }
+
+ private:
+  std::size_t size_ = 1;
+  std::vector<double> node_;
+};
+
 // k-means++ seeding on sorted data: each new centre is a data point drawn
 // with probability proportional to its squared distance to the nearest
-// centre. The draw picks a cluster by its cost, then the point inside the
-// cluster by a binary search on the running cost. Stops early when every
-// point already is a centre (fewer distinct values than k).
+// centre. The draw picks a cluster by its cost (a sum tree over clusters in
+// creation order), then the point inside the cluster by a binary search on
+// the running cost. A new centre splits one cluster, so only it and its two
+// neighbours (linked in value order) change: O(log n + B + log k) a centre.
+// Stops early when every point already is a centre (fewer distinct values than k).
 inline std::vector<double> seed_kmeanspp(const std::vector<float>& sorted, const RunSums& sums,
                                          std::size_t k, std::mt19937_64& rng) {
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+  struct Cluster {
+    double centre;     // relative to the origin
+    std::size_t lo;    // its points: [lo, hi) of the sorted data
+    std::size_t hi;
+    std::size_t prev;  // neighbours in value order
+    std::size_t next;
+  };
   const std::size_t n = sorted.size();
   const double origin = sums.origin();
-  auto centre_of = [&](std::size_t i) { return double{sorted[i]} - origin; };
+  auto value = [&](std::size_t i) { return double{sorted[i]} - origin; };
+  // First index whose value lies above the midpoint of two centres.
+  auto boundary = [&](double left, double right) {
+    const double mid = origin + 0.5 * (left + right);
+    return static_cast<std::size_t>(
+        std::upper_bound(sorted.begin(), sorted.end(), mid, [](double m, float x) { return m < double{x}; }) -
+        sorted.begin());
+  };
 
-  std::vector<double> centres;
+  std::vector<Cluster> clusters;
+  clusters.reserve(k);
+  CostTree costs(k);
   const std::size_t first = std::min(n - 1, static_cast<std::size_t>(unit_interval(rng) * static_cast<double>(n)));
-  centres.push_back(centre_of(first));
+  clusters.push_back({value(first), 0, n, none, none});
+  costs.set(0, sums.cost(0, n, clusters[0].centre));
 
-  std::vector<std::size_t> bounds{0, n};
-  std::vector<double> costs{sums.cost(0, n, centres[0])};
-  while (centres.size() < k) {
-    double total = 0.0;
-    for (double c : costs) total += c;
-    if (!(total > 0.0)) break;  // every point sits on a centre
-
-    // The cluster whose cumulative cost passes the target (rounding may run
-    // past the end: then the last cluster with a cost).
-    double target = unit_interval(rng) * total;
-    std::size_t j = costs.size();
-    std::size_t last_positive = 0;
-    for (std::size_t q = 0; q < costs.size(); ++q) {
-      if (!(costs[q] > 0.0)) continue;
-      last_positive = q;
-      if (target < costs[q]) {
-        j = q;
-        break;
-      }
-      target -= costs[q];
-    }
-    if (j == costs.size()) {
-      j = last_positive;
-      target = 0.5 * costs[j];
-    }
-    const std::size_t lo = bounds[j];
-    const std::size_t hi = bounds[j + 1];
-    const double c = centres[j];
+  while (clusters.size() < k) {
+    if (!(costs.total() > 0.0)) break;  // every point sits on a centre
+    double target = unit_interval(rng) * costs.total();
+    const std::size_t j = costs.find(target);
+    const std::size_t lo = clusters[j].lo;
+    const std::size_t hi = clusters[j].hi;
+    const double c = clusters[j].centre;
     // The point where the running cost from lo passes the target:
     // cost(lo, a) <= target < cost(lo, b), and finally b = a + 1.
     std::size_t a = lo;
@@ -258,38 +306,40 @@ inline std::vector<double> seed_kmeanspp(const std::vector<float>& sorted, const
       else b = m;
     }
     std::size_t pick = a;
-    if (centre_of(pick) == c) {
+    if (value(pick) == c) {
       // Rounding landed on the centre itself: take the cluster's farthest point.
-      pick = std::fabs(centre_of(lo) - c) >= std::fabs(centre_of(hi - 1) - c) ? lo : hi - 1;
-      if (centre_of(pick) == c) break;
+      pick = std::fabs(value(lo) - c) >= std::fabs(value(hi - 1) - c) ? lo : hi - 1;
+      if (value(pick) == c) {
+        // Every point of the cluster is its centre: its cost was rounding noise.
+        costs.set(j, 0.0);
+        continue;
+      }
     }
-    const double v = centre_of(pick);
-    const std::size_t at = static_cast<std::size_t>(
-        std::upper_bound(centres.begin(), centres.end(), v) - centres.begin());
-    if (at > 0 && centres[at - 1] == v) break;  // cannot happen for a point off every centre
-    centres.insert(centres.begin() + static_cast<std::ptrdiff_t>(at), v);
-    const std::size_t k_now = centres.size();
-
-    // Only the boundaries next to the new centre, and the costs of its
-    // cluster and its two neighbours, change.
-    bounds.insert(bounds.begin() + static_cast<std::ptrdiff_t>(at) + 1, 0);
-    bounds.front() = 0;
-    bounds.back() = n;
-    costs.insert(costs.begin() + static_cast<std::ptrdiff_t>(at), 0.0);
-    const std::size_t first_mid = at > 0 ? at - 1 : 0;
-    const std::size_t last_mid = std::min(at, k_now - 2);
-    for (std::size_t q = first_mid; q <= last_mid; ++q) {
-      const double mid = origin + 0.5 * (centres[q] + centres[q + 1]);
-      const auto it = std::upper_bound(sorted.begin(), sorted.end(), mid,
-                                       [](double m, float x) { return m < double{x}; });
-      bounds[q + 1] = static_cast<std::size_t>(it - sorted.begin());
+    const double v = value(pick);
+    const std::size_t id = clusters.size();
+    const std::size_t left = v < c ? clusters[j].prev : j;
+    const std::size_t right = v < c ? j : clusters[j].next;
+    const std::size_t new_lo = left == none ? 0 : boundary(clusters[left].centre, v);
+    const std::size_t new_hi = right == none ? n : boundary(v, clusters[right].centre);
+    clusters.push_back({v, new_lo, new_hi, left, right});
+    costs.set(id, sums.cost(new_lo, new_hi, v));
+    if (left != none) {
+      clusters[left].next = id;
+      clusters[left].hi = new_lo;
+      costs.set(left, sums.cost(clusters[left].lo, new_lo, clusters[left].centre));
     }
-    const std::size_t first_cost = at > 0 ? at - 1 : 0;
-    const std::size_t last_cost = std::min(at + 1, k_now - 1);
-    for (std::size_t q = first_cost; q <= last_cost; ++q) {
-      costs[q] = sums.cost(bounds[q], bounds[q + 1], centres[q]);
+    if (right != none) {
+      clusters[right].prev = id;
+      clusters[right].lo = new_hi;
+      costs.set(right, sums.cost(new_hi, clusters[right].hi, clusters[right].centre));
     }
   }
+
+  std::size_t at = 0;
+  while (clusters[at].prev != none) at = clusters[at].prev;
+  std::vector<double> centres;
+  centres.reserve(clusters.size());
+  for (; at != none; at = clusters[at].next) centres.push_back(clusters[at].centre);
   return centres;
 }
 

@@ -181,6 +181,12 @@ TEST(MixedPrecision, EndToEndOnMlp) {
     const std::string json = r.to_json();
     EXPECT_NE(json.find("\"front\":["), std::string::npos);
     EXPECT_NE(r.to_table().find("predicted output_mse"), std::string::npos);
+    const std::string candidates = r.candidates_table();
+    EXPECT_NE(candidates.find("int2-g16"), std::string::npos);
+    ASSERT_EQ(r.sensitivity.size(), 3u);
+    ASSERT_EQ(r.cost[0].size(), 3u);
+    EXPECT_LT(r.cost[0][2], r.cost[0][1]);  // int2 stores fewer bits than int4 ...
+    EXPECT_GT(r.sensitivity[0][2], r.sensitivity[0][1]);  // ... and hurts more
   }
   // The loosest budget takes each point's least sensitive candidate (here int8 everywhere).
   const auto loose = eigenq::choose_mixed_precision(m, x, eigenq::Budget::average_bits(32.0), opt);

@@ -1,5 +1,7 @@
 #include "eigenq/analysis/scheme.hpp"
+#include "eigenq/policy/codebook.hpp"
 #include "eigenq/policy/linear.hpp"
+#include "eigenq/policy/log.hpp"
 #include "eigenq/quantizer.hpp"
 
 #include "analysis_test_util.hpp"
@@ -8,7 +10,9 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace {
 
@@ -38,6 +42,32 @@ TEST(QuantScheme, MakeSchemeIsTheQuantizer) {
   EXPECT_EQ(w, expected);
   EXPECT_EQ(s.name, "int4-g8");
   EXPECT_FALSE(s.is_float());
+}
+
+// Non-linear and data-fitted policies plug in the same way.
+TEST(QuantScheme, LogAndCodebookPolicies) {
+  const Eigen::MatrixXf w = eigenq_test::random_matrix(8, 40, 4);
+  const eigenq::Quantizer<eigenq::Codebook<std::uint8_t>, eigenq::PerChannel> cb(
+      eigenq::Codebook<std::uint8_t>().with_bits(3), eigenq::PerChannel{0});
+  const eigenq::Quantizer<eigenq::LogSigned<std::int8_t>, eigenq::PerChannel> lg(
+      eigenq::LogSigned<std::int8_t>().with_bits(4), eigenq::PerChannel{0});
+  const eigenq::QuantScheme cs = eigenq::make_scheme("codebook3", cb);
+  const eigenq::QuantScheme ls = eigenq::make_scheme("log4", lg);
+  Eigen::MatrixXf a = w, b = w;
+  cs.apply(a);
+  ls.apply(b);
+  EXPECT_EQ(a, cb.quantize(w).dequantize<Eigen::MatrixXf>());
+  EXPECT_EQ(b, lg.quantize(w).dequantize<Eigen::MatrixXf>());
+  EXPECT_EQ(cs.bits_for(w), 8 * static_cast<std::int64_t>(cb.quantize(w).storage_bytes()));
+  // 3-bit codes in 4-bit fields (160 bytes) + 8 float centroids per row (256 bytes).
+  EXPECT_EQ(cs.bits_for(w), 8 * (160 + 8 * 8 * 4));
+  EXPECT_EQ(ls.bits_for(w), 8 * static_cast<std::int64_t>(lg.quantize(w).storage_bytes()));
+  for (Eigen::Index r = 0; r < w.rows(); ++r) {  // at most 8 distinct values per row
+    std::vector<float> v;
+    for (Eigen::Index c = 0; c < w.cols(); ++c) v.push_back(a(r, c));
+    std::sort(v.begin(), v.end());
+    EXPECT_LE(std::unique(v.begin(), v.end()) - v.begin(), 8);
+  }
 }
 
 TEST(QuantScheme, ReadyMadeSchemes) {

@@ -2,6 +2,7 @@
 #include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/log.hpp"
 
 #include "calibrate_test_util.hpp"
 
@@ -117,6 +118,21 @@ TEST(MseClip, SeedPolicyShrinkPerChannel) {
     const double mse_clip = eigenq_test::quantization_mse(row, pol, obs.params(pol)[static_cast<std::size_t>(c)]);
     EXPECT_LE(mse_clip, mse_minmax * 1.001) << "channel " << c;
   }
+}
+
+// A logarithmic policy: the search moves its top level (and so every level) down until
+// the squared error stops falling; never worse than min-max, which is one of the candidates.
+TEST(MseClip, LogPolicy) {
+  const Eigen::MatrixXf x = eigenq_test::gaussian(500, 100, 36);
+  const auto pol = eigenq::LogSigned<std::int8_t>().with_bits(4);
+  eigenq::MseClipObserver obs;
+  obs.observe(x);
+  eigenq::MinMaxObserver mm;
+  mm.observe(x);
+  const double mse_minmax = eigenq_test::quantization_mse(x, pol, mm.params(pol)[0]);
+  const double mse_clip = eigenq_test::quantization_mse(x, pol, obs.params(pol)[0]);
+  EXPECT_LT(mse_clip, mse_minmax) << mse_clip << " vs " << mse_minmax;
+  EXPECT_LT(obs.search(pol)[0].clip, x.cwiseAbs().maxCoeff());
 }
 
 TEST(MseClip, ConstantAndOneSidedData) {

@@ -251,6 +251,24 @@ struct MixedPrecisionResult {
     return out;
   }
 
+  // Every measured (point, candidate): its bits per weight and its sensitivity.
+  std::string candidates_table() const {
+    std::string out;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%-24s %-20s %12s %8s %14s\n", "point", "candidate", "bits", "bits/w",
+                  ("d_" + metric).c_str());
+    out += buf;
+    for (std::size_t p = 0; p < choices.size(); ++p) {
+      for (std::size_t k = 0; k < candidate_names[p].size(); ++k) {
+        const double per = choices[p].elements ? static_cast<double>(cost[p][k]) / static_cast<double>(choices[p].elements) : 0.0;
+        std::snprintf(buf, sizeof buf, "%-24s %-20s %12lld %8.3f %14.6e\n", k == 0 ? choices[p].point.c_str() : "",
+                      candidate_names[p][k].c_str(), static_cast<long long>(cost[p][k]), per, sensitivity[p][k]);
+        out += buf;
+      }
+    }
+    return out;
+  }
+
   // The Pareto front as a table: bits/weight, predicted and measured degradation, SQNR.
   std::string front_table() const {
     std::string out;

@@ -122,6 +122,14 @@ int main(int argc, char** argv) {
   i->add_flag("--json", inspect.json, "print one JSON object");
 
   const char* command = "eigenq";
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string first = argv[1];
+    if (first != "quantize" && first != "dequantize" && first != "report" && first != "inspect") {
+      std::fprintf(stderr, "eigenq: unknown command '%s' (expected quantize, dequantize, report or inspect)\n",
+                   eigenq_cli::one_line(first).c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

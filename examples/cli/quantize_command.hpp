@@ -286,8 +286,9 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
       for (std::size_t k = first_entry[i]; k < end; ++k) {
         const auto [it, fresh] = owner.emplace(entries[k].name, i);
         if (!fresh) {
-          throw eigenq::FormatError(a.in + ": tensor '" + tensors[i].name + "' would be stored as '" + entries[k].name +
-                                    "', a name tensor '" + tensors[it->second].name + "' already uses; --exclude one of them");
+          throw eigenq::FormatError(a.in + ": tensors '" + tensors[it->second].name + "' and '" + tensors[i].name +
+                                    "' would both be stored as '" + entries[k].name +
+                                    "' (a quantized tensor's parameters are NAME.<param>); --exclude one of them");
         }
       }
     }

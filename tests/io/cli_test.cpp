@@ -1,0 +1,450 @@
+// Tests of the eigenq command-line tool: runs the built binary (EIGENQ_CLI) on small files
+// written with the library, checks exit codes, messages, and that what it writes is what the
+// library itself computes, bit for bit.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "eigenq/analysis/metrics.hpp"
+#include "eigenq/calibrate/percentile.hpp"
+#include "eigenq/io.hpp"
+#include "eigenq/quantizer.hpp"
+#include "io_test_util.hpp"
+
+extern char** environ;
+
+namespace {
+
+using eigenq::Index;
+using eigenq::Shape;
+using eigenq::io::DType;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  const auto b = io_test::read_bytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+// Runs the tool with stdout and stderr captured in files (so stderr is not a terminal).
+Result run(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const std::string base = ::testing::TempDir() + "eigenq_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const std::string out = base + ".out";
+  const std::string err = base + ".err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> argv_storage{EIGENQ_CLI};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  Result r;
+  if (posix_spawn(&pid, EIGENQ_CLI, &actions, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  ::unlink(out.c_str());
+  ::unlink(err.c_str());
+  return r;
+}
+
+Eigen::MatrixXf random_matrix(Index rows, Index cols, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  Eigen::MatrixXf m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(rng);
+  return m;
+}
+
+std::vector<float> row_major(const Eigen::MatrixXf& m) {
+  std::vector<float> v(static_cast<std::size_t>(m.size()));
+  Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(v.data(), m.rows(), m.cols()) = m;
+  return v;
+}
+
+// A small model: two matrices, a bias, an F16 matrix, integer ids.
+struct Model {
+  Eigen::MatrixXf w1 = random_matrix(8, 40, 1);
+  Eigen::MatrixXf w2 = random_matrix(12, 16, 2) * 3.0f;
+  Eigen::MatrixXf bias = random_matrix(1, 12, 3);
+  std::vector<Eigen::half> half;
+  std::vector<std::int64_t> ids{1, 2, 3, 4};
+
+  Model() {
+    const Eigen::MatrixXf h = random_matrix(5, 6, 4);
+    for (float v : row_major(h)) half.push_back(Eigen::half(v));
+  }
+
+  // The F16 tensor as the floats the tool quantizes (exact widening).
+  Eigen::MatrixXf half_as_float() const {
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m(5, 6);
+    for (Index i = 0; i < 30; ++i) m.data()[i] = static_cast<float>(half[static_cast<std::size_t>(i)]);
+    return m;
+  }
+
+  void write(const std::string& path) const {
+    const auto a = row_major(w1);
+    const auto b = row_major(w2);
+    const auto c = row_major(bias);
+    eigenq::io::write_safetensors(path,
+                                  {eigenq::io::make_tensor("layers.0.weight", {8, 40}, a.data()),
+                                   eigenq::io::make_tensor("layers.1.weight", {12, 16}, b.data()),
+                                   eigenq::io::make_tensor("layers.1.bias", {12}, c.data()),
+                                   eigenq::io::make_tensor("embed", {5, 6}, half.data()),
+                                   eigenq::io::make_tensor("ids", {4}, ids.data())},
+                                  {{"format", "pt"}});
+  }
+};
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The tool's output for `name` (quantized and dequantized files) against the library's own
+// quantization of the same floats with the same policy and granularity.
+template <class Policy, class G>
+void expect_matches_library(const io_test::TempDir& dir, const std::string& name, const Eigen::MatrixXf& x,
+                            const Policy& policy, G g) {
+  SCOPED_TRACE(name);
+  const auto expected = eigenq::Quantizer<Policy, G>(policy, g).quantize(x);
+  const eigenq::io::QuantizedFile q(dir / "q.safetensors");
+  const auto got = q.load<Policy>(name);
+  EXPECT_EQ(got.unpacked_codes(), expected.unpacked_codes());
+  EXPECT_TRUE(got.params() == expected.params());
+  const eigenq::io::SafetensorsFile d(dir / "d.safetensors");
+  EXPECT_EQ(d.info(name).dtype, DType::f32);
+  EXPECT_TRUE(same_bits(d.tensor(name).to_float(), expected.dequantize_flat()))
+      << "eigenq dequantize reproduces the library's dequantize bit for bit";
+}
+
+void quantize_and_back(const io_test::TempDir& dir, const std::vector<std::string>& options) {
+  std::vector<std::string> args{"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"};
+  args.insert(args.end(), options.begin(), options.end());
+  const Result q = run(args);
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  const Result d = run({"dequantize", dir / "q.safetensors", dir / "d.safetensors", "--quiet"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+}
+
+TEST(Cli, DefaultsAreInt8PerChannelAndPerTensorForVectors) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  quantize_and_back(dir, {});
+  const auto sym = Linear<std::int8_t>::symmetric();
+  expect_matches_library(dir, "layers.0.weight", m.w1, sym, PerChannel{0});
+  expect_matches_library(dir, "layers.1.weight", m.w2, sym, PerChannel{0});
+  expect_matches_library(dir, "embed", m.half_as_float(), sym, PerChannel{0});
+  // The bias, a vector, gets one scale: the library quantizes the [12] vector per tensor.
+  const auto bias = Quantizer<Linear<std::int8_t>, PerTensor>(sym, PerTensor{}).quantize(m.bias);
+  const io::SafetensorsFile d(dir / "d.safetensors");
+  EXPECT_EQ(d.info("layers.1.bias").shape, Shape{12});
+  EXPECT_TRUE(same_bits(d.tensor("layers.1.bias").to_float(), bias.dequantize_flat()));
+  // Integers are copied, and the user's metadata kept.
+  EXPECT_EQ(d.tensor("ids").values<std::int64_t>(), m.ids);
+  EXPECT_EQ(d.metadata(), (std::map<std::string, std::string>{{"format", "pt"}}));
+  const io::QuantizedFile q(dir / "q.safetensors");
+  EXPECT_EQ(q.plain(), std::vector<std::string>{"ids"});
+  EXPECT_EQ(nlohmann::json::parse(q.file().metadata().at("eigenq:embed"))["dtype"], "F16");
+}
+
+TEST(Cli, EverySchemeMatchesTheLibrary) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+
+  quantize_and_back(dir, {"--scheme", "linear-affine", "--bits", "4", "--granularity", "group", "--group-size", "8"});
+  expect_matches_library(dir, "layers.0.weight", m.w1, Linear<std::uint8_t>::affine().with_bits(4), PerGroup{-1, 8});
+
+  quantize_and_back(dir, {"--scheme", "linear-symmetric", "--bits", "12", "--profile", "tflite", "--axis", "1"});
+  expect_matches_library(dir, "layers.1.weight", m.w2, Linear<std::int16_t>::symmetric(Profile::tflite).with_bits(12),
+                         PerChannel{1});
+
+  quantize_and_back(dir, {"--scheme", "linear-affine", "--convention", "seed", "--bits", "6"});
+  expect_matches_library(dir, "layers.0.weight", m.w1, LinearSeed<std::uint8_t>().with_bits(6), PerChannel{0});
+
+  quantize_and_back(dir, {"--scheme", "log-signed", "--bits", "4"});
+  expect_matches_library(dir, "layers.0.weight", m.w1, LogSigned<std::int8_t>().with_bits(4), PerChannel{0});
+
+  quantize_and_back(dir, {"--scheme", "log2", "--bits", "3", "--granularity", "tensor"});
+  expect_matches_library(dir, "layers.1.weight", m.w2, Log2<std::int8_t>().with_bits(3), PerTensor{});
+
+  quantize_and_back(dir, {"--scheme", "exp", "--bits", "5"});
+  expect_matches_library(dir, "layers.0.weight", m.w1, Exp<std::uint8_t>().with_bits(5), PerChannel{0});
+
+  quantize_and_back(dir, {"--scheme", "codebook", "--bits", "3"});
+  expect_matches_library(dir, "layers.1.weight", m.w2, Codebook<std::uint8_t>().with_bits(3), PerChannel{0});
+}
+
+TEST(Cli, CalibrationOptionsUseTheObservers) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  quantize_and_back(dir, {"--calibration", "percentile:99"});
+  const auto policy = Linear<std::int8_t>::symmetric();
+  PercentileObserver observer(PerChannel{0}, 99.0);
+  observer.observe(m.w1);
+  const auto expected = Quantizer<Linear<std::int8_t>, Granularity>(policy, PerChannel{0}).quantize(m.w1, observer.params(policy));
+  const io::QuantizedFile q(dir / "q.safetensors");
+  EXPECT_TRUE(q.load<Linear<std::int8_t>>("layers.0.weight").params() == expected.params());
+  EXPECT_EQ(nlohmann::json::parse(q.file().metadata().at("eigenq:layers.0.weight"))["calibration"], "percentile:99");
+  // A clipped range differs from min-max on this data.
+  const auto minmax = quantize(m.w1, policy, PerChannel{0});
+  EXPECT_FALSE(minmax.params() == expected.params());
+  for (const char* c : {"mse", "kl"}) quantize_and_back(dir, {"--calibration", c});
+}
+
+TEST(Cli, OutputDoesNotDependOnJobs) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "a.safetensors", "--jobs", "1", "--quiet"}).exit_code, 0);
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "b.safetensors", "--jobs", "3", "--quiet"}).exit_code, 0);
+  EXPECT_EQ(io_test::read_bytes(dir / "a.safetensors"), io_test::read_bytes(dir / "b.safetensors"));
+  ASSERT_EQ(run({"dequantize", dir / "a.safetensors", dir / "c.safetensors", "--jobs", "1", "--quiet"}).exit_code, 0);
+  ASSERT_EQ(run({"dequantize", dir / "a.safetensors", dir / "d.safetensors", "--jobs", "4", "--quiet"}).exit_code, 0);
+  EXPECT_EQ(io_test::read_bytes(dir / "c.safetensors"), io_test::read_bytes(dir / "d.safetensors"));
+}
+
+TEST(Cli, IncludeAndExclude) {
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet", "--include", "weight$", "--exclude",
+                 "^layers\\.1"})
+                .exit_code,
+            0);
+  const eigenq::io::QuantizedFile q(dir / "q.safetensors");
+  EXPECT_EQ(q.quantized(), std::vector<std::string>{"layers.0.weight"});
+  const eigenq::io::SafetensorsFile in(dir / "m.safetensors");
+  for (const char* name : {"layers.1.weight", "layers.1.bias", "embed", "ids"}) {
+    const auto a = in.tensor(name);
+    const auto b = q.file().tensor(name);
+    EXPECT_EQ(a.dtype(), b.dtype());
+    EXPECT_EQ(std::vector<std::uint8_t>(a.data(), a.data() + a.bytes()), std::vector<std::uint8_t>(b.data(), b.data() + b.bytes()))
+        << name << " is copied unchanged";
+  }
+}
+
+TEST(Cli, NpyInAndOut) {
+  io_test::TempDir dir;
+  const Eigen::MatrixXf w = random_matrix(6, 7, 9);  // column-major: written as fortran_order True
+  eigenq::io::write_npy(dir / "proj.npy", w);
+  ASSERT_EQ(run({"quantize", dir / "proj.npy", dir / "q.safetensors", "--quiet", "--bits", "4"}).exit_code, 0);
+  ASSERT_EQ(run({"dequantize", dir / "q.safetensors", dir / "back.npy", "--quiet"}).exit_code, 0);
+  const auto expected = eigenq::quantize(w, eigenq::Linear<std::int8_t>::symmetric().with_bits(4), eigenq::PerChannel{0});
+  const eigenq::io::NpyArray back = eigenq::io::read_npy(dir / "back.npy");
+  EXPECT_EQ(back.shape, (Shape{6, 7}));
+  EXPECT_TRUE(same_bits(back.values<float>(), expected.dequantize_flat()));
+  EXPECT_EQ(eigenq::io::QuantizedFile(dir / "q.safetensors").quantized(), std::vector<std::string>{"proj"});
+}
+
+TEST(Cli, ReportJsonHasTheDocumentedKeys) {
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  const Result r = run({"report", dir / "m.safetensors", "--json", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty());
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["tensors"].size(), 5u);
+  std::int64_t before = 0;
+  std::int64_t after = 0;
+  for (const auto& t : j["tensors"]) {
+    for (const char* key : {"name", "shape", "scheme", "bits", "mse", "sqnr_db", "max_abs", "cosine", "bytes_before", "bytes_after"}) {
+      EXPECT_TRUE(t.contains(key)) << key;
+    }
+    before += t["bytes_before"].get<std::int64_t>();
+    after += t["bytes_after"].get<std::int64_t>();
+  }
+  EXPECT_EQ(j["totals"]["bytes_before"], before);
+  EXPECT_EQ(j["totals"]["bytes_after"], after);
+  EXPECT_EQ(j["totals"]["tensors"], 5);
+  EXPECT_EQ(j["totals"]["quantized"], 4);
+  // The first tensor's numbers are the library's compare() of the same reconstruction.
+  const auto& t0 = j["tensors"][0];
+  EXPECT_EQ(t0["name"], "layers.0.weight");
+  EXPECT_EQ(t0["bytes_before"], 8 * 40 * 4);
+  EXPECT_EQ(t0["bytes_after"], 8 * 40 + 8 * 4);  // int8 codes + one float scale per row
+  const auto q = eigenq::quantize(m.w1, eigenq::Linear<std::int8_t>::symmetric(), eigenq::PerChannel{0});
+  const Eigen::MatrixXf w_hat = eigenq::dequantize(q);
+  const eigenq::ErrorMetrics e = eigenq::compare(m.w1, w_hat);
+  EXPECT_NEAR(t0["mse"].get<double>(), e.mse, 1e-12 * e.mse);
+  EXPECT_NEAR(t0["sqnr_db"].get<double>(), e.sqnr_db, 1e-9);
+  EXPECT_EQ(t0["max_abs"].get<double>(), e.max_abs);
+  EXPECT_NEAR(t0["cosine"].get<double>(), e.cosine, 1e-12);
+  EXPECT_TRUE(j["tensors"][4]["sqnr_db"].is_null()) << "the copied ids are lossless: infinite SQNR is null in JSON";
+
+  // quantize --report writes the same object.
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet", "--report", dir / "r.json"}).exit_code, 0);
+  const auto written = nlohmann::json::parse(slurp(dir / "r.json"));
+  EXPECT_EQ(written["tensors"], j["tensors"]);
+  EXPECT_EQ(written["totals"], j["totals"]);
+}
+
+TEST(Cli, TablesProgressAndQuiet) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  const Result q = run({"quantize", dir / "m.safetensors", dir / "q.safetensors"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_NE(q.err.find("[1/5] layers.0.weight: F32 [8, 40] -> linear-symmetric 8-bit channel(0)"), std::string::npos) << q.err;
+  EXPECT_NE(q.err.find("[5/5]"), std::string::npos) << "one plain line per tensor when stderr is not a terminal";
+  EXPECT_NE(q.out.find("5 tensors (4 quantized, 1 copied)"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("layers.1.bias"), std::string::npos);
+  const Result quiet = run({"quantize", dir / "m.safetensors", dir / "q2.safetensors", "--quiet"});
+  EXPECT_EQ(quiet.exit_code, 0);
+  EXPECT_TRUE(quiet.out.empty() && quiet.err.empty());
+  const Result report = run({"report", dir / "m.safetensors", "--quiet", "--scheme", "log-signed", "--bits", "4"});
+  EXPECT_NE(report.out.find("sqnr_db"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("all quantized elements: mse"), std::string::npos);
+}
+
+TEST(Cli, InspectDescribesFiles) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet", "--bits", "4", "--granularity", "group"}).exit_code, 0);
+  const Result text = run({"inspect", dir / "q.safetensors"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("eigenq format 1: 4 quantized, 1 plain tensors"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("linear-symmetric 4-bit I8 packed 2/byte, per group (axis 1, G = 32)"), std::string::npos) << text.out;
+  const Result json = run({"inspect", dir / "q.safetensors", "--json"});
+  ASSERT_EQ(json.exit_code, 0);
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["eigenq_format"], "1");
+  EXPECT_EQ(j["metadata"]["format"], "pt");
+  EXPECT_EQ(j["tensors"][0]["name"], "layers.0.weight");
+  EXPECT_EQ(j["tensors"][0]["quantization"]["storage_bits"], 4);
+  EXPECT_EQ(j["tensors"][0]["stored"].size(), 2u);
+  const Result plain = run({"inspect", dir / "m.safetensors", "--json"});
+  EXPECT_TRUE(nlohmann::json::parse(plain.out)["eigenq_format"].is_null());
+  eigenq::io::write_npy(dir / "v.npy", random_matrix(2, 3, 1));
+  const Result npy = run({"inspect", dir / "v.npy"});
+  EXPECT_NE(npy.out.find("F32 ('<f4')"), std::string::npos) << npy.out;
+  EXPECT_NE(npy.out.find("Fortran"), std::string::npos);
+}
+
+// ---- Errors: exit code 2, one line on stderr naming file, tensor and problem, nothing on stdout.
+
+void expect_error(const Result& r, std::initializer_list<const char*> fragments) {
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  for (const char* f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << r.err << "missing: " << f;
+}
+
+TEST(CliErrors, UsageErrors) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  const std::string in = dir / "m.safetensors";
+  const std::string out = dir / "q.safetensors";
+  expect_error(run({}), {"eigenq:"});
+  expect_error(run({"quantize", in}), {"OUT is required"});
+  expect_error(run({"frobnicate"}), {"unknown command 'frobnicate'"});
+  expect_error(run({"quantize", in, out, "--scheme", "linear"}), {"--scheme 'linear' is not one of"});
+  expect_error(run({"quantize", in, out, "--bits", "17"}), {"--bits 17 is out of range"});
+  expect_error(run({"quantize", in, out, "--bits", "x"}), {"--bits"});
+  expect_error(run({"quantize", in, out, "--scheme", "log2", "--bits", "9"}), {"log2"});
+  expect_error(run({"quantize", in, out, "--group-size", "8"}), {"--group-size needs --granularity group"});
+  expect_error(run({"quantize", in, out, "--granularity", "tensor", "--axis", "1"}), {"--axis does not apply"});
+  expect_error(run({"quantize", in, out, "--scheme", "log", "--profile", "onnx"}), {"--profile applies to linear"});
+  expect_error(run({"quantize", in, out, "--convention", "seed"}), {"use --scheme linear-affine"});
+  expect_error(run({"quantize", in, out, "--calibration", "percentile:0"}), {"percentile:P needs P in (0, 100]"});
+  expect_error(run({"quantize", in, out, "--calibration", "entropy"}), {"--calibration 'entropy'"});
+  expect_error(run({"quantize", in, out, "--scheme", "codebook", "--calibration", "mse"}), {"k-means"});
+  expect_error(run({"quantize", in, out, "--granularity", "group", "--calibration", "kl"}), {"not per group"});
+  expect_error(run({"quantize", in, out, "--include", "("}), {"--include '(' is not a valid regular expression"});
+  expect_error(run({"quantize", in, out, "--jobs", "0"}), {"--jobs 0"});
+  expect_error(run({"quantize", in, dir / "q.npy"}), {"ends in .npy"});
+  EXPECT_TRUE(dir.entries() == std::vector<std::string>{"m.safetensors"}) << "no output from any failed run";
+  EXPECT_EQ(run({"--help"}).exit_code, 0);
+  EXPECT_EQ(run({"quantize", "--help"}).exit_code, 0);
+  EXPECT_EQ(run({"--version"}).exit_code, 0);
+}
+
+TEST(CliErrors, OutEqualToInIsRefusedUpFront) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  const auto before = io_test::read_bytes(dir / "m.safetensors");
+  expect_error(run({"quantize", dir / "m.safetensors", dir / "m.safetensors"}), {"is the same file as IN"});
+  ASSERT_EQ(::link((dir / "m.safetensors").c_str(), (dir / "alias.safetensors").c_str()), 0);
+  expect_error(run({"quantize", dir / "m.safetensors", dir / "alias.safetensors"}), {"alias.safetensors", "same file"});
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 0);
+  expect_error(run({"dequantize", dir / "q.safetensors", dir / "q.safetensors"}), {"same file"});
+  EXPECT_EQ(io_test::read_bytes(dir / "m.safetensors"), before);
+}
+
+TEST(CliErrors, BadTensorLateInTheFileLeavesNoOutputAndKeepsAnOldOne) {
+  io_test::TempDir dir;
+  std::vector<eigenq::io::OwnedTensor> tensors;
+  std::vector<float> good(4096, 0.5f);
+  for (int i = 0; i < 6; ++i) tensors.push_back(eigenq::io::make_tensor("t" + std::to_string(i), {64, 64}, good.data()));
+  std::vector<float> bad(good);
+  bad[100] = std::nanf("");
+  tensors.push_back(eigenq::io::make_tensor("late", {64, 64}, bad.data()));
+  eigenq::io::write_safetensors(dir / "m.safetensors", tensors);
+  for (const char* jobs : {"1", "2"}) {
+    const Result r = run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--jobs", jobs});
+    EXPECT_EQ(r.exit_code, 2);
+    const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+    EXPECT_NE(last.find("m.safetensors: tensor 'late': "), std::string::npos) << last;
+    EXPECT_NE(last.find("NaN at index [1, 36] (channel 1 of axis 0)"), std::string::npos) << last;
+    EXPECT_EQ(dir.entries(), std::vector<std::string>{"m.safetensors"}) << "no OUT, no temporary file";
+  }
+  io_test::write_text(dir / "q.safetensors", "an older good output");
+  EXPECT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 2);
+  EXPECT_EQ(slurp(dir / "q.safetensors"), "an older good output") << "a failure never clobbers an existing file";
+  EXPECT_EQ(dir.entries().size(), 2u);
+}
+
+TEST(CliErrors, BadFilesNameTheFileAndTheProblem) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  auto bytes = io_test::read_bytes(dir / "m.safetensors");
+  io_test::write_bytes(dir / "cut.safetensors", std::vector<std::uint8_t>(bytes.begin(), bytes.end() - 10));
+  expect_error(run({"quantize", dir / "cut.safetensors", dir / "q.safetensors"}), {"cut.safetensors", "truncated?"});
+  io_test::write_bytes(dir / "short.safetensors", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 50));
+  expect_error(run({"report", dir / "short.safetensors"}), {"short.safetensors", "header size", "larger than the file"});
+  io_test::write_text(dir / "junk.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\": nonsense}", 24));
+  expect_error(run({"inspect", dir / "junk.safetensors"}), {"junk.safetensors", "not valid JSON"});
+  expect_error(run({"quantize", dir / "missing.safetensors", dir / "q.safetensors"}), {"missing.safetensors", "cannot open"});
+  expect_error(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--axis", "2"}),
+               {"m.safetensors: tensor 'layers.0.weight'", "axis 2 is out of range"});
+  expect_error(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--scheme", "log"}),
+               {"tensor 'layers.0.weight'", "log quantization needs positive data"});
+  expect_error(run({"dequantize", dir / "m.safetensors", dir / "d.safetensors"}), {"not an eigenq-quantized file"});
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 0);
+  expect_error(run({"quantize", dir / "q.safetensors", dir / "qq.safetensors"}), {"already an eigenq-quantized file"});
+  expect_error(run({"dequantize", dir / "q.safetensors", dir / "d.npy"}), {"holds one tensor, but IN has 5"});
+  // A tensor named like another's parameter tensor.
+  const std::vector<float> v{1, 2, 3};
+  eigenq::io::write_safetensors(dir / "clash.safetensors",
+                                {eigenq::io::make_tensor("w", {3}, v.data()), eigenq::io::make_tensor("w.scale", {3}, v.data())});
+  expect_error(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors"}),
+               {"clash.safetensors: tensors 'w' and 'w.scale' would both be stored as 'w.scale'"});
+}
+
+}  // namespace

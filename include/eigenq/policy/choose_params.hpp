@@ -58,6 +58,54 @@ inline LinearParams choose_params_pytorch(float min, float max, CodeRange r, Sch
   return p;
 }
 
+// PyTorch's C++ quant_utils::ChooseQuantizationParams, which dynamic
+// quantization (quantize_dynamic's Linear, quantize_per_tensor_dynamic) uses
+// for activations: double arithmetic, scale stored as float, a minimum scale
+// of 6.1e-5 (the range is stretched to it), TFLite-style zero point nudging
+// with numpy-like rounding (nearbyint). reduce_range halves qmin and qmax.
+inline LinearParams choose_params_pytorch_dynamic(float min, float max, CodeRange r,
+                                                  bool reduce_range) {
+  detail::check_range_values(min, max);
+  std::int32_t qmin = r.qmin;
+  std::int32_t qmax = r.qmax;
+  if (reduce_range) {
+    qmin /= 2;  // C++ integer division, as torch writes it
+    qmax /= 2;
+  }
+  min = std::min(min, 0.0f);
+  max = std::max(max, 0.0f);
+  double scale = (static_cast<double>(max) - min) / (qmax - qmin);
+  if (static_cast<float>(scale) == 0.0f || std::isinf(1.0f / static_cast<float>(scale))) {
+    scale = 0.1;  // a reciprocal must stay finite
+  }
+  constexpr float small_scale_threshold = 6.1e-5f;
+  if (scale < small_scale_threshold) {
+    const float original = static_cast<float>(scale);
+    scale = small_scale_threshold;
+    if (min == 0.0f) {
+      max = small_scale_threshold * static_cast<float>(qmax - qmin);
+    } else if (max == 0.0f) {
+      min = -small_scale_threshold * static_cast<float>(qmax - qmin);
+    } else {
+      const float amplifier = small_scale_threshold / original;
+      min *= amplifier;
+      max *= amplifier;
+    }
+  }
+  const double zp_from_min = qmin - min / scale;
+  const double zp_from_max = qmax - max / scale;
+  // torch compares |q| - |r / scale| (not a sum) to pick the better estimate.
+  const double err_min = std::abs(qmin) - std::fabs(min / scale);
+  const double err_max = std::abs(qmax) - std::fabs(max / scale);
+  const double zp = err_min < err_max ? zp_from_min : zp_from_max;
+  LinearParams p;
+  if (zp < qmin) p.zero_point = qmin;
+  else if (zp > qmax) p.zero_point = qmax;
+  else p.zero_point = static_cast<std::int32_t>(round_half_to_even(zp));
+  p.scale = static_cast<float>(scale);
+  return p;
+}
+
 // onnxruntime/python/tools/quantization/quant_utils.py compute_scale_zp:
 // range widened to include 0, scale = (rmax - rmin) / (qmax - qmin) in float64
 // then stored as float32, zero point numpy.round (half to even) in float64.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -20,6 +21,13 @@
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/policy/linear.hpp"
+
+// gtest prints the tested path by name.
+namespace eigenq {
+namespace kernels {
+inline void PrintTo(Isa isa, std::ostream* os) { *os << to_string(isa); }
+}  // namespace kernels
+}  // namespace eigenq
 
 namespace {
 

@@ -198,13 +198,13 @@ EIGENQ_TARGET_NEON inline int32x2_t single_rounding_half(int64x2_t product, int6
   return vqmovn_s64(vrshlq_s64(product, negative_shift));
 }
 
-template <RequantRounding Rounding, bool MayShiftLeft>
+template <RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_NEON inline int32x4_t fixed_multiply_clamped(int32x4_t x, int32x4_t m, int32x4_t e, int32x4_t lo,
                                                            int32x4_t hi) {
   int32x4_t r;
   if constexpr (Rounding == RequantRounding::double_rounding) {
     const int32x4_t zero = vdupq_n_s32(0);
-    if constexpr (MayShiftLeft) x = vqshlq_s32(x, vmaxq_s32(e, zero));  // saturating, as the scalar shift
+    if constexpr (PositiveExponent) x = vqshlq_s32(x, vmaxq_s32(e, zero));  // saturating, as the scalar shift
     // sqrdmulh == saturating_rounding_doubling_high_mul (m >= 0 is checked).
     r = rounding_divide_by_pot(vqrdmulhq_s32(x, m), vmaxq_s32(vnegq_s32(e), zero));
   } else {
@@ -218,7 +218,7 @@ EIGENQ_TARGET_NEON inline int32x4_t fixed_multiply_clamped(int32x4_t x, int32x4_
 }
 
 // Four accumulators from x[at..]: multipliers from the arrays (when not null) or `same_*`.
-template <RequantRounding Rounding, bool MayShiftLeft>
+template <RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_NEON inline int32x4_t requantize_fixed4(const std::int32_t* x, const std::int32_t* multiplier,
                                                       const std::int32_t* exponent, int32x4_t same_multiplier,
                                                       int32x4_t same_exponent, Index at, int32x4_t lo, int32x4_t hi,
@@ -228,22 +228,22 @@ EIGENQ_TARGET_NEON inline int32x4_t requantize_fixed4(const std::int32_t* x, con
     m = vld1q_s32(multiplier + at);
     e = vld1q_s32(exponent + at);
   }
-  return vaddq_s32(fixed_multiply_clamped<Rounding, MayShiftLeft>(vld1q_s32(x + at), m, e, lo, hi), zp);
+  return vaddq_s32(fixed_multiply_clamped<Rounding, PositiveExponent>(vld1q_s32(x + at), m, e, lo, hi), zp);
 }
 
-template <class Code, RequantRounding Rounding, bool MayShiftLeft>
+template <class Code, RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_NEON inline void requantize_fixed_block16(const std::int32_t* x, const std::int32_t* multiplier,
                                                         const std::int32_t* exponent, int32x4_t same_multiplier,
                                                         int32x4_t same_exponent, int32x4_t lo, int32x4_t hi,
                                                         int32x4_t zp, Code* y) {
   const int32x4_t sm = same_multiplier, se = same_exponent;
-  store_codes16(requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 0, lo, hi, zp),
-                requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 4, lo, hi, zp),
-                requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 8, lo, hi, zp),
-                requantize_fixed4<Rounding, MayShiftLeft>(x, multiplier, exponent, sm, se, 12, lo, hi, zp), y);
+  store_codes16(requantize_fixed4<Rounding, PositiveExponent>(x, multiplier, exponent, sm, se, 0, lo, hi, zp),
+                requantize_fixed4<Rounding, PositiveExponent>(x, multiplier, exponent, sm, se, 4, lo, hi, zp),
+                requantize_fixed4<Rounding, PositiveExponent>(x, multiplier, exponent, sm, se, 8, lo, hi, zp),
+                requantize_fixed4<Rounding, PositiveExponent>(x, multiplier, exponent, sm, se, 12, lo, hi, zp), y);
 }
 
-template <class Code, RequantRounding Rounding, bool MayShiftLeft>
+template <class Code, RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_NEON inline void requantize_fixed_loop(const std::int32_t* x, Index n, const std::int32_t* multiplier,
                                                      const std::int32_t* exponent, QuantizedMultiplier same,
                                                      std::int32_t zero_point, CodeRange range, Code* y) {
@@ -252,7 +252,7 @@ EIGENQ_TARGET_NEON inline void requantize_fixed_loop(const std::int32_t* x, Inde
   const int32x4_t zp = vdupq_n_s32(zero_point);
   Index i = 0;
   for (; i + 16 <= n; i += 16) {
-    requantize_fixed_block16<Code, Rounding, MayShiftLeft>(x + i, multiplier ? multiplier + i : nullptr,
+    requantize_fixed_block16<Code, Rounding, PositiveExponent>(x + i, multiplier ? multiplier + i : nullptr,
                                                            exponent ? exponent + i : nullptr, sm, se, lo, hi, zp,
                                                            y + i);
   }
@@ -266,7 +266,7 @@ EIGENQ_TARGET_NEON inline void requantize_fixed_loop(const std::int32_t* x, Inde
       std::memcpy(mb, multiplier + i, bytes);
       std::memcpy(eb, exponent + i, bytes);
     }
-    requantize_fixed_block16<Code, Rounding, MayShiftLeft>(xb, multiplier ? mb : nullptr, exponent ? eb : nullptr, sm,
+    requantize_fixed_block16<Code, Rounding, PositiveExponent>(xb, multiplier ? mb : nullptr, exponent ? eb : nullptr, sm,
                                                            se, lo, hi, zp, yb);
     std::memcpy(y + i, yb, static_cast<std::size_t>(rest) * sizeof(Code));
   }

@@ -237,29 +237,35 @@ EIGENQ_TARGET_AVX2 inline __m256i rounding_divide_by_pot(__m256i x, __m256i e) {
   return _mm256_sub_epi32(_mm256_srav_epi32(x, e), _mm256_cmpgt_epi32(remainder, threshold));
 }
 
-// Single rounding on one 64-bit half: round(x * m / 2^s) half up, clamped to [lo, hi]. AVX2
-// has no 64-bit arithmetic shift; with the bias 2^62 the sum is positive, a logical shift
-// floors it, and the bias comes back out as 2^(62 - s) (s in [1, 62]).
+// Single rounding on one 64-bit half: round(x * m / 2^s) half up, clamped to [lo, hi] when
+// Clamp (otherwise the caller knows it fits int32 and uses the low dword). AVX2 has no 64-bit
+// arithmetic shift; with the bias 2^62 the sum is positive, a logical shift floors it, and the
+// bias comes back out as 2^(62 - s) (s in [1, 62]).
+template <bool Clamp>
 EIGENQ_TARGET_AVX2 inline __m256i single_rounding_half(__m256i x, __m256i m, __m256i s, __m256i lo, __m256i hi) {
   const __m256i one = _mm256_set1_epi64x(1);
   const __m256i bias = _mm256_set1_epi64x(std::int64_t{1} << 62);
   const __m256i round = _mm256_add_epi64(_mm256_sllv_epi64(one, _mm256_sub_epi64(s, one)), bias);
   const __m256i biased_shift = _mm256_sllv_epi64(one, _mm256_sub_epi64(_mm256_set1_epi64x(62), s));
-  const __m256i r = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), round), s);
-  const __m256i lo_b = _mm256_add_epi64(lo, biased_shift);
-  const __m256i hi_b = _mm256_add_epi64(hi, biased_shift);
-  __m256i c = _mm256_blendv_epi8(r, lo_b, _mm256_cmpgt_epi64(lo_b, r));
-  c = _mm256_blendv_epi8(c, hi_b, _mm256_cmpgt_epi64(c, hi_b));
-  return _mm256_sub_epi64(c, biased_shift);
+  __m256i r = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), round), s);
+  if constexpr (Clamp) {
+    const __m256i lo_b = _mm256_add_epi64(lo, biased_shift);
+    const __m256i hi_b = _mm256_add_epi64(hi, biased_shift);
+    r = _mm256_blendv_epi8(r, lo_b, _mm256_cmpgt_epi64(lo_b, r));
+    r = _mm256_blendv_epi8(r, hi_b, _mm256_cmpgt_epi64(r, hi_b));
+  }
+  return _mm256_sub_epi64(r, biased_shift);
 }
 
-// multiply_by_quantized_multiplier, clamped to [lo, hi].
-template <RequantRounding Rounding, bool MayShiftLeft>
+// multiply_by_quantized_multiplier, clamped to [lo, hi]. PositiveExponent: some exponent may
+// be > 0, so double rounding shifts left first and a single-rounding product may leave int32
+// (clamped in 64 bits); with exponents <= 0 it fits int32 and is clamped there.
+template <RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_AVX2 inline __m256i fixed_multiply_clamped(__m256i x, __m256i multiplier, __m256i exponent, __m256i lo,
                                                          __m256i hi) {
   if constexpr (Rounding == RequantRounding::double_rounding) {
     const __m256i zero = _mm256_setzero_si256();
-    if constexpr (MayShiftLeft) x = saturating_shift_left(x, _mm256_max_epi32(exponent, zero));
+    if constexpr (PositiveExponent) x = saturating_shift_left(x, _mm256_max_epi32(exponent, zero));
     const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, exponent), zero);
     const __m256i r = rounding_divide_by_pot(doubling_high_mul(x, multiplier), right);
     return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
@@ -268,15 +274,18 @@ EIGENQ_TARGET_AVX2 inline __m256i fixed_multiply_clamped(__m256i x, __m256i mult
     const __m256i lo64 = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(lo));  // lo/hi are the same in every lane
     const __m256i hi64 = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(hi));
     const __m256i low_dwords = _mm256_set1_epi64x(0xFFFFFFFF);
-    const __m256i even = single_rounding_half(x, multiplier, _mm256_and_si256(s, low_dwords), lo64, hi64);
-    const __m256i odd = single_rounding_half(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(multiplier, 32),
-                                             _mm256_srli_epi64(s, 32), lo64, hi64);
-    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    const __m256i even =
+        single_rounding_half<PositiveExponent>(x, multiplier, _mm256_and_si256(s, low_dwords), lo64, hi64);
+    const __m256i odd = single_rounding_half<PositiveExponent>(
+        _mm256_srli_epi64(x, 32), _mm256_srli_epi64(multiplier, 32), _mm256_srli_epi64(s, 32), lo64, hi64);
+    const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    if constexpr (PositiveExponent) return r;
+    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
   }
 }
 
 // Eight accumulators from x[at..]: multipliers from the arrays (when not null) or `same_*`.
-template <RequantRounding Rounding, bool MayShiftLeft>
+template <RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_AVX2 inline __m256i requantize_fixed8(const std::int32_t* x, const std::int32_t* multiplier,
                                                     const std::int32_t* exponent, __m256i same_multiplier,
                                                     __m256i same_exponent, Index at, __m256i lo, __m256i hi,
@@ -287,27 +296,27 @@ EIGENQ_TARGET_AVX2 inline __m256i requantize_fixed8(const std::int32_t* x, const
     e = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(exponent + at));
   }
   const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + at));
-  return _mm256_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, m, e, lo, hi), zp);
+  return _mm256_add_epi32(fixed_multiply_clamped<Rounding, PositiveExponent>(v, m, e, lo, hi), zp);
 }
 
 // 32 accumulators to codes; multiplier/exponent hold 32 entries, or are null for `same_*`.
-template <class Code, RequantRounding Rounding, bool MayShiftLeft>
+template <class Code, RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_AVX2 inline void requantize_fixed_block32(const std::int32_t* x, const std::int32_t* multiplier,
                                                         const std::int32_t* exponent, __m256i same_multiplier,
                                                         __m256i same_exponent, __m256i lo, __m256i hi, __m256i zp,
                                                         Code* y) {
-  const __m256i q0 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+  const __m256i q0 = requantize_fixed8<Rounding, PositiveExponent>(x, multiplier, exponent, same_multiplier,
                                                                same_exponent, 0, lo, hi, zp);
-  const __m256i q1 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+  const __m256i q1 = requantize_fixed8<Rounding, PositiveExponent>(x, multiplier, exponent, same_multiplier,
                                                                same_exponent, 8, lo, hi, zp);
-  const __m256i q2 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+  const __m256i q2 = requantize_fixed8<Rounding, PositiveExponent>(x, multiplier, exponent, same_multiplier,
                                                                same_exponent, 16, lo, hi, zp);
-  const __m256i q3 = requantize_fixed8<Rounding, MayShiftLeft>(x, multiplier, exponent, same_multiplier,
+  const __m256i q3 = requantize_fixed8<Rounding, PositiveExponent>(x, multiplier, exponent, same_multiplier,
                                                                same_exponent, 24, lo, hi, zp);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), pack_codes32<Code>(q0, q1, q2, q3));
 }
 
-template <class Code, RequantRounding Rounding, bool MayShiftLeft>
+template <class Code, RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_AVX2 inline void requantize_fixed_loop(const std::int32_t* x, Index n, const std::int32_t* multiplier,
                                                      const std::int32_t* exponent, QuantizedMultiplier same,
                                                      std::int32_t zero_point, CodeRange range, Code* y) {
@@ -316,7 +325,7 @@ EIGENQ_TARGET_AVX2 inline void requantize_fixed_loop(const std::int32_t* x, Inde
   const __m256i zp = _mm256_set1_epi32(zero_point);
   Index i = 0;
   for (; i + 32 <= n; i += 32) {
-    requantize_fixed_block32<Code, Rounding, MayShiftLeft>(x + i, multiplier ? multiplier + i : nullptr,
+    requantize_fixed_block32<Code, Rounding, PositiveExponent>(x + i, multiplier ? multiplier + i : nullptr,
                                                            exponent ? exponent + i : nullptr, sm, se, lo, hi, zp,
                                                            y + i);
   }
@@ -330,7 +339,7 @@ EIGENQ_TARGET_AVX2 inline void requantize_fixed_loop(const std::int32_t* x, Inde
       std::memcpy(mb, multiplier + i, bytes);
       std::memcpy(eb, exponent + i, bytes);
     }
-    requantize_fixed_block32<Code, Rounding, MayShiftLeft>(xb, multiplier ? mb : nullptr, exponent ? eb : nullptr, sm,
+    requantize_fixed_block32<Code, Rounding, PositiveExponent>(xb, multiplier ? mb : nullptr, exponent ? eb : nullptr, sm,
                                                            se, lo, hi, zp, yb);
     std::memcpy(y + i, yb, static_cast<std::size_t>(rest) * sizeof(Code));
   }
@@ -452,7 +461,9 @@ EIGENQ_TARGET_AVX2 inline void requantize_fixedpoint_avx2(const std::int32_t* x,
                                                           RequantRounding rounding, std::int32_t zero_point,
                                                           CodeRange range, Code* y) {
   using avx2_detail::requantize_fixed_loop;
-  if (rounding == RequantRounding::single_rounding) {
+  if (rounding == RequantRounding::single_rounding && m.exponent > 0) {
+    requantize_fixed_loop<Code, RequantRounding::single_rounding, true>(x, n, nullptr, nullptr, m, zero_point, range, y);
+  } else if (rounding == RequantRounding::single_rounding) {
     requantize_fixed_loop<Code, RequantRounding::single_rounding, false>(x, n, nullptr, nullptr, m, zero_point, range, y);
   } else if (m.exponent > 0) {
     requantize_fixed_loop<Code, RequantRounding::double_rounding, true>(x, n, nullptr, nullptr, m, zero_point, range, y);
@@ -469,8 +480,8 @@ EIGENQ_TARGET_AVX2 inline void requantize_fixedpoint_channels_avx2(const std::in
                                                                    CodeRange range, Code* y) {
   using avx2_detail::requantize_fixed_loop;
   if (rounding == RequantRounding::single_rounding) {
-    requantize_fixed_loop<Code, RequantRounding::single_rounding, false>(x, n, multiplier, exponent, {}, zero_point,
-                                                                        range, y);
+    requantize_fixed_loop<Code, RequantRounding::single_rounding, true>(x, n, multiplier, exponent, {}, zero_point,
+                                                                       range, y);
   } else {
     requantize_fixed_loop<Code, RequantRounding::double_rounding, true>(x, n, multiplier, exponent, {}, zero_point,
                                                                        range, y);

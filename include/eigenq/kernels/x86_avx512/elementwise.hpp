@@ -272,13 +272,11 @@ EIGENQ_TARGET_AVX512 inline __m512i rounding_divide_by_pot(__m512i x, __m512i e)
   return _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, one);
 }
 
-// Single rounding, one 64-bit half: round(x * m / 2^shift) (half up), clamped to [lo, hi].
-EIGENQ_TARGET_AVX512 inline __m512i single_rounding_half(__m512i x, __m512i m, __m512i shift, __m512i lo,
-                                                         __m512i hi) {
+// Single rounding, one 64-bit half: round(x * m / 2^shift) (half up).
+EIGENQ_TARGET_AVX512 inline __m512i single_rounding_half(__m512i x, __m512i m, __m512i shift) {
   const __m512i one = _mm512_set1_epi64(1);
   const __m512i round = _mm512_sllv_epi64(one, _mm512_sub_epi64(shift, one));
-  const __m512i r = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), round), shift);
-  return _mm512_min_epi64(_mm512_max_epi64(r, lo), hi);
+  return _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), round), shift);
 }
 
 // Per-lane multiplier data for 16 elements.
@@ -287,61 +285,71 @@ struct FixedLanes {
   __m512i exponent;
 };
 
-// multiply_by_quantized_multiplier clamped to [lo, hi] (32-bit values in every lane).
-template <RequantRounding Rounding, bool MayShiftLeft>
-EIGENQ_TARGET_AVX512 inline __m512i fixed_multiply_clamped(__m512i x, const FixedLanes& m, __m512i lo, __m512i hi) {
+// The clamp bounds lo = qmin - zp, hi = qmax - zp in 32- and 64-bit lanes.
+struct ClampBounds {
+  __m512i lo32, hi32, lo64, hi64;
+};
+
+// multiply_by_quantized_multiplier clamped to [lo, hi]. PositiveExponent: some exponent may be
+// > 0, so double rounding shifts left first and a single-rounding product may leave int32
+// (clamped in 64 bits); with exponents <= 0 it fits int32 and is clamped there.
+template <RequantRounding Rounding, bool PositiveExponent>
+EIGENQ_TARGET_AVX512 inline __m512i fixed_multiply_clamped(__m512i x, const FixedLanes& m, const ClampBounds& b) {
   if constexpr (Rounding == RequantRounding::double_rounding) {
     const __m512i zero = _mm512_setzero_si512();
-    if constexpr (MayShiftLeft) x = saturating_shift_left(x, _mm512_max_epi32(m.exponent, zero));
+    if constexpr (PositiveExponent) x = saturating_shift_left(x, _mm512_max_epi32(m.exponent, zero));
     const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, m.exponent), zero);
     const __m512i r = rounding_divide_by_pot(doubling_high_mul(x, m.multiplier), right);
-    return _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
+    return _mm512_min_epi32(_mm512_max_epi32(r, b.lo32), b.hi32);
   } else {
     // 31 - exponent in [1, 62]; the 64-bit lanes take the even and odd elements in turn.
     const __m512i shift = _mm512_sub_epi32(_mm512_set1_epi32(31), m.exponent);
     const __m512i low_dwords = _mm512_set1_epi64(0xFFFFFFFF);
-    const __m512i even = single_rounding_half(x, m.multiplier, _mm512_and_si512(shift, low_dwords), lo, hi);
-    const __m512i odd = single_rounding_half(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m.multiplier, 32),
-                                             _mm512_srli_epi64(shift, 32), lo, hi);
-    return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    __m512i even = single_rounding_half(x, m.multiplier, _mm512_and_si512(shift, low_dwords));
+    __m512i odd = single_rounding_half(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m.multiplier, 32),
+                                       _mm512_srli_epi64(shift, 32));
+    if constexpr (PositiveExponent) {
+      even = _mm512_min_epi64(_mm512_max_epi64(even, b.lo64), b.hi64);
+      odd = _mm512_min_epi64(_mm512_max_epi64(odd, b.lo64), b.hi64);
+    }
+    const __m512i r = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    if constexpr (PositiveExponent) return r;
+    return _mm512_min_epi32(_mm512_max_epi32(r, b.lo32), b.hi32);
   }
 }
 
 // Sixteen accumulators from x[at..]: multipliers from the arrays (when not null) or `same`.
-template <RequantRounding Rounding, bool MayShiftLeft>
+template <RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_AVX512 inline __m512i requantize_fixed16(const std::int32_t* x, const std::int32_t* multiplier,
                                                        const std::int32_t* exponent, const FixedLanes& same, Index at,
-                                                       __mmask16 m, __m512i lo, __m512i hi, __m512i zp) {
+                                                       __mmask16 m, const ClampBounds& b, __m512i zp) {
   FixedLanes f = same;
   if (multiplier != nullptr) {
     f.multiplier = _mm512_maskz_loadu_epi32(m, multiplier + at);
     f.exponent = _mm512_maskz_loadu_epi32(m, exponent + at);
   }
   const __m512i v = _mm512_maskz_loadu_epi32(m, x + at);
-  return _mm512_add_epi32(fixed_multiply_clamped<Rounding, MayShiftLeft>(v, f, lo, hi), zp);
+  return _mm512_add_epi32(fixed_multiply_clamped<Rounding, PositiveExponent>(v, f, b), zp);
 }
 
 // Multipliers per element (multiplier/exponent arrays) or `same` for every element.
-template <class Code, RequantRounding Rounding, bool MayShiftLeft>
+template <class Code, RequantRounding Rounding, bool PositiveExponent>
 EIGENQ_TARGET_AVX512 inline void requantize_fixed_loop(const std::int32_t* x, Index n, const std::int32_t* multiplier,
                                                        const std::int32_t* exponent, FixedLanes same,
                                                        std::int32_t zero_point, CodeRange range, Code* y) {
-  // Clamp bounds: int32 lanes for double rounding, 64-bit lanes for single rounding.
-  const std::int32_t lo32 = range.qmin - zero_point, hi32 = range.qmax - zero_point;
-  const bool single = Rounding == RequantRounding::single_rounding;
-  const __m512i lo = single ? _mm512_set1_epi64(lo32) : _mm512_set1_epi32(lo32);
-  const __m512i hi = single ? _mm512_set1_epi64(hi32) : _mm512_set1_epi32(hi32);
+  const std::int32_t lo = range.qmin - zero_point, hi = range.qmax - zero_point;
+  const ClampBounds b{_mm512_set1_epi32(lo), _mm512_set1_epi32(hi), _mm512_set1_epi64(lo), _mm512_set1_epi64(hi)};
   const __m512i zp = _mm512_set1_epi32(zero_point);
   for (Index i = 0; i < n; i += 64) {
     const Index rest = n - i;
-    const __m512i q0 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i, lanes16(rest),
-                                                                  lo, hi, zp);
-    const __m512i q1 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i + 16,
-                                                                  lanes16(rest - 16), lo, hi, zp);
-    const __m512i q2 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i + 32,
-                                                                  lanes16(rest - 32), lo, hi, zp);
-    const __m512i q3 = requantize_fixed16<Rounding, MayShiftLeft>(x, multiplier, exponent, same, i + 48,
-                                                                  lanes16(rest - 48), lo, hi, zp);
+    const __m512i q0 = requantize_fixed16<Rounding, PositiveExponent>(x, multiplier, exponent, same, i,
+                                                                      lanes16(rest), b, zp);
+    const __m512i q1 = requantize_fixed16<Rounding, PositiveExponent>(x, multiplier, exponent, same, i + 16,
+                                                                  lanes16(rest - 16), b, zp);
+    const __m512i q2 = requantize_fixed16<Rounding, PositiveExponent>(x, multiplier, exponent, same, i + 32,
+                                                                  lanes16(rest - 32), b, zp);
+    const __m512i q3 = requantize_fixed16<Rounding, PositiveExponent>(x, multiplier, exponent, same, i + 48,
+                                                                  lanes16(rest - 48), b, zp);
     _mm512_mask_storeu_epi8(y + i, lanes64(rest), pack_codes64<Code>(q0, q1, q2, q3));
   }
 }
@@ -376,17 +384,21 @@ EIGENQ_TARGET_AVX512 inline void quantize_f32_channels_avx512(const float* x, In
 template <class Code>
 EIGENQ_TARGET_AVX512 inline void dequantize_f32_avx512(const Code* q, Index n, float scale,
                                                        std::int32_t zero_point, float* y) {
+  using avx512_detail::codes_to_float;
   const __m512 s = _mm512_set1_ps(scale);
   const __m512 z = _mm512_set1_ps(static_cast<float>(zero_point));
   Index i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i));
-    _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_sub_ps(avx512_detail::codes_to_float<Code>(codes), z), s));
+  for (; i + 64 <= n; i += 64) {
+    // Four widening loads (vpmovsxbd/vpmovzxbd from memory), four independent chains.
+    for (Index j = i; j < i + 64; j += 16) {
+      const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j));
+      _mm512_storeu_ps(y + j, _mm512_mul_ps(_mm512_sub_ps(codes_to_float<Code>(codes), z), s));
+    }
   }
-  if (i < n) {
+  for (; i < n; i += 16) {
     const __mmask16 m = avx512_detail::lanes16(n - i);
     const __m128i codes = _mm_maskz_loadu_epi8(m, q + i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_sub_ps(avx512_detail::codes_to_float<Code>(codes), z), s));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_sub_ps(codes_to_float<Code>(codes), z), s));
   }
 }
 
@@ -424,7 +436,10 @@ EIGENQ_TARGET_AVX512 inline void requantize_fixedpoint_avx512(const std::int32_t
                                                               CodeRange range, Code* y) {
   using namespace avx512_detail;
   const FixedLanes same{_mm512_set1_epi32(m.multiplier), _mm512_set1_epi32(m.exponent)};
-  if (rounding == RequantRounding::single_rounding) {
+  if (rounding == RequantRounding::single_rounding && m.exponent > 0) {
+    requantize_fixed_loop<Code, RequantRounding::single_rounding, true>(x, n, nullptr, nullptr, same, zero_point,
+                                                                       range, y);
+  } else if (rounding == RequantRounding::single_rounding) {
     requantize_fixed_loop<Code, RequantRounding::single_rounding, false>(x, n, nullptr, nullptr, same, zero_point,
                                                                         range, y);
   } else if (m.exponent > 0) {
@@ -446,8 +461,8 @@ EIGENQ_TARGET_AVX512 inline void requantize_fixedpoint_channels_avx512(const std
   using namespace avx512_detail;
   const FixedLanes unused{_mm512_setzero_si512(), _mm512_setzero_si512()};
   if (rounding == RequantRounding::single_rounding) {
-    requantize_fixed_loop<Code, RequantRounding::single_rounding, false>(x, n, multiplier, exponent, unused,
-                                                                        zero_point, range, y);
+    requantize_fixed_loop<Code, RequantRounding::single_rounding, true>(x, n, multiplier, exponent, unused,
+                                                                       zero_point, range, y);
   } else {
     requantize_fixed_loop<Code, RequantRounding::double_rounding, true>(x, n, multiplier, exponent, unused,
                                                                        zero_point, range, y);

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include <Eigen/Core>
 
+#include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
 
 namespace eigenq {
@@ -16,6 +18,18 @@ namespace nn {
 
 // Activations: one row per example.
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Integer activations of a full-integer (static) model: int8 codes with one
+// affine scale and zero point for the tensor, r = scale * (q - zero_point).
+struct QActivations {
+  Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> codes;
+  float scale = 1.0f;
+  std::int32_t zero_point = 0;
+
+  Matrix dequantize() const {
+    return (codes.cast<float>().array() - static_cast<float>(zero_point)).matrix() * scale;
+  }
+};
 
 class Module {
  public:
@@ -31,6 +45,16 @@ class Module {
   // Number of weights (for average bits per weight).
   virtual Index weight_count() const { return 0; }
   virtual std::unique_ptr<Module> clone() const = 0;
+
+  // Full-integer layers (StaticLinear) also take int8 activations and give
+  // int8 activations, so a chain of them never leaves the integers.
+  virtual bool integer_io() const { return false; }
+  virtual QActivations quantize_input(const Matrix&) const {
+    raise("layer ", kind(), " has no integer input");
+  }
+  virtual QActivations forward_integer(const QActivations&) const {
+    raise("layer ", kind(), " has no integer path");
+  }
 };
 
 }  // namespace nn

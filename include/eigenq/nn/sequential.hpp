@@ -51,10 +51,41 @@ class Sequential : public Module {
     layers_[i] = std::move(layer);
   }
 
+  // Float in, float out. Consecutive full-integer layers pass int8
+  // activations to each other; the boundaries quantize and dequantize.
   Matrix forward(const Matrix& x) const override {
     Matrix y = x;
-    for (const auto& layer : layers_) y = layer->forward(y);
+    std::size_t i = 0;
+    while (i < layers_.size()) {
+      if (!layers_[i]->integer_io()) {
+        y = layers_[i++]->forward(y);
+        continue;
+      }
+      QActivations q = layers_[i]->quantize_input(y);
+      while (i < layers_.size() && layers_[i]->integer_io()) q = layers_[i++]->forward_integer(q);
+      y = q.dequantize();
+    }
     return y;
+  }
+
+  // Integer in, integer out, for a model made only of full-integer layers
+  // (TFLite's int8 inputs and outputs).
+  QActivations forward_integer(const QActivations& x) const override {
+    if (!integer_io()) raise("forward_integer: the model has float layers; use forward()");
+    QActivations q = x;
+    for (const auto& layer : layers_) q = layer->forward_integer(q);
+    return q;
+  }
+  bool integer_io() const override {
+    if (layers_.empty()) return false;
+    for (const auto& layer : layers_) {
+      if (!layer->integer_io()) return false;
+    }
+    return true;
+  }
+  QActivations quantize_input(const Matrix& x) const override {
+    if (layers_.empty()) raise("quantize_input: the model is empty");
+    return layers_.front()->quantize_input(x);
   }
 
   std::string kind() const override { return "Sequential"; }

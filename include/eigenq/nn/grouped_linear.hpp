@@ -1,0 +1,119 @@
+// GroupedLinear: weight-only 4-bit Linear for memory-bound inference (the
+// GPTQ/AWQ/llama.cpp Q4 shape). Weights are int4 codes in [-8, 7] with one
+// scale per group of G = 32 or 128 inputs (symmetric, PyTorch's 4-bit scale
+// amax / 7.5 by default), run on the int4 grouped GEMV kernel, which quantizes
+// the activations to int8 per group on the fly. Scales are stored as f32 by
+// default (exactly the QTensor's), or as f16 to save a further 2 bytes a group.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "eigenq/core/error.hpp"
+#include "eigenq/core/qtensor.hpp"
+#include "eigenq/kernels/gemv_q4.hpp"
+#include "eigenq/kernels/packed_int4_weights.hpp"
+#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/module.hpp"
+#include "eigenq/policy/linear.hpp"
+#include "eigenq/quantizer.hpp"
+
+namespace eigenq {
+namespace nn {
+
+struct GroupedLinearOptions {
+  Index group_size = 32;  // 32 or 128 (the kernel's group sizes)
+  kernels::ScaleType scale_type = kernels::ScaleType::f32;
+  int threads = 1;
+};
+
+class GroupedLinear : public Module {
+ public:
+  using WeightTensor = QTensor<eigenq::Linear<std::int8_t>>;
+
+  static eigenq::Linear<std::int8_t> weight_policy() {
+    return eigenq::Linear<std::int8_t>::symmetric().with_bits(4);
+  }
+
+  GroupedLinear(const Eigen::MatrixXf& weight, const Eigen::VectorXf& bias, GroupedLinearOptions options = {})
+      : options_(options) {
+    if (weight.size() == 0) raise<ShapeError>("GroupedLinear: empty weight");
+    const Quantizer<eigenq::Linear<std::int8_t>, PerGroup> quantizer(weight_policy(),
+                                                                      PerGroup{1, options_.group_size});
+    init(quantizer.quantize(weight), bias.size() ? bias : Eigen::VectorXf(Eigen::VectorXf::Zero(weight.rows())));
+  }
+
+  explicit GroupedLinear(const nn::Linear& layer, GroupedLinearOptions options = {})
+      : GroupedLinear(layer.weight(), layer.bias(), options) {}
+
+  GroupedLinear(WeightTensor weight, Eigen::VectorXf bias, GroupedLinearOptions options)
+      : options_(options) {
+    init(std::move(weight), std::move(bias));
+  }
+
+  Index in_features() const { return weight_.shape()[1]; }
+  Index out_features() const { return weight_.shape()[0]; }
+  const WeightTensor& weight() const { return weight_; }
+  const Eigen::VectorXf& bias() const { return bias_; }
+  const GroupedLinearOptions& options() const { return options_; }
+
+  Matrix forward(const Matrix& x) const override {
+    nn::detail::check_input_features(x, in_features(), "GroupedLinear");
+    Matrix y(x.rows(), out_features());
+    kernels::gemv_q4(x.data(), x.rows(), in_features(), packed_, bias_.data(), y.data(), out_features(),
+                     options_.threads);
+    return y;
+  }
+
+  std::string kind() const override { return "GroupedLinear"; }
+  // Codes (two a byte) plus one scale per group in its stored type, plus the bias.
+  std::size_t weight_bytes() const override {
+    const std::size_t scale_bytes = options_.scale_type == kernels::ScaleType::f32 ? 4 : 2;
+    return weight_.codes().bytes() + weight_.params().size() * scale_bytes +
+           sizeof(float) * static_cast<std::size_t>(bias_.size());
+  }
+  Index weight_count() const override { return weight_.size(); }
+  std::unique_ptr<Module> clone() const override { return std::make_unique<GroupedLinear>(*this); }
+
+ private:
+  void init(WeightTensor weight, Eigen::VectorXf bias) {
+    const Granularity g = weight.granularity();
+    if (weight.rank() != 2 || g.kind != Granularity::Kind::group || g.axis != 1 ||
+        (g.group_size != 32 && g.group_size != 128)) {
+      raise("GroupedLinear: weights must be quantized in groups of 32 or 128 along the input axis");
+    }
+    if (weight.bits() > 4) raise("GroupedLinear: weights must be 4-bit codes, got ", weight.bits());
+    for (const auto& p : weight.params()) {
+      if (p.zero_point != 0) raise("GroupedLinear: weights must be symmetric (zero point 0)");
+    }
+    if (bias.size() != weight.shape()[0]) {
+      raise<ShapeError>("GroupedLinear: bias has ", bias.size(), " entries for ", weight.shape()[0],
+                        " output channels");
+    }
+    weight_ = std::move(weight);
+    bias_ = std::move(bias);
+    const Index n = weight_.shape()[0];
+    const Index k = weight_.shape()[1];
+    const std::vector<std::int8_t> codes = weight_.unpacked_codes();
+    std::vector<float> scales;
+    scales.reserve(weight_.params().size());
+    for (const auto& p : weight_.params()) scales.push_back(p.scale);
+    const Index groups = weight_.layout().groups_per_axis();
+    packed_ = kernels::pack_int4_weights(codes.data(), n, k, k, scales.data(), groups, g.group_size,
+                                         options_.scale_type);
+  }
+
+  GroupedLinearOptions options_;
+  WeightTensor weight_;
+  Eigen::VectorXf bias_;
+  kernels::PackedInt4Weights packed_;
+};
+
+}  // namespace nn
+}  // namespace eigenq

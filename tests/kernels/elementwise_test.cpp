@@ -358,7 +358,10 @@ void check_dequantize(Isa isa) {
       ASSERT_TRUE(same_bits(a, b)) << "scale " << hex(scale) << " zp " << zp;
     }
   }
-  for (Index n : {1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 69, 70, 1000003}) {
+  std::vector<Index> lengths;
+  for (Index n = 1; n <= 70; ++n) lengths.push_back(n);
+  lengths.push_back(1000003);
+  for (Index n : lengths) {
     for (int offset = 0; offset < 4; ++offset) {
       if (n > 70 && offset > 1) continue;
       std::vector<Code> q(static_cast<std::size_t>(n + offset));
@@ -601,7 +604,10 @@ TEST_P(ElementwiseIsa, RequantizeLargeEqualsScalar) {
 TEST_P(ElementwiseIsa, Int4PackUnpackEqualsScalar) {
   std::mt19937 rng(23);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (Index n : {1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33, 63, 64, 65, 66, 67, 68, 69, 70, 127, 128, 129, 1000003}) {
+  std::vector<Index> lengths;
+  for (Index n = 1; n <= 70; ++n) lengths.push_back(n);
+  for (Index n : {127, 128, 129, 1000003}) lengths.push_back(n);
+  for (Index n : lengths) {
     for (int offset = 0; offset < 4; ++offset) {
       if (n > 200 && offset > 1) continue;
       // Codes include values outside 4 bits: packing keeps the low nibble.
@@ -728,6 +734,22 @@ TEST(ElementwiseScalar, QuantizeClosedForms) {
   eigenq::kernels::quantize_f32_s8(x.data(), static_cast<Index>(x.size()), 1.0f, 3, {-4, 4},
                                    QuantizeRounding::divide_half_away, y.data());
   EXPECT_EQ(std::vector<std::int8_t>({4, 4, 4, 2, 1, 0, 3, 4, -4, 4}), y);
+  // The tie data tells x * (1 / scale) from x / scale: both directions occur.
+  for (float scale : {0.1f, 0.0123f, 1.0f / 127.5f}) {
+    const std::vector<float> e = edge_values(scale);
+    std::vector<std::int8_t> by_mul(e.size()), by_div(e.size());
+    eigenq::kernels::quantize_f32_s8(e.data(), static_cast<Index>(e.size()), scale, 0, full<std::int8_t>(),
+                                     QuantizeRounding::multiply_half_even, by_mul.data());
+    eigenq::kernels::quantize_f32_s8(e.data(), static_cast<Index>(e.size()), scale, 0, full<std::int8_t>(),
+                                     QuantizeRounding::divide_half_even, by_div.data());
+    int mul_higher = 0, div_higher = 0;
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      mul_higher += by_mul[i] > by_div[i];
+      div_higher += by_div[i] > by_mul[i];
+    }
+    EXPECT_GT(mul_higher, 0) << hex(scale);
+    EXPECT_GT(div_higher, 0) << hex(scale);
+  }
   // 0.3 / 0.1f and 0.3 * (1 / 0.1f) differ: the profiles keep their own.
   const float a = 0.35f;
   std::int8_t m = 0, d = 0;

@@ -34,6 +34,7 @@
 
 #include "eigenq/quantizer.hpp"
 
+#include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/isa.hpp"
 

@@ -113,6 +113,7 @@ TEST(LogErrors, BitsAndRanges) {
   expect_error<eigenq::InvalidArgument>([] { Log<std::uint8_t>().with_range(0, 300); }, {"300"});
   expect_error<eigenq::InvalidArgument>([] { LogSigned<std::int8_t>().with_bits(9); }, {"bits = 9"});
   expect_error<eigenq::InvalidArgument>([] { LogSigned<std::int8_t>().with_octaves(-1); }, {"octaves = -1"});
+  expect_error<eigenq::InvalidArgument>([] { LogSigned<std::int8_t>().with_octaves(0); }, {"octaves = 0"});
   expect_error<eigenq::InvalidArgument>([] { Log2<std::int8_t>().with_bits(9); }, {"bits = 9"});
   expect_error<eigenq::InvalidArgument>([] { Log2<std::int16_t>().with_bits(12); }, {"bits = 12"});
   expect_error<eigenq::InvalidArgument>([] { Log2<std::int8_t>().with_bits(1); }, {"bits = 1"});

@@ -195,8 +195,8 @@ class LogSigned {
   }
   // m_max / m_min = 2^octaves (ignored with 2 bits, where m_min = m_max).
   LogSigned& with_octaves(double octaves) {
-    if (!(octaves >= 0.0 && octaves <= 256.0)) {
-      raise("log-signed: octaves = ", octaves, " is out of range (expected 0..256)");
+    if (!(octaves > 0.0 && octaves <= 256.0)) {  // 0 would give every magnitude code one level
+      raise("log-signed: octaves = ", octaves, " is out of range (expected > 0 and <= 256)");
     }
     octaves_ = octaves;
     return *this;

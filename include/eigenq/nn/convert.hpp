@@ -1,0 +1,233 @@
+// Model conversion: the two flows of the seed document, and mixed precision.
+//
+//   auto dyn = eigenq::nn::quantize_dynamic(model);                 // torch quantize_dynamic
+//   auto full = eigenq::nn::quantize_static(model, calibration);    // TFLite full-integer int8
+//   auto mix = eigenq::nn::quantize_mixed(model, {layer_schemes::int8_dynamic(),
+//                                                 layer_schemes::int4_grouped(32), ...});
+//
+// Each returns a new Sequential; the float model is left as it is. Layers other
+// than Linear (ReLU) are kept, except that quantize_static fuses a ReLU that
+// follows a Linear into the StaticLinear's clamp.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eigenq/calibrate/kl_entropy.hpp"
+#include "eigenq/calibrate/minmax.hpp"
+#include "eigenq/calibrate/mse_clip.hpp"
+#include "eigenq/calibrate/percentile.hpp"
+#include "eigenq/core/error.hpp"
+#include "eigenq/nn/dynamic_linear.hpp"
+#include "eigenq/nn/grouped_linear.hpp"
+#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/sequential.hpp"
+#include "eigenq/nn/static_linear.hpp"
+#include "eigenq/nn/weight_only_linear.hpp"
+#include "eigenq/policy/linear.hpp"
+
+namespace eigenq {
+namespace nn {
+
+namespace detail {
+
+inline const Linear* as_float_linear(const Module& m) { return dynamic_cast<const Linear*>(&m); }
+inline bool is_relu(const Module& m) { return dynamic_cast<const ReLU*>(&m) != nullptr; }
+
+// Copies `model`, replacing every float Linear with make(linear, index among Linears).
+inline Sequential replace_linears(const Sequential& model,
+                                  const std::function<std::unique_ptr<Module>(const Linear&, std::size_t)>& make) {
+  Sequential out;
+  std::size_t linear_index = 0;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    if (const Linear* lin = as_float_linear(model[i])) {
+      out.add(make(*lin, linear_index++));
+    } else {
+      out.add(model[i].clone());
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
+// ---- dynamic (PyTorch quantize_dynamic) ---------------------------------------------------
+
+inline Sequential quantize_dynamic(const Sequential& model, const DynamicLinearOptions& options = {}) {
+  return detail::replace_linears(model, [&](const Linear& lin, std::size_t) {
+    return std::make_unique<DynamicLinear>(lin, options);
+  });
+}
+
+// ---- weight-only int4 groups ---------------------------------------------------------------
+
+inline Sequential quantize_grouped(const Sequential& model, const GroupedLinearOptions& options = {}) {
+  return detail::replace_linears(model, [&](const Linear& lin, std::size_t) {
+    return std::make_unique<GroupedLinear>(lin, options);
+  });
+}
+
+// ---- static full-integer (TFLite int8 conversion) ------------------------------------------
+
+enum class Calibration { minmax, percentile, mse, kl };
+
+struct StaticQuantOptions {
+  Calibration calibration = Calibration::minmax;
+  double percentile = 99.99;  // for Calibration::percentile
+  StaticLinearOptions layer;
+  // Activations: int8 affine with TFLite's parameter choice.
+  eigenq::Linear<std::int8_t> activation_policy = eigenq::Linear<std::int8_t>::affine(Profile::tflite);
+};
+
+namespace detail {
+
+// Observes a stream of activation batches with the chosen calibrator and
+// returns the per-tensor parameters.
+class ActivationCalibrator {
+ public:
+  explicit ActivationCalibrator(const StaticQuantOptions& o) : options_(o) {}
+
+  void observe(const Matrix& batch) {
+    switch (options_.calibration) {
+      case Calibration::minmax: minmax_.observe(batch); break;
+      case Calibration::percentile: percentile_.observe(batch); break;
+      case Calibration::mse: mse_.observe(batch); break;
+      case Calibration::kl: kl_.observe(batch); break;
+    }
+  }
+
+  LinearParams params() const {
+    const auto& pol = options_.activation_policy;
+    switch (options_.calibration) {
+      case Calibration::minmax: return minmax_.params(pol).front();
+      case Calibration::percentile: return percentile_.params(pol).front();
+      case Calibration::mse: return mse_.params(pol).front();
+      case Calibration::kl: return kl_.params(pol).front();
+    }
+    return {};
+  }
+
+ private:
+  StaticQuantOptions options_;
+  MinMaxObserver minmax_{PerTensor{}};
+  PercentileObserver percentile_{PerTensor{}, options_.percentile};
+  MseClipObserver mse_{PerTensor{}};
+  KlEntropyObserver kl_{PerTensor{}};
+};
+
+}  // namespace detail
+
+// Calibrates every activation boundary on `calibration` batches (the model's
+// float inputs), then converts each Linear (+ a following ReLU) into a
+// StaticLinear. The model must start with a Linear.
+inline Sequential quantize_static(const Sequential& model, const std::vector<Matrix>& calibration,
+                                  const StaticQuantOptions& options = {}) {
+  if (calibration.empty()) raise("quantize_static: no calibration batches");
+  // Blocks: a Linear, optionally with the ReLU after it.
+  struct Block {
+    const Linear* linear;
+    bool relu;
+  };
+  std::vector<Block> blocks;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const Linear* lin = detail::as_float_linear(model[i]);
+    if (lin == nullptr) {
+      raise("quantize_static: layer ", i, " (", model[i].kind(),
+            ") is not a float Linear or a ReLU following one");
+    }
+    const bool relu = i + 1 < model.size() && detail::is_relu(model[i + 1]);
+    blocks.push_back({lin, relu});
+    if (relu) ++i;
+  }
+  // Boundary b is the input of block b (b = blocks.size(): the model's output).
+  std::vector<detail::ActivationCalibrator> boundaries(blocks.size() + 1, detail::ActivationCalibrator(options));
+  for (std::size_t batch = 0; batch < calibration.size(); ++batch) {
+    Matrix x = calibration[batch];
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      boundaries[b].observe(x);
+      x = blocks[b].linear->forward(x);
+      if (blocks[b].relu) x = x.cwiseMax(0.0f);
+    }
+    boundaries.back().observe(x);
+  }
+  Sequential out;
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    out.add(StaticLinear(blocks[b].linear->weight(), blocks[b].linear->bias(), boundaries[b].params(),
+                         boundaries[b + 1].params(), blocks[b].relu, options.layer));
+  }
+  return out;
+}
+
+// ---- mixed precision -----------------------------------------------------------------------
+
+// How one Linear layer is converted: a name (matching the analysis scheme that
+// chose it) and a factory.
+struct LayerScheme {
+  std::string name;
+  std::function<std::unique_ptr<Module>(const Linear&)> make;
+};
+
+namespace layer_schemes {
+
+inline LayerScheme float32() {
+  return {"float32", [](const Linear& l) { return std::make_unique<Linear>(l); }};
+}
+
+inline LayerScheme int8_dynamic(const DynamicLinearOptions& o = {}, std::string name = "int8-per-channel") {
+  return {std::move(name), [o](const Linear& l) { return std::make_unique<DynamicLinear>(l, o); }};
+}
+
+inline LayerScheme int4_grouped(Index group = 32, std::string name = "") {
+  if (name.empty()) name = "int4-g" + std::to_string(group);
+  return {std::move(name), [group](const Linear& l) {
+            GroupedLinearOptions o;
+            o.group_size = group;
+            return std::make_unique<GroupedLinear>(l, o);
+          }};
+}
+
+// Any policy and granularity, stored quantized, computed in float.
+template <class Policy, class G>
+LayerScheme weight_only(std::string name, Quantizer<Policy, G> quantizer) {
+  return {name, [name, quantizer](const Linear& l) {
+            return std::make_unique<WeightOnlyLinear<Policy>>(l, quantizer, name);
+          }};
+}
+
+}  // namespace layer_schemes
+
+// One scheme per float Linear, in order.
+inline Sequential quantize_mixed(const Sequential& model, const std::vector<LayerScheme>& plan) {
+  std::size_t linears = 0;
+  for (std::size_t i = 0; i < model.size(); ++i) linears += detail::as_float_linear(model[i]) != nullptr;
+  if (plan.size() != linears) {
+    raise<ShapeError>("quantize_mixed: the plan has ", plan.size(), " schemes for ", linears, " Linear layers");
+  }
+  return detail::replace_linears(model, [&](const Linear& lin, std::size_t k) {
+    if (!plan[k].make) raise("quantize_mixed: scheme '", plan[k].name, "' has no layer factory");
+    return plan[k].make(lin);
+  });
+}
+
+// The same, choosing each layer's scheme by name among `candidates` (the names a
+// mixed-precision selection returned).
+inline Sequential quantize_mixed(const Sequential& model, const std::vector<std::string>& names,
+                                 const std::vector<LayerScheme>& candidates) {
+  std::vector<LayerScheme> plan;
+  for (const std::string& n : names) {
+    const LayerScheme* found = nullptr;
+    for (const auto& c : candidates) {
+      if (c.name == n) found = &c;
+    }
+    if (found == nullptr) raise("quantize_mixed: no layer scheme named '", n, "' among the candidates");
+    plan.push_back(*found);
+  }
+  return quantize_mixed(model, plan);
+}
+
+}  // namespace nn
+}  // namespace eigenq

@@ -20,12 +20,13 @@
 namespace eigenq {
 namespace detail {
 
-// m + c * (v - m) in float32, one rounding per operation. The product goes through
-// double, where it is exact (24 + 24 bits), so no compiler can fuse it into an FMA
-// and change the last bit; its conversion to float is then the float32 product.
+// m + c * (v - m) in float32, one rounding per operation, as torch computes it. The
+// product goes through a volatile so that no compiler fuses multiply and add into an FMA
+// (GCC does under -ffp-contract=fast, its default in GNU modes with -march=native), which
+// would change the last bit. Runs once per group and batch, so the store costs nothing.
 inline float moving_average_step(float m, float c, float v) {
   const float diff = v - m;
-  const float product = static_cast<float>(static_cast<double>(c) * static_cast<double>(diff));
+  volatile float product = c * diff;
   return m + product;
 }
 

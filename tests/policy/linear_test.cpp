@@ -345,3 +345,16 @@ TEST(Quantizer, GivenParametersAreUsedAsIs) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Linear, OneBitRangesAreStoredInTwoBitFields) {
+  const auto pol = eigenq::Linear<std::uint8_t>::affine().with_range(0, 1);
+  EXPECT_EQ(pol.bits(), 2);
+  const Eigen::MatrixXf w = Eigen::MatrixXf::Random(3, 5);
+  const auto q = eigenq::quantize(w, pol);
+  for (auto c : q.unpacked_codes()) EXPECT_LE(c, 1);
+  EXPECT_EQ(q.codes().bytes(), 4u);  // 15 codes, four a byte
+}
+
+}  // namespace

@@ -4,6 +4,7 @@
 // profile (PyTorch by default).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -88,7 +89,8 @@ class Linear {
     return r;
   }
 
-  int bits() const { return bits_for_range(range(), std::is_signed_v<Code>); }
+  // Codes are stored in at least 2-bit fields (a range like [0, 1] takes 2 bits).
+  int bits() const { return std::max(2, bits_for_range(range(), std::is_signed_v<Code>)); }
 
   std::string name() const { return scheme_ == Scheme::affine ? "linear-affine" : "linear-symmetric"; }
 

@@ -5,6 +5,7 @@
 // 191.25, rounded to 191. Dequantize: r = r_min + (q - q_min) / s.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -44,7 +45,7 @@ class LinearSeed {
   }
 
   CodeRange range() const { return range_; }
-  int bits() const { return bits_for_range(range_, std::is_signed_v<Code>); }
+  int bits() const { return std::max(2, bits_for_range(range_, std::is_signed_v<Code>)); }
   std::string name() const { return "linear-seed"; }
   Convention convention() const { return Convention::seed; }
 

@@ -91,86 +91,106 @@ EIGENQ_TARGET_AVX2 inline __m256 load_scales_avx2(const std::uint8_t* s, ScaleTy
   return type == ScaleType::f32 ? _mm256_loadu_ps(reinterpret_cast<const float*>(s)) : half8_to_float_avx2(s);
 }
 
-// Halves 8-channel half-blocks starting at half-block h0, for Rows (1 or 2) rows.
+// The int32 sums of one group for Rows rows and Halves 8-channel halves from
+// half h0, into isum[r * 64 + c]. Octet rows are read in order, all the
+// halves of each, so the record streams through once.
 template <int Rows, int Halves>
-EIGENQ_TARGET_AVX2 void gemv_q4_pass_avx2(const Q4PanelArgs& a, Index h0) {
+EIGENQ_TARGET_AVX2 void gemv_q4_group_sums_avx2(const Q4PanelArgs& a, const std::uint8_t* rec, Index g,
+                                                Index h0, std::int32_t* isum) {
   const Index nb = a.width / 16;
-  const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
-  const Index record = a.group_size * a.width / 2 + a.width * scale_bytes;
   const Index octets = a.group_size / 8;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 facc[Rows][Halves];
-#pragma GCC unroll 2
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 2
-    for (int h = 0; h < Halves; ++h) facc[r][h] = _mm256_setzero_ps();
-  }
-  for (Index g = 0; g < a.groups; ++g) {
-    const std::uint8_t* rec = a.panel + g * record;
-    __m256i acc32[Rows][Halves];
+  for (Index o0 = 0; o0 < octets; o0 += 4) {  // at most 4 octet rows in int16 (see above)
+    __m256i acc16[Rows][Halves];
 #pragma GCC unroll 2
     for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 2
-      for (int h = 0; h < Halves; ++h) acc32[r][h] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int h = 0; h < Halves; ++h) acc16[r][h] = _mm256_setzero_si256();
     }
-    for (Index o0 = 0; o0 < octets; o0 += 4) {  // at most 4 octet rows in int16 (see above)
-      __m256i acc16[Rows][Halves];
+    for (Index o = o0; o < o0 + 4; ++o) {
+      __m256i x_lo[Rows], x_hi[Rows];  // the octet's two activation quads, broadcast
 #pragma GCC unroll 2
       for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 2
-        for (int h = 0; h < Halves; ++h) acc16[r][h] = _mm256_setzero_si256();
+        const std::int8_t* quads = a.q + r * a.q_stride + g * a.group_size + 8 * o;
+        std::int32_t lo_quad, hi_quad;
+        std::memcpy(&lo_quad, quads, 4);
+        std::memcpy(&hi_quad, quads + 4, 4);
+        x_lo[r] = _mm256_set1_epi32(lo_quad);
+        x_hi[r] = _mm256_set1_epi32(hi_quad);
       }
-      for (Index o = o0; o < o0 + 4; ++o) {
+      const std::uint8_t* row = rec + o * nb * 64 + h0 * 32;  // half h at row + 32 h
+#pragma GCC unroll 8
+      for (int h = 0; h < Halves; ++h) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32 * h));
+        const __m256i w_lo = _mm256_and_si256(v, low4);
+        const __m256i w_hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
 #pragma GCC unroll 2
-        for (int h = 0; h < Halves; ++h) {
-          const Index half = h0 + h;
-          const __m256i v = _mm256_loadu_si256(
-              reinterpret_cast<const __m256i*>(rec + (o * nb + half / 2) * 64 + (half % 2) * 32));
-          const __m256i w_lo = _mm256_and_si256(v, low4);
-          const __m256i w_hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-#pragma GCC unroll 2
-          for (int r = 0; r < Rows; ++r) {
-            std::int32_t quads[2];
-            std::memcpy(quads, a.q + r * a.q_stride + g * a.group_size + 8 * o, 8);
-            const __m256i p_lo = _mm256_maddubs_epi16(w_lo, _mm256_set1_epi32(quads[0]));
-            const __m256i p_hi = _mm256_maddubs_epi16(w_hi, _mm256_set1_epi32(quads[1]));
-            acc16[r][h] = _mm256_add_epi16(acc16[r][h], _mm256_add_epi16(p_lo, p_hi));
-          }
-        }
-      }
-#pragma GCC unroll 2
-      for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 2
-        for (int h = 0; h < Halves; ++h) {
-          acc32[r][h] = _mm256_add_epi32(acc32[r][h], _mm256_madd_epi16(acc16[r][h], ones));
+        for (int r = 0; r < Rows; ++r) {
+          const __m256i p_lo = _mm256_maddubs_epi16(w_lo, x_lo[r]);
+          const __m256i p_hi = _mm256_maddubs_epi16(w_hi, x_hi[r]);
+          acc16[r][h] = _mm256_add_epi16(acc16[r][h], _mm256_add_epi16(p_lo, p_hi));
         }
       }
     }
-    const std::uint8_t* scales = rec + a.group_size * a.width / 2;
 #pragma GCC unroll 2
-    for (int h = 0; h < Halves; ++h) {
-      const __m256 s = load_scales_avx2(scales + 8 * (h0 + h) * scale_bytes, a.scale_type);
-#pragma GCC unroll 2
-      for (int r = 0; r < Rows; ++r) {
-        const __m256 dq = _mm256_set1_ps(a.d[r * a.groups + g]);
-        const __m256i isum = _mm256_sub_epi32(acc32[r][h], _mm256_set1_epi32(8 * a.sums[r * a.groups + g]));
-        facc[r][h] = _mm256_fmadd_ps(_mm256_mul_ps(s, dq), _mm256_cvtepi32_ps(isum), facc[r][h]);
+    for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 8
+      for (int h = 0; h < Halves; ++h) {
+        auto* dst = reinterpret_cast<__m256i*>(isum + r * 64 + 8 * (h0 + h));
+        const __m256i partial = _mm256_madd_epi16(acc16[r][h], ones);
+        _mm256_store_si256(dst, o0 == 0 ? partial : _mm256_add_epi32(_mm256_load_si256(dst), partial));
       }
-    }
-  }
-#pragma GCC unroll 2
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 2
-    for (int h = 0; h < Halves; ++h) {
-      const Index col = 8 * (h0 + h);
-      _mm256_storeu_ps(a.out + r * 64 + col, _mm256_add_ps(facc[r][h], _mm256_loadu_ps(a.bias + col)));
     }
   }
 }
 
-// Two half-blocks (16 channels) per pass for one or two rows; more rows are
-// done two at a time.
+// Rows (1 or 2) rows against one panel, group by group: the group's int32 sums
+// (up to 8 halves per sweep for one row, 4 for two), then the float update of
+// every channel from the sums and the group's widened scales.
+template <int Rows>
+EIGENQ_TARGET_AVX2 void gemv_q4_rows_avx2(const Q4PanelArgs& a) {
+  constexpr Index max_halves = Rows == 1 ? 8 : 4;
+  const Index halves = a.width / 8;
+  const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
+  const Index record = a.group_size * a.width / 2 + a.width * scale_bytes;
+  alignas(32) float acc[Rows * 64] = {};
+  alignas(32) std::int32_t isum[Rows * 64];
+  for (Index g = 0; g < a.groups; ++g) {
+    const std::uint8_t* rec = a.panel + g * record;
+    for (Index h0 = 0; h0 < halves; h0 += max_halves) {
+      switch (halves - h0 < max_halves ? halves - h0 : max_halves) {
+        case 2: gemv_q4_group_sums_avx2<Rows, 2>(a, rec, g, h0, isum); break;
+        case 4: gemv_q4_group_sums_avx2<Rows, 4>(a, rec, g, h0, isum); break;
+        case 6:
+          if constexpr (max_halves >= 6) gemv_q4_group_sums_avx2<Rows, 6>(a, rec, g, h0, isum);
+          break;
+        default:
+          if constexpr (max_halves >= 8) gemv_q4_group_sums_avx2<Rows, 8>(a, rec, g, h0, isum);
+          break;
+      }
+    }
+    const std::uint8_t* scales = rec + a.group_size * a.width / 2;
+    for (Index c = 0; c < a.width; c += 8) {
+      const __m256 s = load_scales_avx2(scales + c * scale_bytes, a.scale_type);
+#pragma GCC unroll 2
+      for (int r = 0; r < Rows; ++r) {
+        const __m256 dq = _mm256_set1_ps(a.d[r * a.groups + g]);
+        const __m256i sum = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(isum + r * 64 + c)),
+                                             _mm256_set1_epi32(8 * a.sums[r * a.groups + g]));
+        float* dst = acc + r * 64 + c;
+        _mm256_store_ps(dst, _mm256_fmadd_ps(_mm256_mul_ps(s, dq), _mm256_cvtepi32_ps(sum), _mm256_load_ps(dst)));
+      }
+    }
+  }
+  for (int r = 0; r < Rows; ++r) {
+    for (Index c = 0; c < a.width; c += 8) {
+      _mm256_storeu_ps(a.out + r * 64 + c, _mm256_add_ps(_mm256_load_ps(acc + r * 64 + c), _mm256_loadu_ps(a.bias + c)));
+    }
+  }
+}
+
+// One or two rows at a time.
 EIGENQ_TARGET_AVX2 inline void gemv_q4_panel_avx2(const Q4PanelArgs& a) {
   for (int r0 = 0; r0 < a.rows; r0 += 2) {
     Q4PanelArgs part = a;
@@ -179,12 +199,10 @@ EIGENQ_TARGET_AVX2 inline void gemv_q4_panel_avx2(const Q4PanelArgs& a) {
     part.d = a.d + r0 * a.groups;
     part.sums = a.sums + r0 * a.groups;
     part.out = a.out + r0 * 64;
-    for (Index h0 = 0; h0 < a.width / 8; h0 += 2) {
-      if (part.rows == 1) {
-        gemv_q4_pass_avx2<1, 2>(part, h0);
-      } else {
-        gemv_q4_pass_avx2<2, 2>(part, h0);
-      }
+    if (part.rows == 1) {
+      gemv_q4_rows_avx2<1>(part);
+    } else {
+      gemv_q4_rows_avx2<2>(part);
     }
   }
 }

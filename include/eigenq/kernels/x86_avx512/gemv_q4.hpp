@@ -120,10 +120,12 @@ EIGENQ_TARGET_AVX512VNNI void gemv_q4_pass_avx512vnni(const Q4PanelArgs& a, Inde
       __m512i x_lo[Rows], x_hi[Rows];
 #pragma GCC unroll 4
       for (int r = 0; r < Rows; ++r) {
-        std::int32_t quads[2];
-        std::memcpy(quads, a.q + r * a.q_stride + g * a.group_size + 8 * o, 8);
-        x_lo[r] = _mm512_set1_epi32(quads[0]);
-        x_hi[r] = _mm512_set1_epi32(quads[1]);
+        const std::int8_t* quads = a.q + r * a.q_stride + g * a.group_size + 8 * o;
+        std::int32_t lo_quad, hi_quad;
+        std::memcpy(&lo_quad, quads, 4);
+        std::memcpy(&hi_quad, quads + 4, 4);
+        x_lo[r] = _mm512_set1_epi32(lo_quad);
+        x_hi[r] = _mm512_set1_epi32(hi_quad);
       }
       const std::uint8_t* block = rec + (o * nb + b0) * 64;
 #pragma GCC unroll 4

@@ -267,6 +267,29 @@ TEST_P(ElementwiseIsa, QuantizeOddScalesAndOutsideZeroPointsEqualScalar) {
   }
 }
 
+// Float bit patterns from `first` in steps of `stride`, through every rounding, against scalar.
+// The TFLite path rounds with trunc(c + copysign(nextafter(0.5f, 0), c)); the full sweep
+// (stride 1, the DISABLED_ test below: run with --gtest_also_run_disabled_tests) checks that
+// trick on every float.
+void check_bit_patterns(Isa isa, std::uint64_t stride) {
+  const std::uint64_t chunk = std::uint64_t{1} << 22;
+  std::vector<float> x;
+  x.reserve(static_cast<std::size_t>(chunk));
+  for (std::uint64_t start = 0; start < (std::uint64_t{1} << 32); start += chunk * stride) {
+    x.clear();
+    for (std::uint64_t b = start; b < start + chunk * stride && b < (std::uint64_t{1} << 32); b += stride) {
+      x.push_back(from_bits(static_cast<std::uint32_t>(b)));
+    }
+    for (QuantizeRounding rounding : all_roundings) {
+      auto [a, b] = scalar_and(isa, [&] { return quantize_vec<std::int8_t>(x, 0, 0, 1.0f, 0, {-128, 127}, rounding); });
+      ASSERT_TRUE(same_bits(a, b, &x)) << to_string(rounding);
+    }
+  }
+}
+
+TEST_P(ElementwiseIsa, QuantizeFloatBitPatternsEqualScalar) { check_bit_patterns(isa(), 65521); }
+TEST_P(ElementwiseIsa, DISABLED_QuantizeEveryFloatEqualsScalar) { check_bit_patterns(isa(), 1); }
+
 // Per-row and per-column blocks with leading dimensions, odd sizes and a block past 256 columns.
 template <class Code>
 void check_quantize_channels(Isa isa, bool per_column) {

@@ -77,10 +77,11 @@ EIGENQ_TARGET_AVX2 inline __m256i quantize8(__m256 x, const QuantizeLanes& p) {
   const __m256 clamped = _mm256_min_ps(_mm256_max_ps(v, p.lo), p.hi);
   __m256i q;
   if constexpr (R == QuantizeRounding::divide_half_away) {
-    // round_half_away_from_zero(c) == trunc(c + copysign(0.49999997f, c)) for every float c
-    // (checked exhaustively); 0.5f itself would round 0.49999997f up.
+    // round_half_away_from_zero(c) == trunc(c + copysign(0x1.fffffep-2f, c)) for every float c
+    // (checked exhaustively; 0x1.fffffep-2f = nextafter(0.5f, 0)); 0.5f itself would round
+    // 0x1.fffffep-2f up.
     const __m256 sign = _mm256_and_ps(clamped, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
-    q = _mm256_cvttps_epi32(_mm256_add_ps(clamped, _mm256_or_ps(sign, _mm256_set1_ps(0.49999997f))));
+    q = _mm256_cvttps_epi32(_mm256_add_ps(clamped, _mm256_or_ps(sign, _mm256_set1_ps(0x1.fffffep-2f))));
   } else {
     q = _mm256_cvtps_epi32(clamped);  // round to nearest even
   }
@@ -101,7 +102,7 @@ EIGENQ_TARGET_AVX2 inline __m256i scale_round8(__m256 x, __m256 factor, __m256 h
   v = _mm256_min_ps(_mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)), hi);
   if constexpr (R == QuantizeRounding::divide_half_away) {
     const __m256 sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
-    return _mm256_cvttps_epi32(_mm256_add_ps(v, _mm256_or_ps(sign, _mm256_set1_ps(0.49999997f))));
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, _mm256_or_ps(sign, _mm256_set1_ps(0x1.fffffep-2f))));
   } else {
     return _mm256_cvtps_epi32(v);
   }

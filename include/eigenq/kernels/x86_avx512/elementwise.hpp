@@ -107,10 +107,11 @@ EIGENQ_TARGET_AVX512 inline __m512i quantize16(__m512 x, const QuantizeLanes& p)
   const __m512 clamped = _mm512_min_ps(_mm512_max_ps(v, p.lo), p.hi);
   __m512i q;
   if constexpr (R == QuantizeRounding::divide_half_away) {
-    // round_half_away_from_zero(c) == trunc(c + copysign(0.49999997f, c)) for every float c
-    // (checked exhaustively); 0.5f itself would round 0.49999997f up.
+    // round_half_away_from_zero(c) == trunc(c + copysign(0x1.fffffep-2f, c)) for every float c
+    // (checked exhaustively; 0x1.fffffep-2f = nextafter(0.5f, 0)); 0.5f itself would round
+    // 0x1.fffffep-2f up.
     const __m512 sign = _mm512_and_ps(clamped, _mm512_castsi512_ps(_mm512_set1_epi32(INT32_MIN)));
-    const __m512 bias = _mm512_or_ps(sign, _mm512_set1_ps(0.49999997f));
+    const __m512 bias = _mm512_or_ps(sign, _mm512_set1_ps(0x1.fffffep-2f));
     q = _mm512_maskz_cvtt_roundps_epi32(ordered, _mm512_add_ps(clamped, bias), _MM_FROUND_NO_EXC);
   } else {
     q = _mm512_maskz_cvt_roundps_epi32(ordered, clamped, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -123,7 +124,7 @@ template <QuantizeRounding R>
 EIGENQ_TARGET_AVX512 inline __m512i round_capped16(__m512 v, __mmask16 ordered) {
   if constexpr (R == QuantizeRounding::divide_half_away) {
     const __m512 sign = _mm512_and_ps(v, _mm512_castsi512_ps(_mm512_set1_epi32(INT32_MIN)));
-    const __m512 bias = _mm512_or_ps(sign, _mm512_set1_ps(0.49999997f));  // see quantize16
+    const __m512 bias = _mm512_or_ps(sign, _mm512_set1_ps(0x1.fffffep-2f));  // see quantize16
     return _mm512_maskz_cvtt_roundps_epi32(ordered, _mm512_add_ps(v, bias), _MM_FROUND_NO_EXC);
   } else {
     return _mm512_maskz_cvt_roundps_epi32(ordered, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ Eigen::MatrixXf random_matrix(Index rows, Index cols, unsigned seed, float offse
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 template <class Policy, class G>
@@ -344,6 +345,22 @@ TEST(QuantizedFormatCorrupt, Metadata) {
                  "code range [-128, 127] of 7 bits does not match");
   expect_corrupt(sym, PerChannel{0}, w, [](Contents& c) { c.metadata["eigenq:ghost"] = c.metadata["eigenq:w"]; },
                  "names no tensor");
+  // Values that would overflow index arithmetic are refused before any layout is computed.
+  const auto four = Linear<std::int8_t>::symmetric().with_bits(4);
+  expect_corrupt(four, PerGroup{-1, 4}, w,
+                 [](Contents& c) {
+                   auto m = c.meta("w");
+                   m["group_size"] = std::numeric_limits<std::int64_t>::max();
+                   c.set_meta("w", m);
+                 },
+                 "group size 9223372036854775807 is out of range");
+  expect_corrupt(four, PerTensor{}, w,
+                 [](Contents& c) {
+                   auto m = c.meta("w");
+                   m["shape"] = {std::numeric_limits<std::int64_t>::max()};
+                   c.set_meta("w", m);
+                 },
+                 "'w' has shape [12], expected [4611686018427387904]");
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ TEST(Safetensors, RoundTripsEveryDtypeShapeAndMetadata) {
     EXPECT_EQ(info.shape, tensors[i].shape);
     const eigenq::io::TensorView v = f.tensor(info.name);
     ASSERT_EQ(v.bytes(), tensors[i].data.size());
-    EXPECT_EQ(std::memcmp(v.data(), tensors[i].data.data(), v.bytes()), 0);
+    EXPECT_EQ(std::vector<std::uint8_t>(v.data(), v.data() + v.bytes()), tensors[i].data);
   }
   // Reading the bytes back and writing them again gives the same file.
   std::vector<OwnedTensor> again;

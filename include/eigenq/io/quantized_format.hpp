@@ -759,6 +759,29 @@ inline TensorView checked_tensor(const SafetensorsFile& f, const std::string& te
   return v;
 }
 
+// ceil(count * field_bits / 8) without overflow (count comes from a file's metadata).
+inline Index packed_byte_count(Index count, int field_bits) {
+  const Index per_byte = 8 / field_bits;
+  return count / per_byte + (count % per_byte != 0 ? 1 : 0);
+}
+
+// Rejects metadata whose granularity core's ParamLayout could not represent
+// (axis outside the shape, group sizes whose group count would overflow).
+inline void check_layout_inputs(const QuantizedTensorMeta& m, const FormatContext& ctx) {
+  const Granularity& g = m.granularity;
+  if (g.kind == Granularity::Kind::tensor) return;
+  const int rank = static_cast<int>(m.shape.size());
+  if (g.axis < 0 || g.axis >= rank) {
+    ctx.fail("granularity: axis ", g.axis, " is not an axis of shape ", to_string(m.shape), " (0..", rank - 1, ")");
+  }
+  if (g.kind == Granularity::Kind::group) {
+    const Index channels = m.shape[static_cast<std::size_t>(g.axis)];
+    if (g.group_size <= 0 || g.group_size > std::numeric_limits<Index>::max() - channels) {
+      ctx.fail("granularity: group size ", g.group_size, " is out of range");
+    }
+  }
+}
+
 template <class Code>
 void check_codes_in_range(const Code* codes, Index n, CodeRange r, const FormatContext& ctx) {
   for (Index i = 0; i < n; ++i) {
@@ -789,6 +812,7 @@ QTensor<Policy> load_quantized(const SafetensorsFile& f, const std::string& name
     ctx.fail("code range [", m.qmin, ", ", m.qmax, "] of ", m.bits, " bits does not match the ", m.scheme,
              " policy's [", policy.range().qmin, ", ", policy.range().qmax, "] of ", policy.bits(), " bits");
   }
+  detail::check_layout_inputs(m, ctx);
   ParamLayout layout(Shape{}, PerTensor{});
   try {
     layout = ParamLayout(m.shape, m.granularity);
@@ -807,7 +831,8 @@ QTensor<Policy> load_quantized(const SafetensorsFile& f, const std::string& name
   const CodeRange range{m.qmin, m.qmax};
   CodeStorage<Code> storage;
   if (m.packed()) {
-    const TensorView v = detail::checked_tensor(f, name, DType::u8, Shape{packed_bytes(count, m.bits)}, ctx);
+    const TensorView v =
+        detail::checked_tensor(f, name, DType::u8, Shape{detail::packed_byte_count(count, m.storage_bits)}, ctx);
     storage = CodeStorage<Code>::from_packed(std::vector<std::uint8_t>(v.data(), v.data() + v.bytes()), count, m.bits);
     const std::vector<Code> codes = storage.unpacked();
     detail::check_codes_in_range(codes.data(), count, range, ctx);

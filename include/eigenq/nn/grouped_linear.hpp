@@ -79,6 +79,9 @@ class GroupedLinear : public Module {
            sizeof(float) * static_cast<std::size_t>(bias_.size());
   }
   Index weight_count() const override { return weight_.size(); }
+  Eigen::MatrixXf dequantized_weight() const override {
+    return weight_.template dequantize<Eigen::MatrixXf>();
+  }
   std::unique_ptr<Module> clone() const override { return std::make_unique<GroupedLinear>(*this); }
 
  private:

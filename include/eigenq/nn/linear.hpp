@@ -61,6 +61,7 @@ class Linear : public Module {
     return sizeof(float) * static_cast<std::size_t>(weight_.size() + bias_.size());
   }
   Index weight_count() const override { return weight_.size(); }
+  Eigen::MatrixXf dequantized_weight() const override { return weight_; }
   std::unique_ptr<Module> clone() const override { return std::make_unique<Linear>(*this); }
 
  private:

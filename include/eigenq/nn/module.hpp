@@ -44,6 +44,9 @@ class Module {
   virtual std::size_t weight_bytes() const { return 0; }
   // Number of weights (for average bits per weight).
   virtual Index weight_count() const { return 0; }
+  // The weight [out, in] the layer effectively computes with (dequantized for
+  // quantized layers); empty for layers without weights.
+  virtual Eigen::MatrixXf dequantized_weight() const { return {}; }
   virtual std::unique_ptr<Module> clone() const = 0;
 
   // Full-integer layers (StaticLinear) also take int8 activations and give

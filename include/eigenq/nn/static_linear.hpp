@@ -121,6 +121,9 @@ class StaticLinear : public Module {
     return weight_.storage_bytes() + sizeof(std::int32_t) * bias_.size();
   }
   Index weight_count() const override { return weight_.size(); }
+  Eigen::MatrixXf dequantized_weight() const override {
+    return weight_.template dequantize<Eigen::MatrixXf>();
+  }
   std::unique_ptr<Module> clone() const override { return std::make_unique<StaticLinear>(*this); }
 
  private:

@@ -1,0 +1,104 @@
+// The demo's chart: test accuracy against average bits per weight, one labelled
+// point per model, as a self-contained SVG.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace demo_chart {
+
+struct Point {
+  std::string label;
+  double bits = 0;      // average bits per weight (x, log scale)
+  double accuracy = 0;  // percent (y)
+};
+
+inline std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else out += c;
+  }
+  return out;
+}
+
+inline const char* color_for(const std::string& label) {
+  if (label == "float") return "#444444";
+  if (label.rfind("int8", 0) == 0) return "#1f77b4";
+  if (label.rfind("int4", 0) == 0) return "#2ca02c";
+  if (label.rfind("codebook", 0) == 0) return "#9467bd";
+  if (label.rfind("log", 0) == 0) return "#8c564b";
+  if (label.rfind("mixed", 0) == 0) return "#d62728";
+  return "#ff7f0e";
+}
+
+inline std::string accuracy_vs_size_svg(const std::vector<Point>& points) {
+  const double W = 760, H = 480, left = 70, right = 200, top = 50, bottom = 60;
+  double lo = 100, hi = 0;
+  for (const auto& p : points) {
+    lo = std::min(lo, p.accuracy);
+    hi = std::max(hi, p.accuracy);
+  }
+  lo = std::floor(lo - 1.0);
+  hi = std::min(100.0, std::ceil(hi + 0.5));
+  const double x0 = std::log2(2.0), x1 = std::log2(32.0);
+  auto X = [&](double bits) { return left + (std::log2(std::max(bits, 2.0)) - x0) / (x1 - x0) * (W - left - right); };
+  auto Y = [&](double acc) { return top + (hi - acc) / (hi - lo) * (H - top - bottom); };
+  std::string s;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                "<text x=\"%.0f\" y=\"28\" font-size=\"16\" font-weight=\"bold\">Digits MLP: test accuracy "
+                "against model size</text>\n",
+                W, H, left);
+  s += buf;
+  // Grid and axes.
+  for (double b : {2.0, 3.0, 4.0, 5.0, 8.0, 16.0, 32.0}) {
+    std::snprintf(buf, sizeof buf,
+                  "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#e5e5e5\"/>\n"
+                  "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\" fill=\"#555\">%g</text>\n",
+                  X(b), top, X(b), H - bottom, X(b), H - bottom + 18, b);
+    s += buf;
+  }
+  const double step = (hi - lo) > 6 ? 2.0 : 1.0;
+  for (double a = lo; a <= hi + 1e-9; a += step) {
+    std::snprintf(buf, sizeof buf,
+                  "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n"
+                  "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\">%.0f%%</text>\n",
+                  left, Y(a), W - right, Y(a), left - 8, Y(a) + 4, a);
+    s += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#888\"/>\n"
+                "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">average bits per weight "
+                "(codes + scales, log scale)</text>\n"
+                "<text transform=\"translate(18 %.0f) rotate(-90)\" text-anchor=\"middle\">test accuracy</text>\n",
+                left, top, W - left - right, H - top - bottom, (left + W - right) / 2, H - 18, (top + H - bottom) / 2);
+  s += buf;
+  // Points with labels in a legend column, joined by thin leaders.
+  std::vector<Point> sorted = points;
+  std::sort(sorted.begin(), sorted.end(), [](const Point& a, const Point& b) { return a.accuracy > b.accuracy; });
+  const double legend_x = W - right + 16;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const Point& p = sorted[i];
+    const double ly = top + 10 + static_cast<double>(i) * (H - top - bottom - 10) / std::max<std::size_t>(1, sorted.size() - 1);
+    std::snprintf(buf, sizeof buf,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-opacity=\"0.35\"/>\n"
+                  "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5.5\" fill=\"%s\" stroke=\"white\" stroke-width=\"1.5\"/>\n"
+                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\">%s (%.2f%%, %.2f b)</text>\n",
+                  X(p.bits), Y(p.accuracy), legend_x - 4, ly - 4, color_for(p.label), X(p.bits), Y(p.accuracy),
+                  color_for(p.label), legend_x, ly, color_for(p.label), escape(p.label).c_str(), p.accuracy, p.bits);
+    s += buf;
+  }
+  s += "</svg>\n";
+  return s;
+}
+
+}  // namespace demo_chart

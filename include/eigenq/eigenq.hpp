@@ -36,6 +36,8 @@
 
 #include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/kernels/fixed_point.hpp"
+#include "eigenq/kernels/gemm.hpp"
+#include "eigenq/kernels/gemv_q4.hpp"
 #include "eigenq/kernels/isa.hpp"
 
 #include "eigenq/analysis/json_writer.hpp"

@@ -89,8 +89,8 @@ int main(int argc, char** argv) {
 
     // 3. Mixed precision under 4.6 bits per weight (codes and scales included).
     eigenq::MixedPrecisionOptions mopt;
-    // (3-bit codes are stored in 4-bit fields, so linear int3 would cost what int4 costs; a
-    // 3-bit codebook per output row is a different trade: 8 levels fitted by k-means.)
+    // A 3-bit codebook per output row (8 levels fitted by k-means) is a different trade from
+    // the linear grids: fewer code bits, but 8 float centroids per row.
     mopt.candidates = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(32),
                        eigenq::schemes::int2_per_group(32),
                        eigenq::make_scheme("codebook3-per-row",

@@ -59,8 +59,15 @@ TEST(QuantScheme, LogAndCodebookPolicies) {
   EXPECT_EQ(a, cb.quantize(w).dequantize<Eigen::MatrixXf>());
   EXPECT_EQ(b, lg.quantize(w).dequantize<Eigen::MatrixXf>());
   EXPECT_EQ(cs.bits_for(w), 8 * static_cast<std::int64_t>(cb.quantize(w).storage_bytes()));
-  // 3-bit codes in 4-bit fields (160 bytes) + 8 float centroids per row (256 bytes).
-  EXPECT_EQ(cs.bits_for(w), 8 * (160 + 8 * 8 * 4));
+  // The packed 3-bit codes + each row's float centroids (at most 8).
+  std::int64_t centroid_bytes = 0;
+  const auto cq = cb.quantize(w);
+  EXPECT_LE(cq.codes().bytes(), 160u);  // at most a nibble per code
+  for (const auto& p : cq.params()) {
+    EXPECT_LE(p.centroids.size(), 8u);
+    centroid_bytes += 4 * static_cast<std::int64_t>(p.centroids.size());
+  }
+  EXPECT_EQ(cs.bits_for(w), 8 * (static_cast<std::int64_t>(cq.codes().bytes()) + centroid_bytes));
   EXPECT_EQ(ls.bits_for(w), 8 * static_cast<std::int64_t>(lg.quantize(w).storage_bytes()));
   for (Eigen::Index r = 0; r < w.rows(); ++r) {  // at most 8 distinct values per row
     std::vector<float> v;

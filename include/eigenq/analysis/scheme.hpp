@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -60,6 +61,23 @@ QuantScheme make_scheme(std::string name, Quantizer<Policy, G> quantizer) {
   };
   s.storage_bits = [quantizer](const Eigen::MatrixXf& x) {
     return 8 * static_cast<std::int64_t>(quantizer.quantize(x).storage_bytes());
+  };
+  return s;
+}
+
+// A scheme with fixed parameters (static quantization), e.g. from an observer that saw the
+// calibration data: every matrix it is applied to is quantized with `params`.
+template <class Policy, class G>
+QuantScheme make_static_scheme(std::string name, Quantizer<Policy, G> quantizer,
+                               std::vector<typename Policy::Params> params) {
+  QuantScheme s;
+  s.name = std::move(name);
+  s.fake_quantize = [quantizer, params](Eigen::MatrixXf& x) {
+    const QTensor<Policy> q = quantizer.quantize(x, params);
+    x = q.template dequantize<Eigen::MatrixXf>();
+  };
+  s.storage_bits = [quantizer, params](const Eigen::MatrixXf& x) {
+    return 8 * static_cast<std::int64_t>(quantizer.quantize(x, params).storage_bytes());
   };
   return s;
 }

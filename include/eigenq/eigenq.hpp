@@ -40,6 +40,7 @@
 #include "eigenq/kernels/gemv_q4.hpp"
 #include "eigenq/kernels/isa.hpp"
 
+#include "eigenq/analysis/activation_calibration.hpp"
 #include "eigenq/analysis/json_writer.hpp"
 #include "eigenq/analysis/metrics.hpp"
 #include "eigenq/analysis/mixed_precision.hpp"

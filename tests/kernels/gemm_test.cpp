@@ -333,6 +333,30 @@ TEST(Gemm, UnalignedPointersAndPaddedStrides) {
   }
 }
 
+// Without zero points and with K % 4 == 0 a path may read byte activations in
+// place (row stride lda) instead of packing them: strides other than K must hold.
+template <class A>
+void check_in_place(Index m, Index n, Index kk, Index lda_pad, unsigned seed) {
+  const Problem<A> p = make_problem<A>(m, n, kk, seed, /*zero_points=*/false, lda_pad);
+  const auto w = pack(p);
+  const auto expected = run<A, std::int32_t>(k::Isa::scalar, p, w, k::Int32Output{});
+  ASSERT_TRUE(same_bits(reference_acc(p), expected));
+  for (k::Isa isa : simd_isas()) {
+    ASSERT_TRUE(same_bits(expected, run<A, std::int32_t>(isa, p, w, k::Int32Output{})))
+        << k::to_string(isa) << " " << m << "x" << n << "x" << kk << " lda " << p.lda;
+  }
+}
+
+TEST(Gemm, ActivationsReadInPlaceWithAnyRowStride) {
+  for (Index m : {1, 2, 3, 4, 5, 9, 17}) {
+    for (Index pad : {0, 1, 4, 61}) {
+      check_in_place<std::uint8_t>(m, 50, 64, pad, static_cast<unsigned>(m * 100 + pad));
+      check_in_place<std::int8_t>(m, 33, 20, pad, static_cast<unsigned>(m * 100 + pad + 1));
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(Gemm, ThreadsDoNotChangeTheResult) {
   const Problem<std::int8_t> p = make_problem<std::int8_t>(13, 300, 77, 5);
   const auto w = pack(p);

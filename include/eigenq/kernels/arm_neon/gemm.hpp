@@ -17,6 +17,7 @@
 #include <arm_neon.h>
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "eigenq/core/types.hpp"
@@ -29,16 +30,14 @@ namespace eigenq {
 namespace kernels {
 namespace detail {
 
+// The quads of A for one k-quad, row r in 32-bit lane r (rows past Rows are zero).
+// Rows are row_step bytes apart: 4 when A was packed, lda when it is read in place.
 template <int Rows>
-EIGENQ_TARGET_NEON int8x16_t load_a_quads_neon(const std::uint8_t* a) {
-  // Rows x 4 bytes; shorter tiles leave the unused lanes zero.
-  if constexpr (Rows == 4) {
-    return vreinterpretq_s8_u8(vld1q_u8(a));
-  } else {
-    std::uint8_t quads[16] = {};
-    for (int i = 0; i < 4 * Rows; ++i) quads[i] = a[i];
-    return vreinterpretq_s8_u8(vld1q_u8(quads));
-  }
+EIGENQ_TARGET_NEON int8x16_t load_a_quads_neon(const std::uint8_t* a, Index row_step) {
+  if (Rows == 4 && row_step == 4) return vreinterpretq_s8_u8(vld1q_u8(a));
+  std::uint32_t quads[4] = {};
+  for (int r = 0; r < Rows; ++r) std::memcpy(&quads[r], a + r * row_step, 4);
+  return vreinterpretq_s8_u32(vld1q_u32(quads));
 }
 
 template <int Rows>
@@ -53,7 +52,7 @@ EIGENQ_TARGET_NEON void tile_s8s8_neon(const TileArgs<std::uint8_t>& t) {
     const std::uint8_t* a = t.a;
     const std::int8_t* b = t.b + 64 * block;
     for (Index q = 0; q < t.quads; ++q) {
-      const int8x16_t av = load_a_quads_neon<Rows>(a);
+      const int8x16_t av = load_a_quads_neon<Rows>(a, t.row_step);
       int8x16_t bv[4];
       for (int v = 0; v < 4; ++v) bv[v] = vld1q_s8(b + 16 * v);
       for (int v = 0; v < 4; ++v) {

@@ -5,7 +5,9 @@
 //   gemm_u8s8s32/gemmlowp          gemmlowp u8 x u8 (its only input type), -march=native
 //   gemm_u8s8s32/naive             a plain loop, -O3 -march=native
 //   gemm_f32/eigen                 Eigen's float product, -march=native
-//   gemv_*                         the same for M = 1 (the LLM decode shape)
+//   gemv_*                         the same for M = 1..4 (the LLM decode shape); 1x8192x8192
+//                                  has 64 MiB of weights, beyond L3, to compare with memcpy
+//   gemv_q4                        int4 weights, f16 scale per 32 (g128-f32: f32 per 128)
 // GOPS counts 2 operations per multiply-add, per second of the benchmark thread's CPU time:
 // every product here runs on that one thread, and CPU time stays meaningful on a shared,
 // loaded machine where wall time does not. eigenq's weights are packed once, outside the
@@ -227,6 +229,13 @@ const bool registered = [] {
   }
   add_product("gemv_u8s8s32", 1, 4096, 4096, true);
   add_product("gemv_u8s8s32", 4, 4096, 4096, false);
+  // 64 MiB of weights, twice L3: the GEMV streams them from DRAM (compare memcpy/libc).
+  add("gemv_u8s8s32/eigenq/" + shape(1, 8192, 8192),
+      [](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), 1, 8192, 8192); });
+#if defined(EIGENQ_HAVE_ONEDNN)
+  add("gemv_u8s8s32/onednn-matmul/" + shape(1, 8192, 8192),
+      [](benchmark::State& s) { onednn_matmul(s, 1, 8192, 8192); });
+#endif
   for (Index m : {1, 4}) {
     const std::string dims = shape(m, 4096, 4096);
     // The headline: Q4_0-like, f16 scale per 32 weights.

@@ -27,7 +27,10 @@
 // integers, so it also holds modulo 2^32, where all of it is computed: the
 // micro-kernel adds col_offset(n) = bias(n) - (offset + za) s(n) + K za zb(n)
 // and, only when B has zero points, zb(n) * (-r(m)). Padding (k >= K) is zero
-// in both A' and B, so it adds nothing.
+// in both A' and B, so it adds nothing. The kernels' own sums are sum_k A'B
+// modulo 2^32 in any order: vpdpbusd and sdot add a lane's four products
+// exactly (each fits 16 bits) and wrap only when adding to the accumulator;
+// vpmaddwd adds two products exactly (|2 * 255 * 128| < 2^31).
 #pragma once
 
 #include <algorithm>

@@ -832,15 +832,38 @@ TEST(ElementwiseScalar, RequantizeMatchesFormulas) {
 TEST(ElementwiseScalar, Int4MatchesCorePacking) {
   ScopedIsa s(Isa::scalar);
   const std::vector<std::int8_t> codes = {-8, 7, 0, -1, 3, -5, 100};
-  std::vector<std::uint8_t> packed(4), expected(4);
+  std::vector<std::uint8_t> packed(4);
   eigenq::kernels::pack_s8_s4(codes.data(), 7, packed.data());
-  eigenq::pack_int4(codes.data(), 7, expected.data());
-  EXPECT_EQ(expected, packed);
   EXPECT_EQ(packed[0], 0x78);  // -8 low, 7 high
   EXPECT_EQ(packed[3], 0x04);  // 100 & 0xF, high nibble zero
   std::vector<std::int8_t> back(7);
   eigenq::kernels::unpack_s4_s8(packed.data(), 7, back.data());
   EXPECT_EQ(std::vector<std::int8_t>({-8, 7, 0, -1, 3, -5, 4}), back);
+  // Every length, random codes (some outside 4 bits), against core/packing.hpp's 4-bit format.
+  std::mt19937 rng(41);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (Index n = 1; n <= 71; ++n) {
+    std::vector<std::int8_t> sc(static_cast<std::size_t>(n));
+    std::vector<std::uint8_t> uc(static_cast<std::size_t>(n)), bytes(static_cast<std::size_t>((n + 1) / 2));
+    for (auto& c : sc) c = static_cast<std::int8_t>(byte(rng) - 128);
+    for (auto& c : uc) c = static_cast<std::uint8_t>(byte(rng));
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(byte(rng));
+    std::vector<std::uint8_t> a(bytes.size()), b(bytes.size());
+    eigenq::kernels::pack_s8_s4(sc.data(), n, a.data());
+    eigenq::pack_codes(sc.data(), n, 4, b.data());
+    ASSERT_EQ(a, b) << n;
+    eigenq::kernels::pack_u8_u4(uc.data(), n, a.data());
+    eigenq::pack_codes(uc.data(), n, 4, b.data());
+    ASSERT_EQ(a, b) << n;
+    std::vector<std::int8_t> su(sc.size()), sv(sc.size());
+    eigenq::kernels::unpack_s4_s8(bytes.data(), n, su.data());
+    eigenq::unpack_codes(bytes.data(), n, 4, sv.data());
+    ASSERT_EQ(su, sv) << n;
+    std::vector<std::uint8_t> uu(uc.size()), uv(uc.size());
+    eigenq::kernels::unpack_u4_u8(bytes.data(), n, uu.data());
+    eigenq::unpack_codes(bytes.data(), n, 4, uv.data());
+    ASSERT_EQ(uu, uv) << n;
+  }
 }
 
 // ---- errors -----------------------------------------------------------------------------

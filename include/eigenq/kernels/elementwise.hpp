@@ -604,7 +604,8 @@ inline void requantize_s32_u8_fixedpoint_cols(const std::int32_t* x, Index rows,
                                      rounding, zero_point, range, y, ldy);
 }
 
-// int4: n codes <-> (n + 1) / 2 bytes, code 2j in the low nibble of byte j (core/packing.hpp).
+// int4: n codes <-> (n + 1) / 2 bytes, code 2j in the low nibble of byte j (the 4-bit format
+// of core/packing.hpp).
 // Packing keeps each code's low four bits; unpacking sign-extends the signed form.
 
 namespace detail {
@@ -625,7 +626,7 @@ void pack4(const char* fn, const Code* codes, Index n, std::uint8_t* packed) {
 #if defined(EIGENQ_HAVE_NEON)
     case ElementwisePath::neon: return pack4_neon(codes, n, packed);
 #endif
-    default: return pack_codes(codes, n, 4, packed);
+    default: return pack4_scalar(codes, n, packed);
   }
 }
 
@@ -645,7 +646,7 @@ void unpack4(const char* fn, const std::uint8_t* packed, Index n, Code* codes) {
 #if defined(EIGENQ_HAVE_NEON)
     case ElementwisePath::neon: return unpack4_neon(packed, n, codes);
 #endif
-    default: return unpack_codes(packed, n, 4, codes);
+    default: return unpack4_scalar(packed, n, codes);
   }
 }
 

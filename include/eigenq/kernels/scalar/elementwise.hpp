@@ -16,14 +16,13 @@
 //                (PyTorch's requantize: nearbyint(x * multiplier) + zero_point);
 //   fixed point: clamp(multiply_by_quantized_multiplier(x, m, rounding) + zero_point, qmin, qmax)
 //                with the double- or single-rounding arithmetic of fixed_point.hpp.
-// int4: two codes a byte, low nibble first (core/packing.hpp).
+// int4: two codes a byte, low nibble first (the 4-bit format of core/packing.hpp).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
 
-#include "eigenq/core/packing.hpp"
 #include "eigenq/core/rounding.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/fixed_point.hpp"
@@ -167,18 +166,27 @@ void requantize_fixedpoint_channels_scalar(const std::int32_t* x, Index n,
   }
 }
 
-// int4: the core packing is the reference; these names match the SIMD kernels.
-inline void pack_s8_s4_scalar(const std::int8_t* codes, Index n, std::uint8_t* packed) {
-  pack_int4(codes, n, packed);
+// int4, two codes a byte, code 2j in the low nibble of byte j, the last high nibble zero for
+// an odd count: core/packing.hpp's 4-bit format (tests check these loops against it).
+template <class Code>
+void pack4_scalar(const Code* codes, Index n, std::uint8_t* packed) {
+  const Index pairs = n / 2;
+  for (Index j = 0; j < pairs; ++j) {
+    const unsigned low = static_cast<unsigned>(codes[2 * j]) & 0xFu;
+    const unsigned high = static_cast<unsigned>(codes[2 * j + 1]) & 0xFu;
+    packed[j] = static_cast<std::uint8_t>(low | (high << 4));
+  }
+  if (n % 2 != 0) packed[pairs] = static_cast<std::uint8_t>(static_cast<unsigned>(codes[n - 1]) & 0xFu);
 }
-inline void unpack_s4_s8_scalar(const std::uint8_t* packed, Index n, std::int8_t* codes) {
-  unpack_int4(packed, n, codes);
-}
-inline void pack_u8_u4_scalar(const std::uint8_t* codes, Index n, std::uint8_t* packed) {
-  pack_uint4(codes, n, packed);
-}
-inline void unpack_u4_u8_scalar(const std::uint8_t* packed, Index n, std::uint8_t* codes) {
-  unpack_uint4(packed, n, codes);
+
+// Signed codes are sign-extended from their nibble.
+template <class Code>
+void unpack4_scalar(const std::uint8_t* packed, Index n, Code* codes) {
+  for (Index i = 0; i < n; ++i) {
+    int v = (packed[i / 2] >> (4 * (i % 2))) & 0xF;
+    if constexpr (std::is_signed_v<Code>) v = (v ^ 8) - 8;
+    codes[i] = static_cast<Code>(v);
+  }
 }
 
 }  // namespace kernels

@@ -61,3 +61,34 @@ TEST(JsonWriter, RejectsMalformedUse) {
 }
 
 }  // namespace
+
+// Cross-check with an independent JSON parser when one is installed (a test-only dependency;
+// the library itself needs none).
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+
+namespace {
+
+TEST(JsonWriter, ParsesWithNlohmannJson) {
+  std::string all_bytes;
+  for (int c = 1; c < 128; ++c) all_bytes += static_cast<char>(c);
+  all_bytes += "\xc3\xa9\xe2\x82\xac";  // UTF-8 multi-byte sequences
+  JsonWriter w;
+  w.begin_object()
+      .key(all_bytes).value(all_bytes)
+      .key("numbers").begin_array().value(0.1).value(-1e-300).value(123456789.125).value(1e300).end_array()
+      .key("inf").value(std::numeric_limits<double>::infinity())
+      .key("nested").begin_object().key("a").begin_array().begin_array().end_array().end_array().end_object()
+      .end_object();
+  const auto j = nlohmann::json::parse(w.str());
+  EXPECT_EQ(j.at(all_bytes).get<std::string>(), all_bytes);
+  EXPECT_EQ(j.at("numbers")[0].get<double>(), 0.1);
+  EXPECT_EQ(j.at("numbers")[1].get<double>(), -1e-300);
+  EXPECT_EQ(j.at("numbers")[2].get<double>(), 123456789.125);
+  EXPECT_EQ(j.at("numbers")[3].get<double>(), 1e300);
+  EXPECT_TRUE(j.at("inf").is_null());
+  EXPECT_TRUE(j.at("nested").at("a")[0].is_array());
+}
+
+}  // namespace
+#endif

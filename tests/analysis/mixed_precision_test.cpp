@@ -213,3 +213,26 @@ TEST(MixedPrecision, SelectedPointsAndOverrides) {
 }
 
 }  // namespace
+
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+
+namespace {
+
+TEST(MixedPrecision, JsonParses) {
+  const eigenq::MlpModel m = eigenq_test::toy_mlp(10);
+  eigenq::MixedPrecisionOptions opt;
+  opt.candidates = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(16)};
+  const auto r = eigenq::choose_mixed_precision(m, eigenq_test::random_matrix(32, 16, 23),
+                                                eigenq::Budget::average_bits(7.0), opt);
+  const auto j = nlohmann::json::parse(r.to_json());
+  EXPECT_EQ(j.at("total_bits").get<std::int64_t>(), r.total_bits);
+  EXPECT_EQ(j.at("measured").get<double>(), r.measured);
+  ASSERT_EQ(j.at("choices").size(), r.choices.size());
+  EXPECT_EQ(j.at("choices")[0].at("candidates").size(), 2u);
+  ASSERT_EQ(j.at("front").size(), r.front.size());
+  EXPECT_EQ(j.at("front")[0].at("schemes").size(), 3u);
+}
+
+}  // namespace
+#endif

@@ -158,3 +158,28 @@ TEST(Sensitivity, BadOptions) {
 }
 
 }  // namespace
+
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+
+namespace {
+
+// The report's JSON parses with an independent parser and carries the table's values.
+TEST(Sensitivity, JsonParses) {
+  const eigenq::MlpModel m = eigenq_test::toy_mlp(9);
+  eigenq::SensitivityOptions opt;
+  opt.mode = eigenq::SensitivityMode::leave_one_out;
+  const auto rep = eigenq::analyze_sensitivity(m, eigenq_test::random_matrix(32, 16, 16), opt);
+  const auto j = nlohmann::json::parse(rep.to_json());
+  EXPECT_EQ(j.at("mode"), "leave_one_out");
+  EXPECT_EQ(j.at("baseline").get<double>(), rep.baseline);
+  ASSERT_EQ(j.at("points").size(), rep.ranked.size());
+  for (std::size_t i = 0; i < rep.ranked.size(); ++i) {
+    EXPECT_EQ(j.at("points")[i].at("point"), rep.ranked[i].point);
+    EXPECT_EQ(j.at("points")[i].at("score").get<double>(), rep.ranked[i].score);
+    EXPECT_EQ(j.at("points")[i].at("output").at("mse").get<double>(), rep.ranked[i].output.mse);
+  }
+}
+
+}  // namespace
+#endif

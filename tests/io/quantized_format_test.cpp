@@ -230,6 +230,45 @@ Contents read_contents(const std::string& path) {
   return c;
 }
 
+// Test-side packer of docs/format.md section 3: codes as a little-endian bit stream of `field`-bit fields.
+std::vector<std::uint8_t> pack_stream(const std::vector<std::int8_t>& codes, int field) {
+  std::vector<std::uint8_t> out((codes.size() * static_cast<std::size_t>(field) + 7) / 8, 0);
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    const unsigned v = static_cast<unsigned>(codes[i]) & ((1u << field) - 1u);
+    for (int b = 0; b < field; ++b) {
+      const std::size_t bit = i * static_cast<std::size_t>(field) + static_cast<std::size_t>(b);
+      if ((v >> b) & 1u) out[bit / 8] = static_cast<std::uint8_t>(out[bit / 8] | (1u << (bit % 8)));
+    }
+  }
+  return out;
+}
+
+TEST(QuantizedFormat, ThreeBitCodesReadFromThreeOrFourBitFields) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const auto q = quantize(random_matrix(5, 7, 12), Linear<std::int8_t>::symmetric().with_bits(3), PerChannel{0});
+  io::QuantizedFileWriter out;
+  out.add("w", q);
+  out.write(dir / "q.safetensors");
+  const std::vector<std::int8_t> codes = q.unpacked_codes();
+  for (int field : {3, 4}) {
+    SCOPED_TRACE(field);
+    Contents c = read_contents(dir / "q.safetensors");
+    auto& w = c.tensors.front();
+    ASSERT_EQ(w.name, "w");
+    w.data = pack_stream(codes, field);
+    w.shape = {static_cast<Index>(w.data.size())};
+    auto m = nlohmann::json::parse(c.metadata.at("eigenq:w"));
+    m["storage_bits"] = field;
+    c.metadata["eigenq:w"] = m.dump();
+    io::write_safetensors(dir / "f.safetensors", c.tensors, c.metadata);
+    const io::QuantizedFile f(dir / "f.safetensors");
+    const auto back = f.load<Linear<std::int8_t>>("w");
+    EXPECT_EQ(back.unpacked_codes(), codes);
+    EXPECT_TRUE(same_bits(back.dequantize_flat(), q.dequantize_flat()));
+  }
+}
+
 template <class Policy, class G>
 void expect_corrupt(const Policy& policy, G g, const Eigen::MatrixXf& x, const std::function<void(Contents&)>& corrupt,
                     const char* fragment) {
@@ -289,9 +328,9 @@ TEST(QuantizedFormatCorrupt, TensorsOfTheWrongDtypeShapeOrMissing) {
 
 TEST(QuantizedFormatCorrupt, CodesOutsideTheirRange) {
   using namespace eigenq;
-  // 3-bit signed codes live in 4-bit fields: the nibble 0x7 is 7, outside [-4, 3].
-  expect_corrupt(Linear<std::int8_t>::symmetric().with_bits(3), PerTensor{}, random_matrix(2, 3, 8),
-                 [](Contents& c) { c.tensor("w").data[0] = 0x77; }, "code 7 at element 0 lies outside [-4, 3]");
+  // Codes on [-7, 7] live in 4-bit fields: the nibble 0x8 is -8, outside the range.
+  expect_corrupt(Linear<std::int8_t>::symmetric().with_range(-7, 7), PerTensor{}, random_matrix(2, 3, 8),
+                 [](Contents& c) { c.tensor("w").data[0] = 0x88; }, "code -8 at element 0 lies outside [-7, 7]");
   expect_corrupt(Exp<std::uint8_t>(), PerTensor{}, random_matrix(2, 3, 9), [](Contents& c) { c.tensor("w").data[4] = 0; },
                  "code 0 at element 4 lies outside [1, 255]");
 }

@@ -66,9 +66,11 @@ def codes_of(stored, m):
     f = m["storage_bits"]
     if f >= 8:
         return stored.astype(np.int64).reshape(shape)
-    per_byte = 8 // f
-    k = np.arange(n)
-    field = (stored.reshape(-1)[k // per_byte].astype(np.int64) >> ((k % per_byte) * f)) & ((1 << f) - 1)
+    # One little-endian bit stream: code k is bits [k*f, k*f + f), possibly across two bytes.
+    b = np.concatenate([stored.reshape(-1).astype(np.int64), np.zeros(1, dtype=np.int64)])
+    bit = np.arange(n, dtype=np.int64) * f
+    pair = b[bit // 8] | (b[bit // 8 + 1] << 8)
+    field = (pair >> (bit % 8)) & ((1 << f) - 1)
     if m["code_dtype"] in ("I8", "I16"):
         field = np.where(field >= (1 << (f - 1)), field - (1 << f), field)
     return field.reshape(shape)

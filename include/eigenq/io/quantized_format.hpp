@@ -3,7 +3,7 @@
 //
 // For a quantized tensor NAME the file holds
 //   NAME               the codes: I8/U8/I16/U16 of the logical shape, or, for
-//                      codes of 2..4 bits, U8 bytes packed flat (core/packing.hpp)
+//                      codes of 2..4 bits, U8 bytes: one bit stream (core/packing.hpp)
 //   NAME.<param>       the policy's parameters, one row per parameter set
 //                      (scale, zero_point, r_min, r_max, m_min, m_max,
 //                      max_exponent, codebook; see PolicyFormat below)
@@ -72,7 +72,7 @@ struct QuantizedTensorMeta {
   std::string profile;     // pytorch, onnx or tflite: linear inference only, else empty
   int bits = 8;            // significant bits of a code
   DType code_dtype = DType::i8;  // type of one unpacked code
-  int storage_bits = 8;    // 2 or 4: packed in U8 bytes; 8 or 16: one code per element
+  int storage_bits = 8;    // 2, 3 or 4: packed in U8 bytes; 8 or 16: one code per element
   std::int32_t qmin = 0;   // the code range
   std::int32_t qmax = 0;
   Granularity granularity;  // kind, axis (normalized; -1 per tensor), group size (0 unless per group)
@@ -175,10 +175,15 @@ inline QuantizedTensorMeta QuantizedTensorMeta::from_json(const std::string& tex
   m.storage_bits = detail::meta_value<int>(j, "storage_bits", ctx);
   const int wide = 8 * static_cast<int>(dtype_size(m.code_dtype));
   if (m.bits > wide) ctx.fail("bits = ", m.bits, " do not fit ", code, " codes");
-  const int expected_storage = m.bits <= 4 ? eigenq::storage_bits(m.bits) : wide;
-  if (m.storage_bits != expected_storage) {
-    ctx.fail("storage_bits = ", m.storage_bits, " but ", m.bits, "-bit ", code, " codes are stored in ",
-             expected_storage, "-bit fields");
+  // Codes of up to 4 bits are packed in fields of 2..4 bits that hold them (eigenq writes fields
+  // as its core packs them; any such width reads); wider codes are not packed.
+  const bool valid_storage = m.bits <= 4 ? (m.storage_bits >= m.bits && m.storage_bits >= 2 && m.storage_bits <= 4)
+                                         : m.storage_bits == wide;
+  if (!valid_storage) {
+    ctx.fail("storage_bits = ", m.storage_bits, " cannot hold ", m.bits, "-bit ", code, " codes (",
+             m.bits <= 4 ? "packed fields are 2..4 bits and at least as wide as a code"
+                         : "unpacked codes use their type's width",
+             ")");
   }
   m.qmin = detail::meta_value<std::int32_t>(j, "qmin", ctx);
   m.qmax = detail::meta_value<std::int32_t>(j, "qmax", ctx);
@@ -761,8 +766,27 @@ inline TensorView checked_tensor(const SafetensorsFile& f, const std::string& te
 
 // ceil(count * field_bits / 8) without overflow (count comes from a file's metadata).
 inline Index packed_byte_count(Index count, int field_bits) {
-  const Index per_byte = 8 / field_bits;
-  return count / per_byte + (count % per_byte != 0 ? 1 : 0);
+  return (count / 8) * field_bits + ((count % 8) * field_bits + 7) / 8;
+}
+
+// Codes packed as docs/format.md section 3 says: a little-endian bit stream of
+// `field`-bit fields (code i in stream bits [i*field, i*field + field), bit b of
+// the stream being bit b % 8 of byte b / 8), two's complement for signed codes.
+// Read here for any field width, so files stay readable whatever width the
+// core packs with.
+template <class Code>
+void unpack_bit_stream(const std::uint8_t* in, Index count, int field, Code* out) {
+  const unsigned mask = (1u << field) - 1u;
+  const int sign = 1 << (field - 1);
+  for (Index i = 0; i < count; ++i) {
+    const Index bit = i * field;
+    const int shift = static_cast<int>(bit % 8);
+    unsigned v = static_cast<unsigned>(in[bit / 8]) >> shift;
+    if (shift + field > 8) v |= static_cast<unsigned>(in[bit / 8 + 1]) << (8 - shift);
+    int code = static_cast<int>(v & mask);
+    if constexpr (std::is_signed_v<Code>) code = (code ^ sign) - sign;
+    out[i] = static_cast<Code>(code);
+  }
 }
 
 // Rejects metadata whose granularity core's ParamLayout could not represent
@@ -833,9 +857,10 @@ QTensor<Policy> load_quantized(const SafetensorsFile& f, const std::string& name
   if (m.packed()) {
     const TensorView v =
         detail::checked_tensor(f, name, DType::u8, Shape{detail::packed_byte_count(count, m.storage_bits)}, ctx);
-    storage = CodeStorage<Code>::from_packed(std::vector<std::uint8_t>(v.data(), v.data() + v.bytes()), count, m.bits);
-    const std::vector<Code> codes = storage.unpacked();
+    std::vector<Code> codes(static_cast<std::size_t>(count));
+    detail::unpack_bit_stream(v.data(), count, m.storage_bits, codes.data());
     detail::check_codes_in_range(codes.data(), count, range, ctx);
+    storage = CodeStorage<Code>(codes.data(), count, m.bits);  // packed the way this build packs
   } else {
     const TensorView v = detail::checked_tensor(f, name, m.code_dtype, m.shape, ctx);
     const std::vector<Code> codes = v.values<Code>();

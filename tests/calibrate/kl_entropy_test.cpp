@@ -111,6 +111,11 @@ TEST(KlEntropy, UniformDataKeepsTheFullRange) {
   mm.observe(x);
   const auto pol = eigenq::Linear<std::int8_t>::symmetric();
   EXPECT_EQ(obs.params(pol), mm.params(pol));
+  // With a stride that skips the last bin edge, the full range is still a candidate.
+  eigenq::KlEntropyObserver strided(eigenq::PerTensor{}, {128, 7, 0});
+  strided.observe(x);
+  EXPECT_EQ(strided.search(8)[0].threshold, static_cast<double>(x.cwiseAbs().maxCoeff()));
+  EXPECT_EQ(strided.search(8)[0].bin, 2048);
 }
 
 // A bulk in [0, 1] plus a few outliers up to 5: the threshold clips just above the bulk.

@@ -2,7 +2,8 @@
 // GTC 2017; pytorch-quantization's HistogramCalibrator):
 //
 //   1. a fine histogram of |x| from 0 (2048 bins; see histogram.hpp for streaming growth);
-//   2. for every candidate threshold at bin edge i, i = start_bin .. used bins:
+//   2. for every candidate threshold at bin edge i, i = start_bin, start_bin + stride, ..., and
+//      the last used bin edge:
 //      P = the first i bins, with every count beyond them (the outliers) folded into bin i-1;
 //      Q = the first i bins merged into `levels` groups (bin j in group floor(j*levels/i)),
 //          each group's count spread evenly over its non-empty bins, empty bins stay 0;
@@ -100,15 +101,18 @@ inline KlResult kl_threshold(const Histogram& h, Index levels, const KlOptions& 
   const double total = prefix.back();
   double best = std::numeric_limits<double>::infinity();
   Index best_i = used;
-  for (Index i = start; i <= used; i += options.stride) {
+  auto consider = [&](Index i) {
     const double kl = kl_divergence_at(c, prefix, total, i, levels);
     if (kl < best) {
       best = kl;
       best_i = i;
     }
-  }
+  };
+  Index last = start;
+  for (Index i = start; i <= used; i += options.stride) consider(last = i);
+  if (last != used) consider(used);  // with stride > 1, the full range is still a candidate
   r.bin = best_i;
-  r.divergence = std::isfinite(best) ? best : 0.0;
+  r.divergence = best;
   r.threshold = std::min(h.bin_lower(best_i), static_cast<double>(h.max_abs()));
   return r;
 }

@@ -54,6 +54,8 @@ void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
                                  "inference (r = scale (q - zero_point)) or seed (q = q_min + s (r - r_min)); linear "
                                  "schemes")
                      ->default_val("inference");
+  cmd->add_option("--double-quant", s.double_quant,
+                  "S: store per-group linear scales as 8-bit codes with one float per S groups (k-quants style)");
   f.profile = cmd->add_option("--profile", s.profile,
                               "pytorch, onnx or tflite: whose parameter choice and rounding (linear, inference)")
                   ->default_val("pytorch");

@@ -11,6 +11,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -236,6 +237,7 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
   // Plan: which tensors are quantized, the granularity of each, every output entry.
   std::vector<TensorOutcome> outcomes(n);
   std::vector<eigenq::Granularity> granularity(n);
+  std::vector<Index> double_quant(n, 0);
   std::vector<std::size_t> first_entry(n);
   std::vector<io::TensorEntry> entries;
   std::map<std::string, std::string> metadata = in.metadata();
@@ -261,11 +263,14 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
     }
     try {
       granularity[i] = a.scheme.granularity_for(t.shape);
+      // Double quantization applies to the tensors that really get groups (not to scalars).
+      double_quant[i] = granularity[i].kind == eigenq::Granularity::Kind::group ? a.scheme.double_quant : 0;
       const io::QuantizedPlan plan = with_policy(a.scheme, [&](const auto& policy) {
-        return io::plan_quantized(t.name, policy, t.shape, granularity[i], io::QuantizedTensorOptions{t.dtype, extra});
+        return io::plan_quantized(t.name, policy, t.shape, granularity[i],
+                                  io::QuantizedTensorOptions{t.dtype, extra, double_quant[i]});
       });
       granularity[i] = eigenq::ParamLayout(t.shape, granularity[i]).granularity();  // normalized axis
-      o.scheme = a.scheme.scheme + (a.scheme.convention == "seed" ? " (seed)" : "");
+      o.scheme = a.scheme.scheme + (a.scheme.convention == "seed" ? " (seed)" : "") + (double_quant[i] > 0 ? " (dq)" : "");
       o.bits = a.scheme.bits;
       o.granularity = detail::describe_granularity(granularity[i]);
       o.bytes_after = plan.bytes();
@@ -327,17 +332,27 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
         const float* values = in_place ? reinterpret_cast<const float*>(t.data) : converted.data();
         const eigenq::RowMajorView view(values, t.shape);
         with_policy(a.scheme, [&](const auto& policy) {
-          const auto q = quantize_view(policy, granularity[i], view, a.scheme);
-          if (writer) {
-            const std::vector<io::Payload> payloads = io::encode_quantized(q);
-            for (std::size_t k = 0; k < payloads.size(); ++k) {
-              writer->write(first_entry[i] + k, payloads[k].data(), payloads[k].size());
+          using Policy = std::decay_t<decltype(policy)>;
+          auto finish = [&](const auto& q, const std::vector<io::Payload>& payloads) {
+            if (writer) {
+              for (std::size_t k = 0; k < payloads.size(); ++k) {
+                writer->write(first_entry[i] + k, payloads[k].data(), payloads[k].size());
+              }
+            }
+            if (o.has_metrics) {
+              const std::vector<float> back = q.dequantize_flat();
+              detail::add_error_sums(o.sums, values, back.data(), count);
+            }
+          };
+          if constexpr (io::detail::is_linear_policy<Policy>::value) {
+            if (double_quant[i] > 0) {
+              const auto dq = double_quantize_view(policy, granularity[i], view, double_quant[i]);
+              finish(dq.tensor, io::encode_double_quantized(dq));
+              return;
             }
           }
-          if (o.has_metrics) {
-            const std::vector<float> back = q.dequantize_flat();
-            detail::add_error_sums(o.sums, values, back.data(), count);
-          }
+          const auto q = quantize_view(policy, granularity[i], view, a.scheme);
+          finish(q, io::encode_quantized(q));
         });
       }
     } catch (const eigenq::Error& e) {

@@ -17,6 +17,7 @@
 #include <eigenq/core/granularity.hpp>
 #include <eigenq/io/quantized_format.hpp>
 #include <eigenq/policy/codebook.hpp>
+#include <eigenq/policy/double_quant.hpp>
 #include <eigenq/policy/exp.hpp>
 #include <eigenq/policy/linear.hpp>
 #include <eigenq/policy/linear_seed.hpp>
@@ -41,6 +42,7 @@ struct SchemeOptions {
   bool convention_given = false;
   std::string profile = "pytorch";
   bool profile_given = false;
+  Index double_quant = 0;  // > 0: per-group scales as 8-bit codes, S groups per float super-scale
 
   // Parsed --calibration.
   enum class Calibration { minmax, percentile, mse, kl } calibration_kind = Calibration::minmax;
@@ -82,6 +84,10 @@ struct SchemeOptions {
     }
     if (profile_given && !(is_linear() && convention == "inference")) {
       throw UsageError("--profile applies to linear schemes in the inference convention");
+    }
+    if (double_quant < 0) throw UsageError("--double-quant " + std::to_string(double_quant) + " must be positive");
+    if (double_quant > 0 && !(is_linear() && convention == "inference" && granularity == "group")) {
+      throw UsageError("--double-quant needs a linear scheme in the inference convention with --granularity group");
     }
     parse_calibration();
     if (calibration_kind != Calibration::minmax) {
@@ -185,6 +191,19 @@ eigenq::QTensor<Policy> quantize_view(const Policy& policy, const eigenq::Granul
     }
   }
   return quantizer.quantize(x);
+}
+
+// Per-group linear quantization with 8-bit second-level scales (policy/double_quant.hpp):
+// fit the group scales, quantize them in super-blocks of S groups, quantize x against the
+// scales actually stored.
+template <class Code>
+eigenq::DoubleQuantized<Code> double_quantize_view(const eigenq::Linear<Code>& policy, const eigenq::Granularity& g,
+                                                   const eigenq::RowMajorView& x, Index groups_per_block) {
+  const eigenq::Quantizer<eigenq::Linear<Code>, eigenq::Granularity> quantizer(policy, g);
+  std::vector<eigenq::LinearParams> params = quantizer.fit(x);
+  eigenq::SuperBlockScales scales =
+      eigenq::quantize_group_scales(params, eigenq::ParamLayout(x.shape(), g), groups_per_block);
+  return eigenq::DoubleQuantized<Code>{quantizer.quantize(x, std::move(params)), std::move(scales)};
 }
 
 }  // namespace eigenq_cli

@@ -200,6 +200,25 @@ TEST(Cli, EverySchemeMatchesTheLibrary) {
   expect_matches_library(dir, "layers.1.weight", m.w2, Codebook<std::uint8_t>().with_bits(3), PerChannel{0});
 }
 
+TEST(Cli, DoubleQuantizationMatchesTheLibrary) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  quantize_and_back(dir, {"--bits", "4", "--granularity", "group", "--group-size", "8", "--double-quant", "2"});
+  const Quantizer<Linear<std::int8_t>, PerGroup> quantizer(Linear<std::int8_t>::symmetric().with_bits(4), PerGroup{-1, 8});
+  const auto expected = double_quantize(quantizer, m.w1, 2);
+  const io::QuantizedFile q(dir / "q.safetensors");
+  const auto got = q.load_double_quantized<std::int8_t>("layers.0.weight");
+  EXPECT_EQ(got.scales.scale_codes, expected.scales.scale_codes);
+  EXPECT_EQ(got.scales.block_scales, expected.scales.block_scales);
+  EXPECT_EQ(got.tensor.unpacked_codes(), expected.tensor.unpacked_codes());
+  const io::SafetensorsFile d(dir / "d.safetensors");
+  EXPECT_TRUE(same_bits(d.tensor("layers.0.weight").to_float(), expected.tensor.dequantize_flat()));
+  EXPECT_EQ(q.file().info("layers.0.weight.scale_code").shape, (Shape{8, 5}));
+  EXPECT_EQ(q.file().info("layers.0.weight.super_scale").shape, (Shape{8, 3}));
+}
+
 TEST(Cli, CalibrationOptionsUseTheObservers) {
   using namespace eigenq;
   io_test::TempDir dir;
@@ -378,6 +397,7 @@ TEST(CliErrors, UsageErrors) {
   expect_error(run({"quantize", in, out, "--granularity", "group", "--calibration", "kl"}), {"not per group"});
   expect_error(run({"quantize", in, out, "--include", "("}), {"--include '(' is not a valid regular expression"});
   expect_error(run({"quantize", in, out, "--jobs", "0"}), {"--jobs 0"});
+  expect_error(run({"quantize", in, out, "--double-quant", "4"}), {"--double-quant needs", "--granularity group"});
   expect_error(run({"quantize", in, dir / "q.npy"}), {"ends in .npy"});
   EXPECT_TRUE(dir.entries() == std::vector<std::string>{"m.safetensors"}) << "no output from any failed run";
   EXPECT_EQ(run({"--help"}).exit_code, 0);

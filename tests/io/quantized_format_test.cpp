@@ -92,6 +92,44 @@ TEST(QuantizedFormat, RoundTripsEveryPolicyAndGranularity) {
   check_round_trip("codebook padded rows", Codebook<std::uint8_t>().with_bits(4), PerChannel{0}, few);
 }
 
+TEST(QuantizedFormat, DoubleQuantizedScalesRoundTrip) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Eigen::MatrixXf w = random_matrix(6, 70, 13);
+  for (bool affine : {false, true}) {
+    SCOPED_TRACE(affine);
+    const auto policy = affine ? Linear<std::int8_t>::affine().with_bits(4) : Linear<std::int8_t>::symmetric().with_bits(4);
+    const Quantizer<Linear<std::int8_t>, PerGroup> quantizer(policy, PerGroup{-1, 8});
+    const auto dq = double_quantize(quantizer, w, 4);  // 9 groups per row, super-blocks of 4: 3 per row
+    io::QuantizedFileWriter out;
+    out.add("w", dq);
+    out.write(dir / "dq.safetensors");
+
+    const io::QuantizedFile in(dir / "dq.safetensors");
+    EXPECT_EQ(in.file().info("w.scale_code").dtype, DType::u8);
+    EXPECT_EQ(in.file().info("w.scale_code").shape, (Shape{6, 9}));
+    EXPECT_EQ(in.file().info("w.super_scale").shape, (Shape{6, 3}));
+    EXPECT_FALSE(in.file().contains("w.scale"));
+    EXPECT_EQ(in.file().contains("w.zero_point"), affine);
+    const auto back = in.load_double_quantized<std::int8_t>("w");
+    EXPECT_EQ(back.scales.scale_codes, dq.scales.scale_codes);
+    EXPECT_EQ(back.scales.block_scales, dq.scales.block_scales);
+    EXPECT_EQ(back.scales.block_of_group, dq.scales.block_of_group);
+    EXPECT_TRUE(back.tensor.params() == dq.tensor.params()) << "effective scales code * d, bit for bit";
+    EXPECT_EQ(back.tensor.unpacked_codes(), dq.tensor.unpacked_codes());
+    EXPECT_TRUE(same_bits(in.dequantize("w"), dq.tensor.dequantize_flat()));
+    EXPECT_TRUE(same_bits(in.load<Linear<std::int8_t>>("w").dequantize_flat(), dq.tensor.dequantize_flat()));
+    EXPECT_EQ(nlohmann::json::parse(in.file().metadata().at("eigenq:w"))["double_quant"]["groups_per_block"], 4);
+  }
+  io::QuantizedFileWriter out;
+  io::QuantizedTensorOptions options;
+  options.double_quant_groups_per_block = 4;
+  EXPECT_THROW_WITH(out.add("q", quantize(w, Linear<std::int8_t>::symmetric(), PerGroup{-1, 8}), options),
+                    InvalidArgument, "add a DoubleQuantized");
+  EXPECT_THROW_WITH(io::plan_quantized("q", Log2<std::int8_t>(), {6, 70}, PerGroup{-1, 8}, options), InvalidArgument,
+                    "double quantization needs a linear policy");
+}
+
 TEST(QuantizedFormat, PackedCodesLowBitsFirst) {
   using namespace eigenq;
   io_test::TempDir dir;
@@ -333,6 +371,39 @@ TEST(QuantizedFormatCorrupt, CodesOutsideTheirRange) {
                  [](Contents& c) { c.tensor("w").data[0] = 0x88; }, "code -8 at element 0 lies outside [-7, 7]");
   expect_corrupt(Exp<std::uint8_t>(), PerTensor{}, random_matrix(2, 3, 9), [](Contents& c) { c.tensor("w").data[4] = 0; },
                  "code 0 at element 4 lies outside [1, 255]");
+}
+
+TEST(QuantizedFormatCorrupt, DoubleQuantizedScales) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Quantizer<Linear<std::int8_t>, PerGroup> quantizer(Linear<std::int8_t>::symmetric().with_bits(4), PerGroup{-1, 4});
+  io::QuantizedFileWriter out;
+  out.add("w", double_quantize(quantizer, random_matrix(3, 16, 14), 2));
+  out.write(dir / "good.safetensors");
+  auto check = [&](const std::function<void(Contents&)>& corrupt, const char* fragment) {
+    Contents c = read_contents(dir / "good.safetensors");
+    corrupt(c);
+    io::write_safetensors(dir / "bad.safetensors", c.tensors, c.metadata);
+    EXPECT_THROW_WITH((void)io::QuantizedFile(dir / "bad.safetensors").dequantize("w"), FormatError, "bad.safetensors",
+                      fragment);
+  };
+  check([](Contents& c) { set_value(c.tensor("w.super_scale"), 1, 0.0f); }, "super_scale of super-block 1 is 0");
+  check([](Contents& c) { c.tensor("w.scale_code").data[0] = 0; }, "scale of parameter set 0 is 0");
+  check([](Contents& c) { c.tensor("w.super_scale").shape = {2, 3}; }, "'w.super_scale' has shape [2, 3], expected [3, 2]");
+  check(
+      [](Contents& c) {
+        auto m = c.meta("w");
+        m["double_quant"] = {{"groups_per_block", 0}};
+        c.set_meta("w", m);
+      },
+      "groups_per_block");
+  check(
+      [](Contents& c) {
+        auto m = c.meta("w");
+        m["double_quant"] = {{"groups_per_block", std::numeric_limits<std::int64_t>::max()}};
+        c.set_meta("w", m);
+      },
+      "out of range");
 }
 
 TEST(QuantizedFormatCorrupt, Metadata) {

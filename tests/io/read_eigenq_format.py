@@ -94,9 +94,13 @@ def dequantize(name, tensors, m):
     """Section 5."""
     q = codes_of(tensors[name], m)
     p = parameter_index(m)
-    param = {s: tensors[name + "." + s][p] if s != "codebook" else None for s in m["params"]}
+    param = {s: tensors[name + "." + s][p] for s in m["params"] if s not in ("codebook", "super_scale")}
     qmin, qmax = m["qmin"], m["qmax"]
     scheme, convention = m["scheme"], m["convention"]
+    if "double_quant" in m:  # section 4: two-level scales, super-blocks of S groups along the axis
+        block = list(p)
+        block[m["axis"]] = block[m["axis"]] // m["double_quant"]["groups_per_block"]
+        param["scale"] = param["scale_code"].astype(np.float32) * tensors[name + ".super_scale"][tuple(block)]
     if scheme.startswith("linear") and convention == "inference":
         zero = param["zero_point"] if "zero_point" in param else np.zeros(q.shape, np.int32)
         return (q.astype(np.float32) - zero.astype(np.float32)) * param["scale"].astype(np.float32)
@@ -208,6 +212,10 @@ CASES = [
     ("codebook 4-bit groups", "model", ["--scheme", "codebook", "--bits", "4", "--granularity", "group",
                                         "--group-size", "16"]),
     ("exclude", "model", ["--exclude", "bias|embed"]),
+    ("double quantization", "model", ["--bits", "4", "--granularity", "group", "--group-size", "4",
+                                      "--double-quant", "2"]),
+    ("double quantization affine", "model", ["--scheme", "linear-affine", "--bits", "3", "--granularity", "group",
+                                             "--group-size", "8", "--axis", "0", "--double-quant", "3"]),
 ]
 
 EXACT = {"linear-affine", "linear-symmetric", "log2", "codebook"}

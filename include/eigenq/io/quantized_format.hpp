@@ -46,6 +46,7 @@
 #include "eigenq/io/dtype.hpp"
 #include "eigenq/io/safetensors.hpp"
 #include "eigenq/policy/codebook.hpp"
+#include "eigenq/policy/double_quant.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/policy/linear_seed.hpp"
@@ -637,7 +638,24 @@ struct QuantizedTensorOptions {
   DType original_dtype = DType::f32;  // what the tensor was before quantization
   // Extra metadata keys (e.g. "calibration"); must not collide with the format's own.
   nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+  // > 0: the per-group linear scales are stored double-quantized (policy/double_quant.hpp),
+  // S groups to a super-block: NAME.scale_code (U8) and NAME.super_scale (F32) replace NAME.scale.
+  Index double_quant_groups_per_block = 0;
 };
+
+namespace detail {
+
+template <class P>
+struct is_linear_policy : std::false_type {};
+template <class Code>
+struct is_linear_policy<Linear<Code>> : std::true_type {};
+
+// Super-blocks group the group parameters exactly as groups group elements (double_quant.hpp).
+inline ParamLayout super_block_layout(const ParamLayout& groups, Index groups_per_block) {
+  return ParamLayout(groups.param_shape(), PerGroup{groups.granularity().axis, groups_per_block});
+}
+
+}  // namespace detail
 
 // Names, dtypes and shapes of the tensors a quantized tensor occupies, and its
 // metadata: all known before any data, so a writer can lay the file out first.
@@ -685,11 +703,31 @@ QuantizedPlan plan_quantized(const std::string& name, const Policy& policy, cons
   const Index count = element_count(shape);
   if (m.packed()) plan.entries.push_back({name, DType::u8, Shape{packed_bytes(count, m.bits)}});
   else plan.entries.push_back({name, m.code_dtype, shape});
-  for (const ParamSpec& s : F::params(policy)) {
-    m.params.push_back(s.suffix);
-    Shape ps = layout.param_shape();
-    if (s.trailing > 0) ps.push_back(s.trailing);
-    plan.entries.push_back({name + "." + s.suffix, s.dtype, ps});
+  const Index double_quant = options.double_quant_groups_per_block;
+  if (double_quant != 0) {
+    if (!detail::is_linear_policy<Policy>::value || layout.granularity().kind != Granularity::Kind::group ||
+        double_quant < 0) {
+      raise<InvalidArgument>("tensor '", name, "': double quantization needs a linear policy, per-group granularity and ",
+                             "groups_per_block > 0 (got ", m.scheme, " per ", to_string(layout.granularity().kind),
+                             ", groups_per_block = ", double_quant, ")");
+    }
+    m.extra["double_quant"] = {{"groups_per_block", double_quant}};
+    const ParamLayout blocks = detail::super_block_layout(layout, double_quant);
+    m.params = {"scale_code", "super_scale"};
+    plan.entries.push_back({name + ".scale_code", DType::u8, layout.param_shape()});
+    plan.entries.push_back({name + ".super_scale", DType::f32, blocks.param_shape()});
+    for (const ParamSpec& s : F::params(policy)) {
+      if (s.suffix == "scale") continue;  // replaced by the two levels above
+      m.params.push_back(s.suffix);
+      plan.entries.push_back({name + "." + s.suffix, s.dtype, layout.param_shape()});
+    }
+  } else {
+    for (const ParamSpec& s : F::params(policy)) {
+      m.params.push_back(s.suffix);
+      Shape ps = layout.param_shape();
+      if (s.trailing > 0) ps.push_back(s.trailing);
+      plan.entries.push_back({name + "." + s.suffix, s.dtype, ps});
+    }
   }
   plan.metadata_json = m.to_json();
   return plan;
@@ -724,6 +762,27 @@ std::vector<Payload> encode_quantized(const QTensor<Policy>& q) {
   PolicyFormat<Policy>::encode(q.policy(), q.params(), params);
   for (auto& p : params) out.push_back(Payload{nullptr, 0, std::move(p)});
   return out;
+}
+
+// The bytes of every tensor of a double-quantized plan (options.double_quant_groups_per_block
+// = dq.scales.groups_per_block), in plan order: codes, scale_code, super_scale[, zero_point].
+template <class Code>
+std::vector<Payload> encode_double_quantized(const DoubleQuantized<Code>& dq) {
+  std::vector<Payload> out = encode_quantized(dq.tensor);  // codes, scale[, zero_point]
+  const SuperBlockScales& s = dq.scales;
+  if (s.scale_codes.size() != dq.tensor.params().size()) {
+    raise<InvalidArgument>("double quantization: ", s.scale_codes.size(), " scale codes for ", dq.tensor.params().size(),
+                           " groups");
+  }
+  Payload codes{nullptr, 0, s.scale_codes};
+  Payload supers;
+  for (float d : s.block_scales) detail::append_value(supers.owned, d);
+  std::vector<Payload> result;
+  result.push_back(std::move(out[0]));
+  result.push_back(std::move(codes));
+  result.push_back(std::move(supers));
+  for (std::size_t k = 2; k < out.size(); ++k) result.push_back(std::move(out[k]));  // zero_point
+  return result;
 }
 
 // Parses "eigenq:NAME" of a file.
@@ -806,6 +865,40 @@ inline void check_layout_inputs(const QuantizedTensorMeta& m, const FormatContex
   }
 }
 
+// "double_quant": {"groups_per_block": S} of the metadata; 0 when absent.
+inline Index double_quant_groups(const QuantizedTensorMeta& m, const FormatContext& ctx) {
+  const auto it = m.extra.find("double_quant");
+  if (it == m.extra.end()) return 0;
+  const auto s = it->is_object() ? it->find("groups_per_block") : it->end();
+  if (!it->is_object() || s == it->end() || !s->is_number_integer() || s->get<std::int64_t>() <= 0) {
+    ctx.fail("\"double_quant\" must be {\"groups_per_block\": S} with S > 0");
+  }
+  return s->get<Index>();
+}
+
+// The second-level scales of a double-quantized tensor, checked.
+inline SuperBlockScales read_super_block_scales(const SafetensorsFile& f, const std::string& name,
+                                                const ParamLayout& layout, Index groups_per_block,
+                                                const FormatContext& ctx) {
+  const Index axis_groups = layout.param_shape()[static_cast<std::size_t>(layout.granularity().axis)];
+  if (groups_per_block > std::numeric_limits<Index>::max() - axis_groups) {
+    ctx.fail("double_quant groups_per_block ", groups_per_block, " is out of range");
+  }
+  const ParamLayout blocks = super_block_layout(layout, groups_per_block);
+  SuperBlockScales s;
+  s.groups_per_block = groups_per_block;
+  s.block_shape = blocks.param_shape();
+  s.scale_codes = checked_tensor(f, name + ".scale_code", DType::u8, layout.param_shape(), ctx).values<std::uint8_t>();
+  s.block_scales = checked_tensor(f, name + ".super_scale", DType::f32, s.block_shape, ctx).values<float>();
+  for (std::size_t b = 0; b < s.block_scales.size(); ++b) {
+    const float d = s.block_scales[b];
+    if (!(std::isfinite(d) && d > 0.0f)) ctx.fail("super_scale of super-block ", b, " is ", d, " (must be positive and finite)");
+  }
+  s.block_of_group.assign(s.scale_codes.size(), 0);
+  blocks.for_each([&](Index group, Index block) { s.block_of_group[static_cast<std::size_t>(group)] = block; });
+  return s;
+}
+
 template <class Code>
 void check_codes_in_range(const Code* codes, Index n, CodeRange r, const FormatContext& ctx) {
   for (Index i = 0; i < n; ++i) {
@@ -846,9 +939,17 @@ QTensor<Policy> load_quantized(const SafetensorsFile& f, const std::string& name
   if (layout.granularity().axis != m.granularity.axis) {
     ctx.fail("axis ", m.granularity.axis, " is not normalized (expected ", layout.granularity().axis, ")");
   }
-  const std::vector<ParamSpec> specs = F::params(policy);
+  const Index double_quant = detail::double_quant_groups(m, ctx);
+  std::vector<ParamSpec> specs = F::params(policy);
   std::vector<std::string> suffixes;
   for (const auto& s : specs) suffixes.push_back(s.suffix);
+  if (double_quant > 0) {
+    if (!detail::is_linear_policy<Policy>::value || m.granularity.kind != Granularity::Kind::group) {
+      ctx.fail("double_quant applies to per-group linear tensors only");
+    }
+    suffixes.erase(suffixes.begin());  // "scale": stored as two levels
+    suffixes.insert(suffixes.begin(), {"scale_code", "super_scale"});
+  }
   if (suffixes != m.params) ctx.fail("\"params\" does not list the ", m.scheme, " parameters");
 
   const Index count = element_count(m.shape);
@@ -870,12 +971,38 @@ QTensor<Policy> load_quantized(const SafetensorsFile& f, const std::string& name
 
   std::vector<TensorView> views;
   for (const ParamSpec& s : specs) {
+    if (double_quant > 0 && s.suffix == "scale") continue;
     Shape ps = layout.param_shape();
     if (s.trailing > 0) ps.push_back(s.trailing);
     views.push_back(detail::checked_tensor(f, name + "." + s.suffix, s.dtype, ps, ctx));
   }
-  auto params = F::decode(policy, views, layout.param_count(), ctx);
+  std::vector<typename Policy::Params> params;
+  if constexpr (detail::is_linear_policy<Policy>::value) {
+    if (double_quant > 0) {
+      // The effective scales s' = code * d, in float32 as double_quant.hpp computes them.
+      const SuperBlockScales scales = detail::read_super_block_scales(f, name, layout, double_quant, ctx);
+      std::vector<std::uint8_t> scale_bytes;
+      for (Index g = 0; g < layout.param_count(); ++g) detail::append_value(scale_bytes, scales.scale(g));
+      std::vector<TensorInfo> info{TensorInfo{name + ".scale", DType::f32, layout.param_shape(), 0, scale_bytes.size()}};
+      views.insert(views.begin(), TensorView(info[0], scale_bytes.data()));
+      params = F::decode(policy, views, layout.param_count(), ctx);
+      return QTensor<Policy>(policy, m.shape, layout.granularity(), std::move(params), std::move(storage));
+    }
+  }
+  params = F::decode(policy, views, layout.param_count(), ctx);
   return QTensor<Policy>(policy, m.shape, layout.granularity(), std::move(params), std::move(storage));
+}
+
+// Loads a double-quantized tensor with its second-level scales.
+template <class Code>
+DoubleQuantized<Code> load_double_quantized(const SafetensorsFile& f, const std::string& name) {
+  QTensor<Linear<Code>> tensor = load_quantized<Linear<Code>>(f, name);
+  const QuantizedTensorMeta m = read_quantized_meta(f, name);
+  const detail::FormatContext ctx{f.path(), name};
+  const Index groups = detail::double_quant_groups(m, ctx);
+  if (groups == 0) raise<InvalidArgument>(f.path(), ": tensor '", name, "' is not double-quantized");
+  SuperBlockScales scales = detail::read_super_block_scales(f, name, tensor.layout(), groups, ctx);
+  return DoubleQuantized<Code>{std::move(tensor), std::move(scales)};
 }
 
 // Calls f(policy_tag) with detail::type_tag<Policy> for the policy type that
@@ -963,6 +1090,10 @@ class QuantizedFile {
   QTensor<Policy> load(const std::string& name) const {
     return load_quantized<Policy>(file_, name);
   }
+  template <class Code>
+  DoubleQuantized<Code> load_double_quantized(const std::string& name) const {
+    return io::load_double_quantized<Code>(file_, name);
+  }
 
   // A quantized tensor dequantized, or a plain tensor converted to float.
   std::vector<float> dequantize(const std::string& name) const {
@@ -1028,18 +1159,17 @@ class QuantizedFileWriter {
  public:
   template <class Policy>
   void add(const std::string& name, const QTensor<Policy>& q, const QuantizedTensorOptions& options = {}) {
-    const QuantizedPlan plan = plan_quantized(name, q, options);
-    const std::vector<Payload> payloads = encode_quantized(q);
-    for (std::size_t i = 0; i < plan.entries.size(); ++i) {
-      const Payload& p = payloads[i];
-      if (p.size() != plan.entries[i].bytes()) {
-        raise<InvalidArgument>("tensor '", plan.entries[i].name, "': ", p.size(), " bytes encoded, ",
-                               plan.entries[i].bytes(), " planned");
-      }
-      tensors_.push_back({plan.entries[i].name, plan.entries[i].dtype, plan.entries[i].shape,
-                          std::vector<std::uint8_t>(p.data(), p.data() + p.size())});
+    if (options.double_quant_groups_per_block != 0) {
+      raise<InvalidArgument>("tensor '", name, "': add a DoubleQuantized for double-quantized scales");
     }
-    metadata_[plan.metadata_key] = plan.metadata_json;
+    append(plan_quantized(name, q, options), encode_quantized(q));
+  }
+
+  // A double-quantized per-group linear tensor (its two-level scales are stored as such).
+  template <class Code>
+  void add(const std::string& name, const DoubleQuantized<Code>& dq, QuantizedTensorOptions options = {}) {
+    options.double_quant_groups_per_block = dq.scales.groups_per_block;
+    append(plan_quantized(name, dq.tensor, options), encode_double_quantized(dq));
   }
 
   // A tensor stored as it is.
@@ -1060,6 +1190,19 @@ class QuantizedFileWriter {
   }
 
  private:
+  void append(const QuantizedPlan& plan, const std::vector<Payload>& payloads) {
+    for (std::size_t i = 0; i < plan.entries.size(); ++i) {
+      const Payload& p = payloads[i];
+      if (p.size() != plan.entries[i].bytes()) {
+        raise<InvalidArgument>("tensor '", plan.entries[i].name, "': ", p.size(), " bytes encoded, ",
+                               plan.entries[i].bytes(), " planned");
+      }
+      tensors_.push_back({plan.entries[i].name, plan.entries[i].dtype, plan.entries[i].shape,
+                          std::vector<std::uint8_t>(p.data(), p.data() + p.size())});
+    }
+    metadata_[plan.metadata_key] = plan.metadata_json;
+  }
+
   std::vector<OwnedTensor> tensors_;
   std::map<std::string, std::string> metadata_;
 };

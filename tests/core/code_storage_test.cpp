@@ -50,7 +50,7 @@ TEST(CodeStorage, RoundTripsEveryWidth) {
 TEST(CodeStorage, TrueSizes) {
   std::vector<std::int8_t> codes(101, 1);
   EXPECT_EQ(eigenq::CodeStorage<std::int8_t>(codes.data(), 101, 2).bytes(), 26u);  // 4 per byte
-  EXPECT_EQ(eigenq::CodeStorage<std::int8_t>(codes.data(), 101, 3).bytes(), 51u);  // nibbles
+  EXPECT_EQ(eigenq::CodeStorage<std::int8_t>(codes.data(), 101, 3).bytes(), 38u);  // 303 bits
   EXPECT_EQ(eigenq::CodeStorage<std::int8_t>(codes.data(), 101, 4).bytes(), 51u);
   EXPECT_EQ(eigenq::CodeStorage<std::int8_t>(codes.data(), 101, 8).bytes(), 101u);
   std::vector<std::int16_t> wide(101, 1);
@@ -81,6 +81,26 @@ TEST(Packing, TwoBitFourPerByte) {
   std::int8_t back[4];
   eigenq::unpack_codes(out, 4, 2, back);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(back[i], s[i]);
+}
+
+TEST(Packing, ThreeBitCodesFormOneBitStream) {
+  const std::uint8_t codes[8] = {1, 2, 3, 4, 5, 6, 7, 0};
+  std::uint8_t out[3];
+  eigenq::pack_codes(codes, 8, 3, out);
+  EXPECT_EQ(out[0], 0xD1);  // 1 | 2<<3 | (3 & 3)<<6
+  EXPECT_EQ(out[1], 0x58);  // the rest of 3, then 4, 5, the low bit of 6
+  EXPECT_EQ(out[2], 0x1F);
+  const std::int8_t s[3] = {-4, 3, -1};
+  std::uint8_t so[2] = {0xFF, 0xFF};
+  eigenq::pack_codes(s, 3, 3, so);
+  EXPECT_EQ(so[0], 0xDC);
+  EXPECT_EQ(so[1], 0x01);  // unused high bits zero
+  std::int8_t back[3];
+  eigenq::unpack_codes(so, 3, 3, back);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(back[i], s[i]);
+  EXPECT_EQ(eigenq::packed_bytes(8, 3), 3);
+  EXPECT_EQ(eigenq::packed_bytes(9, 3), 4);
+  EXPECT_EQ(eigenq::packed_bytes(3, 3), 2);
 }
 
 TEST(CodeStorage, RejectsBadWidthsAndBuffers) {

@@ -29,11 +29,14 @@ using eigenq_test::Distribution;
 // The documented byte layout, computed here from the codes.
 template <class Code>
 std::vector<std::uint8_t> reference_pack(const std::vector<Code>& codes, int field) {
-  const std::size_t per_byte = static_cast<std::size_t>(8 / field);
-  std::vector<std::uint8_t> bytes((codes.size() + per_byte - 1) / per_byte, 0);
+  // The documented layout, bit by bit: code i's bit b is stream bit i*field + b.
+  std::vector<std::uint8_t> bytes((codes.size() * static_cast<std::size_t>(field) + 7) / 8, 0);
   for (std::size_t i = 0; i < codes.size(); ++i) {
     const unsigned v = static_cast<unsigned>(static_cast<int>(codes[i])) & ((1u << field) - 1u);
-    bytes[i / per_byte] = static_cast<std::uint8_t>(bytes[i / per_byte] | (v << ((i % per_byte) * static_cast<std::size_t>(field))));
+    for (int b = 0; b < field; ++b) {
+      const std::size_t bit = i * static_cast<std::size_t>(field) + static_cast<std::size_t>(b);
+      if ((v >> b) & 1u) bytes[bit / 8] = static_cast<std::uint8_t>(bytes[bit / 8] | (1u << (bit % 8)));
+    }
   }
   return bytes;
 }
@@ -63,7 +66,7 @@ void check_storage(const Policy& policy, Distribution d, Granularity g, Shape sh
   for (Index i = 0; i < n; ++i) ASSERT_EQ(qt.code(i), expected[static_cast<std::size_t>(i)]) << what << " i " << i;
 
   if (bits <= 4) {
-    const int field = bits <= 2 ? 2 : 4;
+    const int field = bits;  // 2, 3 or 4 bits per code
     // Every code fits its field (two's complement for signed code types).
     for (Code c : expected) {
       if (std::is_signed_v<Code>) {

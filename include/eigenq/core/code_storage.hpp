@@ -45,15 +45,7 @@ class CodeStorage {
 
   Code operator[](Index i) const {
     if (!is_packed()) return wide_[static_cast<std::size_t>(i)];
-    Code c{};
-    const int field = field_bits();
-    const int per_byte = 8 / field;
-    const std::uint8_t* byte = packed_.data() + i / per_byte;
-    // Unpack one code from its byte, reusing the bulk routine's convention.
-    const int shift = static_cast<int>(i % per_byte) * field;
-    const std::uint8_t lone = static_cast<std::uint8_t>(*byte >> shift);
-    unpack_codes(&lone, 1, field, &c);
-    return c;
+    return unpack_code<Code>(packed_.data(), i, field_bits());
   }
 
   void unpack(Code* out) const {

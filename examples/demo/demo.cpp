@@ -62,6 +62,25 @@ struct Candidate {
   eigenq::nn::LayerScheme layer;
 };
 
+// int4 in groups of G with f16 scales, as GroupedLinear stores them: the
+// analysis twin of layer_schemes::int4_grouped(G).
+eigenq::QuantScheme int4_grouped_f16(eigenq::Index group) {
+  using Lin8 = eigenq::Linear<std::int8_t>;
+  const eigenq::Quantizer<Lin8, eigenq::PerGroup> q(Lin8::symmetric().with_bits(4), eigenq::PerGroup{1, group});
+  eigenq::QuantScheme s;
+  s.name = "int4-g" + std::to_string(group);
+  s.fake_quantize = [group](Eigen::MatrixXf& w) {
+    eigenq::nn::GroupedLinearOptions o;
+    o.group_size = group;
+    w = eigenq::nn::GroupedLinear(w, Eigen::VectorXf::Zero(w.rows()), o).dequantized_weight();
+  };
+  s.storage_bits = [q](const Eigen::MatrixXf& w) {
+    const auto t = q.quantize(w);
+    return 8 * static_cast<std::int64_t>(t.codes().bytes()) + 16 * static_cast<std::int64_t>(t.params().size());
+  };
+  return s;
+}
+
 template <class Policy, class G>
 Candidate weight_only(const std::string& name, eigenq::Quantizer<Policy, G> q) {
   return {eigenq::make_scheme(name, q), ls::weight_only(name, q)};
@@ -170,7 +189,7 @@ int main(int argc, char** argv) {
                             eigenq::nn::quantize_dynamic(model, tensor_weights), model, data));
     rows.push_back(evaluate("int8-static", "int8 static full-integer (TFLite)",
                             eigenq::nn::quantize_static(model, calibration), model, data));
-    rows.push_back(evaluate("int4-grouped", "int4 groups of 32 (int4 GEMV)", eigenq::nn::quantize_grouped(model),
+    rows.push_back(evaluate("int4-grouped", "int4 groups of 32, f16 scales (int4 GEMV)", eigenq::nn::quantize_grouped(model),
                             model, data));
     rows.push_back(evaluate("int4-per-channel", "int4 per channel (weight-only)",
                             eigenq::nn::quantize_mixed(model, std::vector<eigenq::nn::LayerScheme>(
@@ -199,7 +218,9 @@ int main(int argc, char** argv) {
     // parameters included; solved exactly, then converted and measured.
     const std::vector<Candidate> candidates = {
         {eigenq::schemes::int8_per_channel(), ls::int8_dynamic()},
-        {eigenq::schemes::int4_per_group(32), ls::int4_grouped(32)},
+        {int4_grouped_f16(32), ls::int4_grouped(32)},
+        {int4_grouped_f16(128), ls::int4_grouped(128)},
+        weight_only("int3-per-channel", per_row(Lin8::symmetric().with_bits(3))),
         weight_only("int4-per-channel", per_row(Lin8::symmetric().with_bits(4))),
         weight_only("int2-g32", eigenq::Quantizer<Lin8, eigenq::PerGroup>(Lin8::symmetric().with_bits(2),
                                                                           eigenq::PerGroup{1, 32})),

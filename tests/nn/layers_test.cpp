@@ -233,7 +233,11 @@ TEST(GroupedLinear, MatchesDequantizedWeights) {
       // Activations are quantized to int8 per group: error about 1% of the output scale.
       EXPECT_LE((y - ref).cwiseAbs().maxCoeff(), 0.02f * ref.cwiseAbs().maxCoeff()) << "G " << g;
     }
-    EXPECT_EQ(layer.weight_bytes(), (40u * 300u) / 2u + 40u * ((300u + g - 1) / g) * 4u + 40u * 4u);
+    // Codes two a byte, one f16 scale a group, f32 biases.
+    EXPECT_EQ(layer.weight_bytes(), (40u * 300u) / 2u + 40u * ((300u + g - 1) / g) * 2u + 40u * 4u);
+    for (const auto& p : layer.weight().params()) {
+      EXPECT_EQ(p.scale, eigenq::kernels::half_bits_to_float(eigenq::kernels::float_to_half_bits(p.scale)));
+    }
   }
   eigenq::nn::GroupedLinearOptions bad;
   bad.group_size = 64;

@@ -2,8 +2,11 @@
 // GPTQ/AWQ/llama.cpp Q4 shape). Weights are int4 codes in [-8, 7] with one
 // scale per group of G = 32 or 128 inputs (symmetric, PyTorch's 4-bit scale
 // amax / 7.5 by default), run on the int4 grouped GEMV kernel, which quantizes
-// the activations to int8 per group on the fly. Scales are stored as f32 by
-// default (exactly the QTensor's), or as f16 to save a further 2 bytes a group.
+// the activations to int8 per group on the fly. Scales are stored as f16 by
+// default (4.5 bits per weight at G = 32, as llama.cpp's Q4_0): codes are chosen
+// with the f32 scale, then the scale is rounded to f16, and the layer's QTensor
+// holds those rounded scales, so it describes exactly what the kernel computes.
+// ScaleType::f32 keeps the f32 scales (5 bits per weight at G = 32).
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,7 @@
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/qtensor.hpp"
+#include "eigenq/kernels/float16.hpp"
 #include "eigenq/kernels/gemv_q4.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
 #include "eigenq/nn/linear.hpp"
@@ -29,7 +33,7 @@ namespace nn {
 
 struct GroupedLinearOptions {
   Index group_size = 32;  // 32 or 128 (the kernel's group sizes)
-  kernels::ScaleType scale_type = kernels::ScaleType::f32;
+  kernels::ScaleType scale_type = kernels::ScaleType::f16;
   int threads = 1;
 };
 
@@ -99,6 +103,7 @@ class GroupedLinear : public Module {
       raise<ShapeError>("GroupedLinear: bias has ", bias.size(), " entries for ", weight.shape()[0],
                         " output channels");
     }
+    if (options_.scale_type == kernels::ScaleType::f16) weight = with_f16_scales(std::move(weight));
     weight_ = std::move(weight);
     bias_ = std::move(bias);
     const Index n = weight_.shape()[0];
@@ -110,6 +115,13 @@ class GroupedLinear : public Module {
     const Index groups = weight_.layout().groups_per_axis();
     packed_ = kernels::pack_int4_weights(codes.data(), n, k, k, scales.data(), groups, g.group_size,
                                          options_.scale_type);
+  }
+
+  // The same codes with every scale rounded to the nearest f16 value.
+  static WeightTensor with_f16_scales(WeightTensor w) {
+    std::vector<LinearParams> params = w.params();
+    for (auto& p : params) p.scale = kernels::half_bits_to_float(kernels::float_to_half_bits(p.scale));
+    return WeightTensor(w.policy(), w.shape(), w.granularity(), std::move(params), w.codes());
   }
 
   GroupedLinearOptions options_;

@@ -1,0 +1,229 @@
+// Saving and loading quantized models (and float ones) as safetensors files
+// in eigenq's quantized format (docs/format.md), so `eigenq inspect` and any
+// safetensors reader see them. Needs the io layer (nlohmann_json, target
+// eigenq::io).
+//
+//   eigenq::nn::save(eigenq::nn::quantize_dynamic(model), "model.eq.safetensors");
+//   eigenq::nn::Sequential back = eigenq::nn::load("model.eq.safetensors");
+//
+// Layer i's tensors are named `layers.<i>.weight` (quantized under the
+// layer's policy, or F32 for float layers) and `layers.<i>.bias` (F32; I32
+// for StaticLinear, whose bias is int32 at scale s_in * s_w). The metadata key
+// `nn.model` holds the architecture as JSON:
+//   {"version": 1, "layers": [{"kind": "DynamicLinear", ...options}, {"kind": "ReLU"}, ...]}
+// A file whose `nn.model` version (or eigenq format version) this build does
+// not know is refused with a FormatError naming both versions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eigenq/core/error.hpp"
+#include "eigenq/io/quantized_format.hpp"
+#include "eigenq/io/safetensors.hpp"
+#include "eigenq/nn/dynamic_linear.hpp"
+#include "eigenq/nn/grouped_linear.hpp"
+#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/sequential.hpp"
+#include "eigenq/nn/static_linear.hpp"
+#include "eigenq/nn/weight_only_linear.hpp"
+#include "eigenq/policy/codebook.hpp"
+#include "eigenq/policy/exp.hpp"
+#include "eigenq/policy/linear.hpp"
+#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/log.hpp"
+
+namespace eigenq {
+namespace nn {
+
+inline constexpr const char* model_metadata_key = "nn.model";
+inline constexpr int model_format_version = 1;
+
+namespace detail {
+
+inline std::string layer_name(std::size_t i, const char* what) {
+  return "layers." + std::to_string(i) + "." + what;
+}
+
+template <class T>
+io::OwnedTensor vector_tensor(const std::string& name, const T* data, Index n) {
+  return io::make_tensor(name, Shape{n}, data);
+}
+
+inline io::OwnedTensor matrix_tensor(const std::string& name, const Eigen::MatrixXf& m) {
+  const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rm = m;
+  return io::make_tensor(name, Shape{m.rows(), m.cols()}, rm.data());
+}
+
+inline nlohmann::json params_json(const LinearParams& p) {
+  return {{"scale", p.scale}, {"zero_point", p.zero_point}};
+}
+
+inline LinearParams params_from(const nlohmann::json& j) {
+  return {j.at("scale").get<float>(), j.at("zero_point").get<std::int32_t>()};
+}
+
+// The weight-only policies a file can name, tried in turn when saving.
+template <class F>
+bool with_weight_only(const Module& m, F&& f) {
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<eigenq::Linear<std::int8_t>>*>(&m)) return f(*l, "Linear<int8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<eigenq::Linear<std::uint8_t>>*>(&m)) return f(*l, "Linear<uint8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<LinearSeed<std::uint8_t>>*>(&m)) return f(*l, "LinearSeed<uint8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<Codebook<std::uint8_t>>*>(&m)) return f(*l, "Codebook<uint8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<LogSigned<std::int8_t>>*>(&m)) return f(*l, "LogSigned<int8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<Log2<std::int8_t>>*>(&m)) return f(*l, "Log2<int8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<Log<std::uint8_t>>*>(&m)) return f(*l, "Log<uint8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<Exp<std::uint8_t>>*>(&m)) return f(*l, "Exp<uint8>"), true;
+  return false;
+}
+
+template <class Policy>
+std::unique_ptr<Module> load_weight_only(const io::QuantizedFile& f, std::size_t i, Eigen::VectorXf bias,
+                                         const std::string& scheme) {
+  return std::make_unique<WeightOnlyLinear<Policy>>(f.load<Policy>(layer_name(i, "weight")), std::move(bias), scheme);
+}
+
+inline Eigen::VectorXf float_vector(const io::QuantizedFile& f, const std::string& name) {
+  const std::vector<float> v = f.dequantize(name);
+  return Eigen::Map<const Eigen::VectorXf>(v.data(), static_cast<Index>(v.size()));
+}
+
+inline Eigen::MatrixXf float_matrix(const io::QuantizedFile& f, const std::string& name) {
+  const auto view = f.file().tensor(name);
+  if (view.shape().size() != 2) raise<FormatError>(f.path(), ": tensor '", name, "' is not a matrix");
+  const std::vector<float> v = f.dequantize(name);
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  return Eigen::Map<const RowMajor>(v.data(), view.shape()[0], view.shape()[1]);
+}
+
+}  // namespace detail
+
+// Writes the model atomically (a temporary file renamed on success).
+inline void save(const Sequential& model, const std::string& path) {
+  io::QuantizedFileWriter w;
+  nlohmann::json layers = nlohmann::json::array();
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const Module& m = model[i];
+    nlohmann::json j{{"kind", m.kind()}};
+    const std::string wname = detail::layer_name(i, "weight");
+    const std::string bname = detail::layer_name(i, "bias");
+    if (auto* l = dynamic_cast<const Linear*>(&m)) {
+      w.add_plain(detail::matrix_tensor(wname, l->weight()));
+      w.add_plain(detail::vector_tensor(bname, l->bias().data(), l->bias().size()));
+    } else if (dynamic_cast<const ReLU*>(&m)) {
+    } else if (auto* d = dynamic_cast<const DynamicLinear*>(&m)) {
+      const auto& o = d->options();
+      j["per_channel_weights"] = o.per_channel_weights;
+      j["per_row_activations"] = o.activations == ActivationGranularity::per_row;
+      j["signed_activations"] = o.signed_activations;
+      j["reduce_range"] = o.reduce_range;
+      w.add(wname, d->weight());
+      w.add_plain(detail::vector_tensor(bname, d->bias().data(), d->bias().size()));
+    } else if (auto* s = dynamic_cast<const StaticLinear*>(&m)) {
+      j["input"] = detail::params_json(s->input_params());
+      j["output"] = detail::params_json(s->output_params());
+      j["relu"] = s->relu();
+      w.add(wname, s->weight());
+      w.add_plain(detail::vector_tensor(bname, s->bias().data(), static_cast<Index>(s->bias().size())));
+    } else if (auto* g = dynamic_cast<const GroupedLinear*>(&m)) {
+      j["group_size"] = g->options().group_size;
+      j["scale_type"] = g->options().scale_type == kernels::ScaleType::f16 ? "f16" : "f32";
+      w.add(wname, g->weight());
+      w.add_plain(detail::vector_tensor(bname, g->bias().data(), g->bias().size()));
+    } else if (!detail::with_weight_only(m, [&](const auto& l, const char* policy) {
+                 j["policy"] = policy;
+                 j["scheme"] = l.scheme_name();
+                 w.add(wname, l.weight());
+                 w.add_plain(detail::vector_tensor(bname, l.bias().data(), l.bias().size()));
+               })) {
+      raise("save: layer ", i, " (", m.kind(), ") cannot be saved");
+    }
+    layers.push_back(std::move(j));
+  }
+  w.set_metadata(model_metadata_key, nlohmann::json{{"version", model_format_version}, {"layers", layers}}.dump());
+  w.write(path);
+}
+
+inline Sequential load(const std::string& path) {
+  const io::QuantizedFile f(path);
+  const auto meta = f.user_metadata();
+  const auto it = meta.find(model_metadata_key);
+  if (it == meta.end()) raise<FormatError>(path, ": no '", model_metadata_key, "' metadata: not an eigenq model file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(it->second);
+  } catch (const std::exception& e) {
+    raise<FormatError>(path, ": '", model_metadata_key, "' is not valid JSON (", e.what(), ")");
+  }
+  Sequential model;
+  try {
+    const int version = j.at("version").get<int>();
+    if (version != model_format_version) {
+      raise<FormatError>(path, ": model format version ", version, "; this build reads version ",
+                         model_format_version);
+    }
+    const auto& layers = j.at("layers");
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const auto& l = layers[i];
+      const std::string kind = l.at("kind").get<std::string>();
+      const std::string wname = detail::layer_name(i, "weight");
+      const std::string bname = detail::layer_name(i, "bias");
+      if (kind == "ReLU") {
+        model.add(ReLU());
+      } else if (kind == "Linear") {
+        model.add(Linear(detail::float_matrix(f, wname), detail::float_vector(f, bname)));
+      } else if (kind == "DynamicLinear") {
+        DynamicLinearOptions o;
+        o.per_channel_weights = l.at("per_channel_weights").get<bool>();
+        o.activations = l.at("per_row_activations").get<bool>() ? ActivationGranularity::per_row
+                                                                : ActivationGranularity::per_tensor;
+        o.signed_activations = l.at("signed_activations").get<bool>();
+        o.reduce_range = l.at("reduce_range").get<bool>();
+        auto wq = f.load<eigenq::Linear<std::int8_t>>(wname);
+        o.weight_policy = wq.policy();
+        model.add(DynamicLinear(std::move(wq), detail::float_vector(f, bname), o));
+      } else if (kind == "StaticLinear") {
+        const auto view = f.file().tensor(bname);
+        std::vector<std::int32_t> bias(static_cast<std::size_t>(view.size()));
+        if (view.dtype() != io::DType::i32) raise<FormatError>(path, ": '", bname, "' must be I32");
+        view.convert_to(bias.data());
+        model.add(StaticLinear(f.load<eigenq::Linear<std::int8_t>>(wname), std::move(bias),
+                               detail::params_from(l.at("input")), detail::params_from(l.at("output")),
+                               l.at("relu").get<bool>()));
+      } else if (kind == "GroupedLinear") {
+        GroupedLinearOptions o;
+        o.group_size = l.at("group_size").get<Index>();
+        o.scale_type = l.at("scale_type").get<std::string>() == "f16" ? kernels::ScaleType::f16 : kernels::ScaleType::f32;
+        model.add(GroupedLinear(f.load<eigenq::Linear<std::int8_t>>(wname), detail::float_vector(f, bname), o));
+      } else if (kind == "WeightOnlyLinear") {
+        const std::string policy = l.at("policy").get<std::string>();
+        const std::string scheme = l.at("scheme").get<std::string>();
+        Eigen::VectorXf bias = detail::float_vector(f, bname);
+        std::unique_ptr<Module> m;
+        if (policy == "Linear<int8>") m = detail::load_weight_only<eigenq::Linear<std::int8_t>>(f, i, bias, scheme);
+        else if (policy == "Linear<uint8>") m = detail::load_weight_only<eigenq::Linear<std::uint8_t>>(f, i, bias, scheme);
+        else if (policy == "LinearSeed<uint8>") m = detail::load_weight_only<LinearSeed<std::uint8_t>>(f, i, bias, scheme);
+        else if (policy == "Codebook<uint8>") m = detail::load_weight_only<Codebook<std::uint8_t>>(f, i, bias, scheme);
+        else if (policy == "LogSigned<int8>") m = detail::load_weight_only<LogSigned<std::int8_t>>(f, i, bias, scheme);
+        else if (policy == "Log2<int8>") m = detail::load_weight_only<Log2<std::int8_t>>(f, i, bias, scheme);
+        else if (policy == "Log<uint8>") m = detail::load_weight_only<Log<std::uint8_t>>(f, i, bias, scheme);
+        else if (policy == "Exp<uint8>") m = detail::load_weight_only<Exp<std::uint8_t>>(f, i, bias, scheme);
+        else raise<FormatError>(path, ": layer ", i, " has unknown weight policy '", policy, "'");
+        model.add(std::move(m));
+      } else {
+        raise<FormatError>(path, ": layer ", i, " has unknown kind '", kind, "'");
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    raise<FormatError>(path, ": '", model_metadata_key, "' does not describe a model (", e.what(), ")");
+  }
+  return model;
+}
+
+}  // namespace nn
+}  // namespace eigenq

@@ -81,7 +81,10 @@ inline int run_dequantize(const DequantizeArgs& a) {
     const std::string& name = names[i];
     try {
       if (in.is_quantized(name)) {
-        const std::vector<float> values = in.dequantize(name);
+        // One output buffer per thread, reused: fresh tens of MiB per tensor cost page faults.
+        thread_local std::vector<float> values;
+        values.resize(static_cast<std::size_t>(eigenq::element_count(entries[i].shape)));
+        in.dequantize_into(name, values.data());
         writer.write(i, values.data(), values.size() * sizeof(float));
       } else {
         const io::TensorView v = file.tensor(name);

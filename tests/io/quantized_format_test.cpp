@@ -211,6 +211,11 @@ TEST(QuantizedFormat, PlainTensorsTravelAlongside) {
   EXPECT_EQ(in.stored_tensors("w"), (std::vector<std::string>{"w", "w.scale"}));
   EXPECT_EQ(in.user_metadata(), (std::map<std::string, std::string>{{"note", "hello"}}));
   EXPECT_EQ(in.dequantize("ids"), (std::vector<float>{4, 5, 6}));
+  std::vector<float> buffer(12, -1.0f);
+  in.dequantize_into("w", buffer.data());
+  EXPECT_TRUE(same_bits(buffer, q.dequantize_flat()));
+  in.dequantize_into("ids", buffer.data());
+  EXPECT_EQ(buffer[2], 6.0f);
 }
 
 TEST(QuantizedFormat, OtherVersionsAndForeignFiles) {

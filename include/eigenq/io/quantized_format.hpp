@@ -1043,13 +1043,22 @@ decltype(auto) visit_quantized_policy(const QuantizedTensorMeta& m, const std::s
   raise<FormatError>(file, ": tensor '", name, "': unknown scheme \"", m.scheme, "\" with convention \"", m.convention, "\"");
 }
 
+// Dequantizes quantized tensor `name` into out[0 .. element count of its logical shape),
+// row-major (callers streaming many tensors reuse one buffer).
+inline void dequantize_quantized_into(const SafetensorsFile& f, const std::string& name, float* out) {
+  const QuantizedTensorMeta m = read_quantized_meta(f, name);
+  visit_quantized_policy(m, f.path(), name, [&](auto tag) {
+    using Policy = typename decltype(tag)::type;
+    load_quantized<Policy>(f, name).dequantize_into(out);
+  });
+}
+
 // Dequantizes quantized tensor `name` into row-major floats of its logical shape.
 inline std::vector<float> dequantize_quantized(const SafetensorsFile& f, const std::string& name) {
   const QuantizedTensorMeta m = read_quantized_meta(f, name);
-  return visit_quantized_policy(m, f.path(), name, [&](auto tag) {
-    using Policy = typename decltype(tag)::type;
-    return load_quantized<Policy>(f, name).dequantize_flat();
-  });
+  std::vector<float> out(static_cast<std::size_t>(element_count(m.shape)));
+  dequantize_quantized_into(f, name, out.data());
+  return out;
 }
 
 // A file in the quantized format, opened for reading: which tensors are
@@ -1099,6 +1108,11 @@ class QuantizedFile {
   std::vector<float> dequantize(const std::string& name) const {
     if (is_quantized(name)) return dequantize_quantized(file_, name);
     return file_.tensor(name).to_float();
+  }
+  // The same into out[0 .. element count): the logical shape's for quantized tensors.
+  void dequantize_into(const std::string& name, float* out) const {
+    if (is_quantized(name)) dequantize_quantized_into(file_, name, out);
+    else file_.tensor(name).convert_to(out);
   }
 
   // The file's metadata without eigenq's own keys.

@@ -215,6 +215,9 @@ TEST(StaticLinear, ChainStaysInIntegers) {
   EXPECT_THROW(model.forward_integer(wrong), eigenq::InvalidArgument);
   EXPECT_THROW(eigenq::nn::StaticLinear(random_weight(4, 8, 1), Eigen::VectorXf::Zero(4), {0.0f, 0}, z, false),
                eigenq::InvalidArgument);
+  Eigen::VectorXf nan_bias = Eigen::VectorXf::Zero(4);
+  nan_bias[2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(eigenq::nn::StaticLinear(random_weight(4, 8, 1), nan_bias, a, z, false), eigenq::NonFiniteError);
 }
 
 TEST(GroupedLinear, MatchesDequantizedWeights) {

@@ -50,6 +50,7 @@ class StaticLinear : public Module {
                LinearParams output, bool relu, StaticLinearOptions options = {})
       : options_(options) {
     if (weight.size() == 0) raise<ShapeError>("StaticLinear: empty weight");
+    check_activation_params(input, output);  // before the bias is divided by the input scale
     const Quantizer<eigenq::Linear<std::int8_t>, PerChannel> quantizer(options_.weight_policy, PerChannel{0});
     WeightTensor q = quantizer.quantize(weight);
     std::vector<std::int32_t> b = quantize_bias(bias, weight.rows(), input, q.params());
@@ -136,11 +137,21 @@ class StaticLinear : public Module {
     std::vector<std::int32_t> q(static_cast<std::size_t>(out), 0);
     for (Index n = 0; n < bias.size(); ++n) {
       const double scale = static_cast<double>(input.scale) * params[static_cast<std::size_t>(n)].scale;
+      if (!std::isfinite(bias[n])) raise<NonFiniteError>("StaticLinear: bias ", n, " is ", bias[n]);
       const double v = std::round(static_cast<double>(bias[n]) / scale);
       q[static_cast<std::size_t>(n)] = static_cast<std::int32_t>(std::clamp(
           v, double(std::numeric_limits<std::int32_t>::min()), double(std::numeric_limits<std::int32_t>::max())));
     }
     return q;
+  }
+
+  static void check_activation_params(const LinearParams& input, const LinearParams& output) {
+    for (const LinearParams* p : {&input, &output}) {
+      if (!(p->scale > 0.0f) || !std::isfinite(p->scale) || p->zero_point < -128 || p->zero_point > 127) {
+        raise("StaticLinear: activation parameters (scale ", p->scale, ", zero point ", p->zero_point,
+              ") are not a valid int8 quantization");
+      }
+    }
   }
 
   void init(WeightTensor weight, std::vector<std::int32_t> bias, LinearParams input,
@@ -156,12 +167,7 @@ class StaticLinear : public Module {
       raise<ShapeError>("StaticLinear: bias has ", bias.size(), " entries for ", weight.shape()[0],
                         " output channels");
     }
-    for (const LinearParams* p : {&input, &output}) {
-      if (!(p->scale > 0.0f) || !std::isfinite(p->scale) || p->zero_point < -128 || p->zero_point > 127) {
-        raise("StaticLinear: activation parameters (scale ", p->scale, ", zero point ", p->zero_point,
-              ") are not a valid int8 quantization");
-      }
-    }
+    check_activation_params(input, output);
     weight_ = std::move(weight);
     bias_ = std::move(bias);
     input_ = input;

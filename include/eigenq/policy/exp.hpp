@@ -18,6 +18,7 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/rounding.hpp"
 #include "eigenq/core/types.hpp"
+#include "eigenq/policy/policy.hpp"
 #include "eigenq/policy/choose_params.hpp"
 
 namespace eigenq {
@@ -82,21 +83,11 @@ class Exp {
   float dequantize(Code q, const Params& p) const { return Mapping(*this, p).dequantize(q); }
 
   void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
-    if (step == 0) {
-      const Mapping m(*this, *p);
-      for (Index i = 0; i < n; ++i) out[i] = m.quantize(x[i]);
-    } else {
-      for (Index i = 0; i < n; ++i) out[i] = quantize(x[i], p[i]);
-    }
+    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.quantize(x[i]); });
   }
 
   void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
-    if (step == 0) {
-      const Mapping m(*this, *p);
-      for (Index i = 0; i < n; ++i) out[i] = m.dequantize(q[i]);
-    } else {
-      for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], p[i]);
-    }
+    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.dequantize(q[i]); });
   }
 
  private:

@@ -76,6 +76,19 @@ void dequantize_run(const Policy& policy, const typename Policy::code_type* q, I
   }
 }
 
+// Bulk loops for policies that precompute one parameter set's constants in a
+// Mapping (constructed from the policy and the Params): built once for a run
+// that shares its parameters (step 0), per element otherwise.
+template <class Mapping, class Policy, class F>
+void for_each_with_mapping(const Policy& policy, Index n, const typename Policy::Params* p, Index step, F&& f) {
+  if (step == 0) {
+    const Mapping m(policy, *p);
+    for (Index i = 0; i < n; ++i) f(m, i);
+  } else {
+    for (Index i = 0; i < n; ++i) f(Mapping(policy, p[i]), i);
+  }
+}
+
 template <class Policy>
 std::size_t param_bytes(const Policy& policy, const typename Policy::Params& p) {
   if constexpr (detail::has_param_bytes<Policy>::value) {

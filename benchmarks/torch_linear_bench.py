@@ -64,7 +64,10 @@ def eigenq_times(bench):
         if b.get("aggregate_name") != "median":
             continue
         unit = {"us": 1e-6, "ms": 1e-3, "ns": 1e-9}[b["time_unit"]]
-        times[b["run_name"]] = b["real_time"] * unit
+        name = b["run_name"]
+        if name.endswith("/real_time"):
+            name = name[: -len("/real_time")]
+        times[name] = b["real_time"] * unit
     return times
 
 

@@ -38,7 +38,7 @@ inline const char* color_for(const std::string& label) {
 }
 
 inline std::string accuracy_vs_size_svg(const std::vector<Point>& points) {
-  const double W = 760, H = 480, left = 70, right = 200, top = 50, bottom = 60;
+  const double W = 900, H = 500, left = 70, right = 290, top = 62, bottom = 60;
   double lo = 100, hi = 0;
   for (const auto& p : points) {
     lo = std::min(lo, p.accuracy);
@@ -56,8 +56,10 @@ inline std::string accuracy_vs_size_svg(const std::vector<Point>& points) {
                 "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
                 "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                 "<text x=\"%.0f\" y=\"28\" font-size=\"16\" font-weight=\"bold\">Digits MLP: test accuracy "
-                "against model size</text>\n",
-                W, H, left);
+                "against model size</text>\n"
+                "<text x=\"%.0f\" y=\"46\" fill=\"#666\">450 test images: one image is 0.22 points; "
+                "float32 weights at 32 bits</text>\n",
+                W, H, left, left);
   s += buf;
   // Grid and axes.
   for (double b : {2.0, 3.0, 4.0, 5.0, 8.0, 16.0, 32.0}) {

@@ -20,6 +20,10 @@
 //    reported beside the predicted (summed) one.
 // The Pareto front is the DP's final state list: every assignment not dominated in
 // (bits, predicted error), each also measured end to end.
+// Per output channel (options.rows_per_block = 1, or R for blocks of R rows): the DP's units
+// are blocks of rows instead of whole points, each measured with only its rows quantized;
+// candidates must quantize rows independently, and the row -> scheme map is charged
+// row_map_bits per row. choices[p].row_schemes feeds nn::quantize_mixed_per_channel.
 #pragma once
 
 #include <algorithm>
@@ -193,11 +197,20 @@ struct MixedPrecisionOptions {
   std::vector<std::string> points;                            // empty: every weight point
   OutputMetric metric = output_mse_metric();
   std::size_t front_samples = 16;  // Pareto points measured end to end (evenly spread); 0: all
+  // Granularity of the choice. 0: one scheme per weight point (layer). R > 0: one scheme per
+  // block of R consecutive rows (output channels) of each weight [out, in]; R = 1 chooses per
+  // channel. Every candidate must then quantize rows independently
+  // (QuantScheme::rows_independent), so the rows that share a scheme can be stored together.
+  Index rows_per_block = 0;
+  // With rows_per_block > 0: the bits each row needs to say which scheme it uses, counted in
+  // the budget (nn::ChannelMixedLinear stores one byte per row).
+  int row_map_bits = 8;
 };
 
 struct PointChoice {
   std::string point;
-  std::string scheme;
+  std::string scheme;                    // with rows_per_block > 0: a summary ("int4-g32:90 int3-g32:38")
+  std::vector<std::string> row_schemes;  // with rows_per_block > 0: the scheme of every row
   Index elements = 0;
   std::int64_t bits = 0;
   double sensitivity = 0.0;  // this point's predicted share
@@ -214,16 +227,18 @@ struct ParetoPoint {
 
 struct MixedPrecisionResult {
   std::string metric;
+  Index rows_per_block = 0;        // as given: 0 chose per layer
   std::string budget;              // as given
   std::int64_t budget_bits = 0;
-  std::int64_t total_bits = 0;     // of the chosen mix
+  std::int64_t total_bits = 0;     // of the chosen mix (with the row maps, if any)
   Index weights = 0;               // weights of the selected points
   double bits_per_weight = 0.0;
   double predicted = 0.0;
   double measured = 0.0;
   ErrorMetrics output;
   std::vector<PointChoice> choices;
-  // sensitivity[p][k] and cost[p][k]: point p (of choices) with its candidate k.
+  // sensitivity[p][k] and cost[p][k]: point p (of choices) with its candidate k (per row
+  // block: summed over the point's blocks, i.e. the whole point under candidate k).
   std::vector<std::vector<std::string>> candidate_names;
   std::vector<std::vector<double>> sensitivity;
   std::vector<std::vector<std::int64_t>> cost;
@@ -370,67 +385,141 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     candidates.push_back(&c);
   }
 
+  const Index rows_per_block = options.rows_per_block;
+  if (rows_per_block < 0) raise("MixedPrecisionOptions::rows_per_block = ", rows_per_block, " must be >= 0");
+  if (rows_per_block > 0) {
+    if (options.row_map_bits < 0) raise("MixedPrecisionOptions::row_map_bits = ", options.row_map_bits, " must be >= 0");
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+      for (const QuantScheme& c : *candidates[i]) {
+        if (!c.is_float() && !c.rows_independent) {
+          raise("choose_mixed_precision: candidate '", c.name, "' for '", points[selected[i]].name,
+                "' does not quantize rows independently, so it cannot be chosen per block of ", rows_per_block,
+                " rows (use per-channel or in-row group granularity, or rows_per_block = 0)");
+        }
+      }
+    }
+  }
+
   const Eigen::MatrixXf reference = model.forward(calibration);
   MixedPrecisionResult r;
   r.metric = options.metric.name;
   r.budget = budget.describe();
+  r.rows_per_block = rows_per_block;
 
-  // 1. Sensitivity and cost of every (point, candidate).
-  std::vector<std::vector<ChoiceOption>> table(selected.size());
+  // 1. Sensitivity and cost of every (unit, candidate). A unit is a whole point, or a block
+  //    of its rows; a block's candidate quantizes those rows only.
+  struct Unit {
+    std::size_t point;  // index into `selected`
+    Index begin;
+    Index count;
+  };
+  std::vector<Unit> units;
+  std::vector<Eigen::MatrixXf> weights;
+  std::int64_t map_bits = 0;
   for (std::size_t i = 0; i < selected.size(); ++i) {
-    const std::size_t p = selected[i];
-    const Eigen::MatrixXf w = model.weight(p);
+    weights.push_back(model.weight(selected[i]));
+    const Eigen::MatrixXf& w = weights.back();
     r.weights += static_cast<Index>(w.size());
-    std::vector<std::string> names;
-    std::vector<double> sens;
-    std::vector<std::int64_t> costs;
-    for (const QuantScheme& s : *candidates[i]) {
-      PointSchemes config(points.size());
-      config.set(p, &s);
-      const double d = options.metric(reference, model.forward(calibration, config));
-      const std::int64_t bits = s.bits_for(w);
-      table[i].push_back({bits, d});
-      names.push_back(s.name);
-      sens.push_back(d);
-      costs.push_back(bits);
+    if (rows_per_block == 0) {
+      units.push_back({i, 0, w.rows()});
+    } else {
+      for (Index b = 0; b < w.rows(); b += rows_per_block) units.push_back({i, b, std::min(rows_per_block, w.rows() - b)});
+      map_bits += static_cast<std::int64_t>(options.row_map_bits) * w.rows();
     }
-    r.candidate_names.push_back(std::move(names));
-    r.sensitivity.push_back(std::move(sens));
-    r.cost.push_back(std::move(costs));
+    r.candidate_names.emplace_back();
+    for (const QuantScheme& c : *candidates[i]) r.candidate_names.back().push_back(c.name);
+    r.sensitivity.emplace_back(candidates[i]->size(), 0.0);
+    r.cost.emplace_back(candidates[i]->size(), 0);
+  }
+  std::vector<std::vector<ChoiceOption>> table(units.size());
+  for (std::size_t u = 0; u < units.size(); ++u) {
+    const Unit& unit = units[u];
+    const std::vector<QuantScheme>& cands = *candidates[unit.point];
+    for (std::size_t k = 0; k < cands.size(); ++k) {
+      const QuantScheme s = rows_per_block == 0 ? cands[k] : row_block_scheme(cands[k], unit.begin, unit.count);
+      PointSchemes config(points.size());
+      config.set(selected[unit.point], &s);
+      const double d = options.metric(reference, model.forward(calibration, config));
+      const std::int64_t bits = s.bits_for(weights[unit.point]);
+      table[u].push_back({bits, d});
+      r.sensitivity[unit.point][k] += d;
+      r.cost[unit.point][k] += bits;
+    }
   }
 
-  auto measure = [&](const MixedSolution& sol, ParetoPoint& out) {
-    PointSchemes config(points.size());
+  // The schemes of one assignment, per selected point.
+  auto point_schemes = [&](const MixedSolution& sol) {
+    std::vector<QuantScheme> out;
     for (std::size_t i = 0; i < selected.size(); ++i) {
-      const QuantScheme& s = (*candidates[i])[sol.choice[i]];
-      config.set(selected[i], &s);
-      out.schemes.push_back(s.name);
+      const std::vector<QuantScheme>& cands = *candidates[i];
+      std::vector<std::size_t> row_choice;
+      for (std::size_t u = 0; u < units.size(); ++u) {
+        if (units[u].point == i) row_choice.insert(row_choice.end(), static_cast<std::size_t>(units[u].count), sol.choice[u]);
+      }
+      if (rows_per_block == 0) {
+        out.push_back(cands[row_choice.front()]);
+        continue;
+      }
+      std::vector<std::size_t> count(cands.size(), 0);
+      for (std::size_t k : row_choice) ++count[k];
+      std::vector<std::size_t> order(cands.size());
+      for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return count[a] > count[b]; });
+      std::string summary;
+      for (std::size_t k : order) {
+        if (count[k] > 0) summary += (summary.empty() ? "" : " ") + cands[k].name + ":" + std::to_string(count[k]);
+      }
+      out.push_back(per_row_scheme(summary, cands, row_choice));
+    }
+    return out;
+  };
+
+  auto measure = [&](const MixedSolution& sol, ParetoPoint& out) {
+    const std::vector<QuantScheme> schemes = point_schemes(sol);
+    PointSchemes config(points.size());
+    out.bits = map_bits;
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+      config.set(selected[i], &schemes[i]);
+      out.schemes.push_back(schemes[i].name);
+      // Rows sharing a scheme are stored together: at most the sum over their blocks.
+      out.bits += rows_per_block == 0 ? table[i][sol.choice[i]].cost : schemes[i].bits_for(weights[i]);
     }
     const Eigen::MatrixXf mixed = model.forward(calibration, config);
-    out.bits = sol.cost;
-    out.bits_per_weight = static_cast<double>(sol.cost) / static_cast<double>(r.weights);
+    out.bits_per_weight = static_cast<double>(out.bits) / static_cast<double>(r.weights);
     out.predicted = sol.error;
     out.measured = options.metric(reference, mixed);
     out.output = compare(reference, mixed);
   };
 
-  // 2. The exact choice under the budget, 3. verified end to end.
+  // 2. The exact choice under the budget (less the row maps), 3. verified end to end.
   r.budget_bits = budget.bits_for(r.weights);
-  const MixedSolution best = solve_min_error(table, r.budget_bits);
+  if (map_bits > r.budget_bits) {
+    raise("mixed precision: the budget of ", r.budget_bits, " bits cannot even hold the row maps (", map_bits, " bits)");
+  }
+  const MixedSolution best = solve_min_error(table, r.budget_bits - map_bits);
   ParetoPoint chosen;
   measure(best, chosen);
-  r.total_bits = best.cost;
+  r.total_bits = chosen.bits;
   r.bits_per_weight = chosen.bits_per_weight;
   r.predicted = best.error;
   r.measured = chosen.measured;
   r.output = chosen.output;
+  const std::vector<QuantScheme> chosen_schemes = point_schemes(best);
   for (std::size_t i = 0; i < selected.size(); ++i) {
     PointChoice c;
     c.point = points[selected[i]].name;
     c.scheme = chosen.schemes[i];
     c.elements = points[selected[i]].elements;
-    c.bits = table[i][best.choice[i]].cost;
-    c.sensitivity = table[i][best.choice[i]].error;
+    c.bits = chosen_schemes[i].bits_for(weights[i]);
+    for (std::size_t u = 0; u < units.size(); ++u) {
+      if (units[u].point != i) continue;
+      c.sensitivity += table[u][best.choice[u]].error;
+      if (rows_per_block > 0) {
+        c.row_schemes.insert(c.row_schemes.end(), static_cast<std::size_t>(units[u].count),
+                             (*candidates[i])[best.choice[u]].name);
+      }
+    }
+    if (rows_per_block > 0) c.bits += static_cast<std::int64_t>(options.row_map_bits) * weights[i].rows();
     r.choices.push_back(std::move(c));
   }
 

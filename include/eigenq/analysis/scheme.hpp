@@ -12,6 +12,7 @@
 // as torch's quantize_dynamic does for activations).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -34,6 +35,12 @@ struct QuantScheme {
   // Bits the quantized form of x occupies: codes in their packed format plus every
   // parameter set. Float: 32 bits per element.
   std::function<std::int64_t(const Eigen::MatrixXf& x)> storage_bits;
+  // True when the rows of a matrix [out, in] are quantized independently of each other
+  // (one parameter set per row, or groups inside rows): then quantizing any subset of the
+  // rows alone gives the same result as quantizing them inside the whole matrix, and the
+  // storage of the whole is the sum over its rows (up to byte rounding of packed codes).
+  // Per-channel mixed precision (MixedPrecisionOptions::rows_per_block) needs it.
+  bool rows_independent = false;
 
   bool is_float() const { return !fake_quantize; }
 
@@ -50,11 +57,20 @@ struct QuantScheme {
 // Float32: no quantization, 32 bits per element.
 inline QuantScheme float_scheme() { return QuantScheme{}; }
 
+// Whether a granularity quantizes the rows of a matrix [out, in] independently:
+// per channel along axis 0 (-2), or groups along axis 1 (-1), inside each row.
+inline bool quantizes_rows_independently(const Granularity& g) {
+  if (g.kind == Granularity::Kind::channel) return g.axis == 0 || g.axis == -2;
+  if (g.kind == Granularity::Kind::group) return g.axis == 1 || g.axis == -1;
+  return false;
+}
+
 // A scheme from a Quantizer: fake quantization and storage of its QTensor.
 template <class Policy, class G>
 QuantScheme make_scheme(std::string name, Quantizer<Policy, G> quantizer) {
   QuantScheme s;
   s.name = std::move(name);
+  s.rows_independent = quantizes_rows_independently(quantizer.granularity());
   s.fake_quantize = [quantizer](Eigen::MatrixXf& x) {
     const QTensor<Policy> q = quantizer.quantize(x);
     x = q.template dequantize<Eigen::MatrixXf>();
@@ -79,6 +95,77 @@ QuantScheme make_static_scheme(std::string name, Quantizer<Policy, G> quantizer,
   s.storage_bits = [quantizer, params](const Eigen::MatrixXf& x) {
     return 8 * static_cast<std::int64_t>(quantizer.quantize(x, params).storage_bytes());
   };
+  return s;
+}
+
+// Rows [begin, begin + count) of a matrix quantized with `scheme` as a matrix of their own;
+// the other rows stay float. Storage counts those rows only. Sensitivity of one block of
+// output channels, for per-channel mixed precision.
+inline QuantScheme row_block_scheme(const QuantScheme& scheme, Index begin, Index count) {
+  if (begin < 0 || count <= 0) raise("row_block_scheme: rows [", begin, ", ", begin + count, ") are empty or negative");
+  QuantScheme s;
+  s.name = scheme.name + "[rows " + std::to_string(begin) + ".." + std::to_string(begin + count - 1) + "]";
+  auto check = [begin, count](const Eigen::MatrixXf& x) {
+    if (begin + count > x.rows()) {
+      raise<ShapeError>("row_block_scheme: rows [", begin, ", ", begin + count, ") of a matrix with ", x.rows(), " rows");
+    }
+  };
+  s.fake_quantize = [scheme, begin, count, check](Eigen::MatrixXf& x) {
+    check(x);
+    Eigen::MatrixXf block = x.middleRows(begin, count);
+    scheme.apply(block);
+    x.middleRows(begin, count) = block;
+  };
+  s.storage_bits = [scheme, begin, count, check](const Eigen::MatrixXf& x) {
+    check(x);
+    return scheme.bits_for(x.middleRows(begin, count));
+  };
+  s.rows_independent = scheme.rows_independent;
+  return s;
+}
+
+// Each row r of a matrix quantized with schemes[row_choice[r]]; the rows sharing a scheme are
+// quantized together as one matrix (what nn::ChannelMixedLinear stores). Storage: the sum over
+// the schemes of their rows' storage (the row -> scheme map is not included).
+inline QuantScheme per_row_scheme(std::string name, std::vector<QuantScheme> schemes,
+                                  std::vector<std::size_t> row_choice) {
+  for (std::size_t r = 0; r < row_choice.size(); ++r) {
+    if (row_choice[r] >= schemes.size()) {
+      raise("per_row_scheme: row ", r, " uses scheme ", row_choice[r], " of ", schemes.size());
+    }
+  }
+  // rows[k]: the rows that use scheme k.
+  std::vector<std::vector<Index>> rows(schemes.size());
+  for (std::size_t r = 0; r < row_choice.size(); ++r) rows[row_choice[r]].push_back(static_cast<Index>(r));
+  const Index n_rows = static_cast<Index>(row_choice.size());
+  auto check = [n_rows](const Eigen::MatrixXf& x) {
+    if (x.rows() != n_rows) raise<ShapeError>("per_row_scheme: ", n_rows, " row choices for a matrix of ", x.rows(), " rows");
+  };
+  auto gather = [](const Eigen::MatrixXf& x, const std::vector<Index>& r) {
+    Eigen::MatrixXf g(static_cast<Index>(r.size()), x.cols());
+    for (std::size_t i = 0; i < r.size(); ++i) g.row(static_cast<Index>(i)) = x.row(r[i]);
+    return g;
+  };
+  QuantScheme s;
+  s.name = std::move(name);
+  s.fake_quantize = [schemes, rows, check, gather](Eigen::MatrixXf& x) {
+    check(x);
+    for (std::size_t k = 0; k < schemes.size(); ++k) {
+      if (rows[k].empty()) continue;
+      Eigen::MatrixXf g = gather(x, rows[k]);
+      schemes[k].apply(g);
+      for (std::size_t i = 0; i < rows[k].size(); ++i) x.row(rows[k][i]) = g.row(static_cast<Index>(i));
+    }
+  };
+  s.storage_bits = [schemes, rows, check, gather](const Eigen::MatrixXf& x) {
+    check(x);
+    std::int64_t bits = 0;
+    for (std::size_t k = 0; k < schemes.size(); ++k) {
+      if (!rows[k].empty()) bits += schemes[k].bits_for(gather(x, rows[k]));
+    }
+    return bits;
+  };
+  s.rows_independent = std::all_of(schemes.begin(), schemes.end(), [](const QuantScheme& q) { return q.rows_independent; });
   return s;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "eigenq/calibrate/mse_clip.hpp"
 #include "eigenq/calibrate/percentile.hpp"
 #include "eigenq/core/error.hpp"
+#include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
 #include "eigenq/nn/linear.hpp"
@@ -227,6 +229,65 @@ inline Sequential quantize_mixed(const Sequential& model, const std::vector<std:
     plan.push_back(*found);
   }
   return quantize_mixed(model, plan);
+}
+
+// Per-channel mixed precision: row_schemes[k][r] names the scheme (among `candidates`) of
+// output channel r of the k-th Linear, as MixedPrecisionResult::choices[k].row_schemes gives
+// it. A layer whose channels all use one scheme becomes that plain layer; otherwise a
+// ChannelMixedLinear with one part per scheme (the part's rows, in increasing order).
+inline Sequential quantize_mixed_per_channel(const Sequential& model,
+                                             const std::vector<std::vector<std::string>>& row_schemes,
+                                             const std::vector<LayerScheme>& candidates) {
+  std::size_t linears = 0;
+  for (std::size_t i = 0; i < model.size(); ++i) linears += detail::as_float_linear(model[i]) != nullptr;
+  if (row_schemes.size() != linears) {
+    raise<ShapeError>("quantize_mixed_per_channel: the plan has ", row_schemes.size(), " layers for ", linears,
+                      " Linear layers");
+  }
+  auto find = [&](const std::string& n) -> const LayerScheme& {
+    for (const auto& c : candidates) {
+      if (c.name == n) {
+        if (!c.make) raise("quantize_mixed_per_channel: scheme '", n, "' has no layer factory");
+        return c;
+      }
+    }
+    raise("quantize_mixed_per_channel: no layer scheme named '", n, "' among the candidates");
+  };
+  return detail::replace_linears(model, [&](const Linear& lin, std::size_t k) -> std::unique_ptr<Module> {
+    const std::vector<std::string>& names = row_schemes[k];
+    if (static_cast<Index>(names.size()) != lin.out_features()) {
+      raise<ShapeError>("quantize_mixed_per_channel: layer ", k, " has ", lin.out_features(),
+                        " output channels, the plan names ", names.size());
+    }
+    // Parts in order of first use.
+    std::vector<std::string> part_names;
+    std::vector<std::uint8_t> row_part(names.size());
+    for (std::size_t r = 0; r < names.size(); ++r) {
+      std::size_t p = 0;
+      while (p < part_names.size() && part_names[p] != names[r]) ++p;
+      if (p == part_names.size()) {
+        if (p == 256) raise("quantize_mixed_per_channel: layer ", k, " uses more than 256 schemes");
+        part_names.push_back(names[r]);
+      }
+      row_part[r] = static_cast<std::uint8_t>(p);
+    }
+    if (part_names.size() == 1) return find(part_names.front()).make(lin);
+    std::vector<std::unique_ptr<Module>> parts;
+    for (std::size_t p = 0; p < part_names.size(); ++p) {
+      std::vector<Index> rows;
+      for (std::size_t r = 0; r < names.size(); ++r) {
+        if (row_part[r] == p) rows.push_back(static_cast<Index>(r));
+      }
+      Eigen::MatrixXf w(static_cast<Index>(rows.size()), lin.in_features());
+      Eigen::VectorXf b(static_cast<Index>(rows.size()));
+      for (std::size_t c = 0; c < rows.size(); ++c) {
+        w.row(static_cast<Index>(c)) = lin.weight().row(rows[c]);
+        b(static_cast<Index>(c)) = lin.bias()(rows[c]);
+      }
+      parts.push_back(find(part_names[p]).make(Linear(std::move(w), std::move(b))));
+    }
+    return std::make_unique<ChannelMixedLinear>(std::move(parts), std::move(row_part));
+  });
 }
 
 }  // namespace nn

@@ -1,4 +1,4 @@
-// Reader for eigenq's golden files (tests/golden/*_pytorch.txt).
+// Reader for eigenq's golden files (tests/golden/*_pytorch.txt, *_onnxruntime.txt).
 //
 // Header-only, C++17, standard library only.  The format is described in
 // tests/golden/README.md; in short:
@@ -94,7 +94,8 @@ inline std::string base_key(const std::string& key) {
 }
 
 inline bool is_float_vector_key(const std::string& key) {
-  static const char* const keys[] = {"input", "observed_min", "observed_max", "scale", "dequant", "fake_quant"};
+  static const char* const keys[] = {"input", "observed_min", "observed_max", "scale",
+                                     "dequant", "fake_quant", "dequant_narrow"};
   const std::string b = base_key(key);
   for (const char* k : keys) {
     if (b == k) return true;

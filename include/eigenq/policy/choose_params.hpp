@@ -138,6 +138,34 @@ inline LinearParams choose_params_onnx(float min, float max, CodeRange r, Scheme
   return p;
 }
 
+// ONNX DynamicQuantizeLinear (uint8 codes): the operator's formula in float32, exactly as
+// onnxruntime's CPU kernel computes it (pinned by tests/golden/linear_onnxruntime.txt):
+//   lo = min(min, 0), hi = max(max, 0)
+//   scale = hi == lo ? 1 : (hi - lo) / 255                        (float32 division)
+//   zero_point = round_half_to_even(clamp(0 - lo / scale, 0, 255))  (float32)
+// ONNX dynamic quantization chooses activation parameters this way at run time. It is not
+// compute_scale_zp (choose_params_onnx, Linear's onnx profile), which ORT's Python tools use
+// for weights and calibrated activations: that one computes the zero point in float64 (so
+// [-1, 1] gives 128 there and 127 here) and turns scales below FLT_MIN into 1. Degenerate
+// ranges follow ORT: a denormal scale is kept; a range whose scale underflows to 0 gives
+// scale 0 and zero point 255 (0 - lo / 0 is +inf or NaN, and ORT's clamp,
+// max(0, min(255, v)), maps both to 255); a range wider than FLT_MAX gives scale inf and
+// zero point 0. Non-finite min/max are rejected (ORT ignores NaN in the data and takes
+// infinities into the range).
+inline LinearParams choose_params_onnx_dynamic(float min, float max) {
+  detail::check_range_values(min, max);
+  const float lo = std::min(min, 0.0f);
+  const float hi = std::max(max, 0.0f);
+  constexpr float qmin = 0.0f;
+  constexpr float qmax = 255.0f;
+  LinearParams p;
+  p.scale = hi == lo ? 1.0f : (hi - lo) / (qmax - qmin);
+  const float initial = qmin - lo / p.scale;
+  const float clamped = std::max(qmin, std::min(qmax, initial));  // std::min(255, NaN) is 255
+  p.zero_point = static_cast<std::int32_t>(round_half_to_even(clamped));
+  return p;
+}
+
 // tensorflow/lite/kernels/internal/quantization_util.h ChooseQuantizationParams
 // (double arithmetic, zero point nudged with round-half-away) for affine ranges,
 // and the converter's symmetric weight scale amax / qmax (zero point 0).

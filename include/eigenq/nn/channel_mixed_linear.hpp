@@ -79,6 +79,7 @@ class ChannelMixedLinear : public Module {
   Matrix forward(const Matrix& x) const override {
     detail::check_input_features(x, in_features_, "ChannelMixedLinear");
     Matrix y(x.rows(), out_features());
+    if (x.rows() == 0) return y;  // y.col(c) of an empty matrix offsets a null pointer (UB)
     for (std::size_t k = 0; k < parts_.size(); ++k) {
       const Matrix yk = parts_[k]->forward(x);
       for (std::size_t c = 0; c < rows_[k].size(); ++c) y.col(rows_[k][c]) = yk.col(static_cast<Index>(c));

@@ -1,12 +1,19 @@
 #include "eigenq/nn/convert.hpp"
 
+#include "eigenq/analysis/mixed_precision.hpp"
+#include "eigenq/analysis/mlp_model.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -111,6 +118,185 @@ TEST(Convert, MixedPlansByNameOrFactory) {
   EXPECT_GT(sqnr_db(m(x), q(x)), 10.0);
   EXPECT_THROW(eigenq::nn::quantize_mixed(m, {"int8-per-channel"}, candidates), eigenq::ShapeError);
   EXPECT_THROW(eigenq::nn::quantize_mixed(m, {"a", "b", "c"}, candidates), eigenq::InvalidArgument);
+}
+
+// ---- per-channel mixed precision ------------------------------------------------------------
+
+using eigenq::nn::LayerScheme;
+using Int3 = eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerChannel>;
+
+std::vector<LayerScheme> channel_candidates() {
+  namespace ls = eigenq::nn::layer_schemes;
+  return {ls::int8_dynamic(), ls::int4_grouped(32), ls::float32(),
+          ls::weight_only("int3-per-channel",
+                          Int3(eigenq::Linear<std::int8_t>::symmetric().with_bits(3), eigenq::PerChannel{0}))};
+}
+
+const LayerScheme& named(const std::vector<LayerScheme>& c, const std::string& name) {
+  for (const auto& s : c) {
+    if (s.name == name) return s;
+  }
+  throw std::runtime_error("no candidate " + name);
+}
+
+double rel(const Matrix& a, const Matrix& b) { return double((a - b).norm()) / double(b.norm()); }
+
+// Each output channel r of a mixed layer is channel r of the candidate it names applied to the
+// whole layer: every candidate quantizes output channels independently (per-channel int8,
+// int4 groups along the inputs, per-channel 3-bit, float).
+TEST(Convert, MixedPerChannelUsesEachRowsScheme) {
+  const Sequential m = small_mlp(6);  // Linear 64->96, ReLU, Linear 96->64, ReLU, Linear 64->10
+  const auto cands = channel_candidates();
+  std::mt19937 rng(17);
+  std::vector<std::vector<std::string>> plan(3);
+  for (int r = 0; r < 96; ++r) plan[0].push_back(cands[rng() % 4].name);
+  for (int r = 0; r < 64; ++r) plan[1].push_back(cands[rng() % 2].name);
+  plan[2].assign(10, "int4-g32");
+  const Sequential q = eigenq::nn::quantize_mixed_per_channel(m, plan, cands);
+  ASSERT_EQ(q.size(), 5u);
+  EXPECT_EQ(q[0].kind(), "ChannelMixedLinear");
+  EXPECT_EQ(q[1].kind(), "ReLU");
+  EXPECT_EQ(q[2].kind(), "ChannelMixedLinear");
+  EXPECT_EQ(q[4].kind(), "GroupedLinear");  // one scheme for every channel: the plain layer
+  EXPECT_EQ(q.weight_count(), m.weight_count());
+
+  const Matrix x = batches(1, 16, 8)[0];
+  Matrix h = x;  // the float model's input to each layer
+  const std::size_t linear_at[] = {0, 2, 4};
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto& lin = dynamic_cast<const eigenq::nn::Linear&>(m[linear_at[k]]);
+    const eigenq::nn::Module& layer = q[linear_at[k]];
+    const Eigen::MatrixXf w_hat = layer.dequantized_weight();
+    const Matrix y = layer(h);
+    Matrix ref(h.rows(), lin.out_features());
+    for (const auto& c : cands) {
+      const std::unique_ptr<eigenq::nn::Module> whole = c.make(lin);
+      const Eigen::MatrixXf wc = whole->dequantized_weight();
+      const Matrix yc = whole->forward(h);
+      for (Index r = 0; r < lin.out_features(); ++r) {
+        if (plan[k][static_cast<std::size_t>(r)] != c.name) continue;
+        EXPECT_EQ(w_hat.row(r), wc.row(r)) << "layer " << k << " row " << r << " " << c.name;
+        ref.col(r) = yc.col(r);
+      }
+    }
+    EXPECT_LE(rel(y, ref), 1e-5) << "layer " << k;
+    if (const auto* mixed = dynamic_cast<const eigenq::nn::ChannelMixedLinear*>(&layer)) {
+      // Parts in order of first use, each with its channels in increasing order.
+      std::vector<std::string> first_use;
+      for (const std::string& n : plan[k]) {
+        if (std::find(first_use.begin(), first_use.end(), n) == first_use.end()) first_use.push_back(n);
+      }
+      ASSERT_EQ(mixed->part_count(), first_use.size());
+      std::size_t bytes = static_cast<std::size_t>(lin.out_features());
+      for (std::size_t p = 0; p < first_use.size(); ++p) {
+        EXPECT_EQ(mixed->part(p).kind(), named(cands, first_use[p]).make(lin)->kind());
+        std::vector<Index> rows;
+        for (Index r = 0; r < lin.out_features(); ++r) {
+          if (plan[k][static_cast<std::size_t>(r)] == first_use[p]) rows.push_back(r);
+        }
+        EXPECT_EQ(mixed->part_rows(p), rows);
+        bytes += mixed->part(p).weight_bytes();
+      }
+      EXPECT_EQ(layer.weight_bytes(), bytes);
+    }
+    h = lin.forward(h);
+    if (k < 2) h = h.cwiseMax(0.0f);
+  }
+  EXPECT_EQ(q[4].weight_bytes(), named(cands, "int4-g32").make(dynamic_cast<const eigenq::nn::Linear&>(m[4]))->weight_bytes());
+  EXPECT_GT(sqnr_db(m(x), q(x)), 10.0);
+}
+
+TEST(Convert, MixedPerChannelWithOneSchemeIsThePlainLayer) {
+  const Sequential m = small_mlp(7);
+  const auto cands = channel_candidates();
+  const std::vector<std::string> names = {"int8-per-channel", "float32", "int3-per-channel"};
+  const Sequential q = eigenq::nn::quantize_mixed_per_channel(
+      m, {std::vector<std::string>(96, names[0]), std::vector<std::string>(64, names[1]), std::vector<std::string>(10, names[2])},
+      cands);
+  EXPECT_EQ(q[0].kind(), "DynamicLinear");
+  EXPECT_EQ(q[2].kind(), "Linear");
+  EXPECT_EQ(q[4].kind(), "WeightOnlyLinear");
+  const Sequential plain = eigenq::nn::quantize_mixed(m, names, cands);
+  const Matrix x = batches(1, 8, 9)[0];
+  EXPECT_EQ(q(x), plain(x));
+  EXPECT_EQ(q.weight_bytes(), plain.weight_bytes());
+}
+
+TEST(Convert, MixedPerChannelRejectsBadPlans) {
+  const Sequential m = small_mlp(8);
+  const auto cands = channel_candidates();
+  const std::vector<std::vector<std::string>> good = {std::vector<std::string>(96, "int8-per-channel"),
+                                                      std::vector<std::string>(64, "int4-g32"),
+                                                      std::vector<std::string>(10, "float32")};
+  EXPECT_NO_THROW(eigenq::nn::quantize_mixed_per_channel(m, good, cands));
+  auto message = [&](const std::vector<std::vector<std::string>>& plan, const std::vector<LayerScheme>& c) -> std::string {
+    try {
+      eigenq::nn::quantize_mixed_per_channel(m, plan, c);
+    } catch (const eigenq::ShapeError& e) {
+      return std::string("ShapeError: ") + e.what();
+    } catch (const eigenq::InvalidArgument& e) {
+      return std::string("InvalidArgument: ") + e.what();
+    }
+    return "no exception";
+  };
+  std::string e = message({good[0], good[1]}, cands);
+  EXPECT_NE(e.find("ShapeError: "), std::string::npos) << e;
+  EXPECT_NE(e.find("2 layers for 3"), std::string::npos) << e;
+  auto short_plan = good;
+  short_plan[1].pop_back();
+  e = message(short_plan, cands);
+  EXPECT_NE(e.find("ShapeError: "), std::string::npos) << e;
+  EXPECT_NE(e.find("64 output channels, the plan names 63"), std::string::npos) << e;
+  auto long_plan = good;
+  long_plan[2].push_back("float32");
+  e = message(long_plan, cands);
+  EXPECT_NE(e.find("ShapeError: "), std::string::npos) << e;
+  auto unknown = good;
+  unknown[1][40] = "int5-g32";
+  e = message(unknown, cands);
+  EXPECT_NE(e.find("InvalidArgument: "), std::string::npos) << e;
+  EXPECT_NE(e.find("'int5-g32'"), std::string::npos) << e;
+  auto no_factory = cands;
+  no_factory[1].make = nullptr;
+  e = message(good, no_factory);
+  EXPECT_NE(e.find("InvalidArgument: "), std::string::npos) << e;
+  EXPECT_NE(e.find("'int4-g32' has no layer factory"), std::string::npos) << e;
+}
+
+// The analysis chooses per row; the conversion deploys that choice: the layers' weights are the
+// analysis' fake-quantized weights, exactly, when the layer candidates quantize as the schemes do.
+TEST(Convert, MixedPerChannelDeploysTheAnalysisChoice) {
+  const Sequential m = small_mlp(9);
+  eigenq::MlpModel mlp;
+  const std::size_t linear_at[] = {0, 2, 4};
+  for (std::size_t k = 0; k < 3; ++k) {
+    const auto& lin = dynamic_cast<const eigenq::nn::Linear&>(m[linear_at[k]]);
+    mlp.add_layer("fc" + std::to_string(k + 1), lin.weight(), lin.bias(), k < 2);
+  }
+  eigenq::MixedPrecisionOptions opt;
+  opt.candidates = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(32)};
+  opt.rows_per_block = 1;
+  opt.front_samples = 1;
+  const Matrix calib = batches(1, 64, 10)[0];
+  const auto r = eigenq::choose_mixed_precision(mlp, calib, eigenq::Budget::average_bits(7.0), opt);
+  namespace ls = eigenq::nn::layer_schemes;
+  const std::vector<LayerScheme> cands = {
+      ls::int8_dynamic(),  // symmetric int8 per output channel, as schemes::int8_per_channel
+      ls::weight_only("int4-g32", eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerGroup>(
+                                      eigenq::Linear<std::int8_t>::symmetric().with_bits(4), eigenq::PerGroup{-1, 32}))};
+  std::vector<std::vector<std::string>> plan;
+  for (const auto& c : r.choices) plan.push_back(c.row_schemes);
+  const Sequential q = eigenq::nn::quantize_mixed_per_channel(m, plan, cands);
+  int mixed_layers = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    std::vector<std::size_t> choice;
+    for (const std::string& n : plan[k]) choice.push_back(n == "int8-per-channel" ? 0 : 1);
+    Eigen::MatrixXf w = mlp.weight(2 * k);
+    eigenq::per_row_scheme("chosen", opt.candidates, choice).apply(w);
+    EXPECT_EQ(q[linear_at[k]].dequantized_weight(), w) << "layer " << k;
+    mixed_layers += q[linear_at[k]].kind() == "ChannelMixedLinear";
+  }
+  EXPECT_GT(mixed_layers, 0) << "7 bits/weight between int4-g32 (5) and int8 (~8.5) should mix";
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // Float and quantized Linear layers: each against an independent reference.
+#include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
 #include "eigenq/nn/linear.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
+#include "eigenq/nn/weight_only_linear.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +14,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -246,6 +251,252 @@ TEST(GroupedLinear, MatchesDequantizedWeights) {
   bad.group_size = 64;
   EXPECT_THROW(eigenq::nn::GroupedLinear(random_weight(4, 64, 1), Eigen::VectorXf::Zero(4), bad),
                eigenq::InvalidArgument);
+}
+
+// ---- ChannelMixedLinear: output channels computed by different quantized parts --------------
+
+using eigenq::nn::ChannelMixedLinear;
+using eigenq::nn::Module;
+using Int3 = eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerChannel>;
+
+Int3 int3_per_channel() { return Int3(eigenq::Linear<std::int8_t>::symmetric().with_bits(3), eigenq::PerChannel{0}); }
+
+// Rows `rows` of (w, b), in order, as a float Linear.
+eigenq::nn::Linear rows_of(const Eigen::MatrixXf& w, const Eigen::VectorXf& b, const std::vector<Index>& rows) {
+  Eigen::MatrixXf wr(static_cast<Index>(rows.size()), w.cols());
+  Eigen::VectorXf br(static_cast<Index>(rows.size()));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    wr.row(static_cast<Index>(i)) = w.row(rows[i]);
+    br(static_cast<Index>(i)) = b(rows[i]);
+  }
+  return eigenq::nn::Linear(wr, br);
+}
+
+// 7 output channels, 40 inputs (a partial group of 8 for the grouped part):
+//   part 0 DynamicLinear      channel 1
+//   part 1 GroupedLinear      channels 0, 3, 6
+//   part 2 WeightOnlyLinear   channels 2, 5 (3-bit per channel)
+//   part 3 float Linear       channel 4
+struct MixedLayer {
+  Eigen::MatrixXf w = random_weight(7, 40, 21);
+  Eigen::VectorXf b = Eigen::VectorXf::LinSpaced(7, -0.5f, 0.5f);
+  std::vector<std::uint8_t> row_part = {1, 0, 2, 1, 3, 2, 1};
+  std::vector<std::vector<Index>> rows = {{1}, {0, 3, 6}, {2, 5}, {4}};
+
+  std::vector<std::unique_ptr<Module>> parts() const {
+    std::vector<std::unique_ptr<Module>> p;
+    p.push_back(std::make_unique<eigenq::nn::DynamicLinear>(rows_of(w, b, rows[0])));
+    p.push_back(std::make_unique<eigenq::nn::GroupedLinear>(rows_of(w, b, rows[1])));
+    p.push_back(std::make_unique<eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>>(rows_of(w, b, rows[2]),
+                                                                                              int3_per_channel(), "int3"));
+    p.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(w, b, rows[3])));
+    return p;
+  }
+  ChannelMixedLinear layer() const { return ChannelMixedLinear(parts(), row_part); }
+};
+
+// Relative Frobenius distance.
+double rel(const Matrix& a, const Matrix& b) { return double((a - b).norm()) / double(b.norm()); }
+
+TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
+  const MixedLayer f;
+  const ChannelMixedLinear layer = f.layer();
+  EXPECT_EQ(layer.kind(), "ChannelMixedLinear");
+  EXPECT_EQ(layer.in_features(), 40);
+  EXPECT_EQ(layer.out_features(), 7);
+  ASSERT_EQ(layer.part_count(), 4u);
+  EXPECT_EQ(layer.row_part(), f.row_part);
+  for (std::size_t k = 0; k < 4; ++k) EXPECT_EQ(layer.part_rows(k), f.rows[k]) << k;
+  EXPECT_EQ(layer.part(0).kind(), "DynamicLinear");
+  EXPECT_EQ(layer.part(1).kind(), "GroupedLinear");
+  EXPECT_EQ(layer.part(2).kind(), "WeightOnlyLinear");
+  EXPECT_EQ(layer.part(3).kind(), "Linear");
+
+  // The assembled weight: row r is row c of part k, where r is the c-th channel of part k;
+  // each part quantizes rows independently, so those are the rows of the same layer kind
+  // built on the whole weight.
+  const Eigen::MatrixXf w_hat = layer.dequantized_weight();
+  ASSERT_EQ(w_hat.rows(), 7);
+  ASSERT_EQ(w_hat.cols(), 40);
+  const eigenq::nn::Linear full(f.w, f.b);
+  const Eigen::MatrixXf whole[] = {
+      eigenq::nn::DynamicLinear(full).dequantized_weight(), eigenq::nn::GroupedLinear(full).dequantized_weight(),
+      eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>(full, int3_per_channel(), "int3").dequantized_weight(),
+      f.w};
+  for (std::size_t k = 0; k < 4; ++k) {
+    const Eigen::MatrixXf wk = layer.part(k).dequantized_weight();
+    for (std::size_t c = 0; c < f.rows[k].size(); ++c) {
+      EXPECT_EQ(w_hat.row(f.rows[k][c]), wk.row(static_cast<Index>(c))) << "part " << k;
+      EXPECT_EQ(w_hat.row(f.rows[k][c]), whole[k].row(f.rows[k][c])) << "part " << k;
+    }
+  }
+
+  for (Index batch : {1, 2, 5}) {
+    const Matrix x = random_input(batch, 40, 22);
+    const Matrix y = layer(x);
+    ASSERT_EQ(y.rows(), batch);
+    ASSERT_EQ(y.cols(), 7);
+    // Every output channel is its part's output, exactly (the same computation).
+    for (std::size_t k = 0; k < 4; ++k) {
+      const Matrix yk = layer.part(k).forward(x);
+      for (std::size_t c = 0; c < f.rows[k].size(); ++c) {
+        EXPECT_EQ(y.col(f.rows[k][c]), yk.col(static_cast<Index>(c))) << "part " << k << " batch " << batch;
+      }
+    }
+    // x W_hat^T + b: exact up to float rounding for the float-activation parts (weight-only and
+    // float); the dynamic and grouped parts also quantize activations to int8 (a few percent).
+    Matrix ref = x * w_hat.transpose();
+    ref.rowwise() += f.b.transpose();
+    for (Index r : {2, 4, 5}) {
+      EXPECT_LE(rel(y.col(r), ref.col(r)), 1e-5) << "channel " << r;
+    }
+    for (Index r : {0, 1, 3, 6}) {
+      EXPECT_LE(rel(y.col(r), ref.col(r)), 0.05) << "channel " << r;
+    }
+  }
+  // An empty batch gives an empty output.
+  const Matrix none = layer(Matrix(0, 40));
+  EXPECT_EQ(none.rows(), 0);
+  EXPECT_EQ(none.cols(), 7);
+  // Parts that all compute in float: the whole layer is x W_hat^T + b.
+  std::vector<std::unique_ptr<Module>> float_parts;
+  float_parts.push_back(std::make_unique<eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>>(
+      rows_of(f.w, f.b, {0, 2, 3}), int3_per_channel(), "int3"));
+  float_parts.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(f.w, f.b, {1, 4, 5, 6})));
+  const ChannelMixedLinear wo(std::move(float_parts), {0, 1, 0, 0, 1, 1, 1});
+  const Matrix x = random_input(4, 40, 23);
+  Matrix ref = x * wo.dequantized_weight().transpose();
+  ref.rowwise() += f.b.transpose();
+  EXPECT_LE(rel(wo(x), ref), 1e-5);
+}
+
+TEST(ChannelMixedLinear, StorageIsThePartsPlusAByteAChannel) {
+  const MixedLayer f;
+  const ChannelMixedLinear layer = f.layer();
+  std::size_t parts = 0;
+  for (std::size_t k = 0; k < layer.part_count(); ++k) parts += layer.part(k).weight_bytes();
+  EXPECT_EQ(layer.weight_bytes(), parts + 7);
+  // The parts, in closed form: int8 codes + a float scale (symmetric: no zero point) + a float
+  // bias (dynamic, 1 channel); nibbles + one f16 scale per group of 32 (2 groups of 40 inputs)
+  // + bias (grouped, 3 channels); float weights and bias (float, 1 channel).
+  EXPECT_EQ(layer.part(0).weight_bytes(), 40u + 4u + 4u);
+  EXPECT_EQ(layer.part(1).weight_bytes(), 3u * 20u + 3u * 2u * 2u + 3u * 4u);
+  EXPECT_EQ(layer.part(3).weight_bytes(), 4u * 40u + 4u);
+  EXPECT_EQ(layer.weight_count(), 7 * 40);
+}
+
+TEST(ChannelMixedLinear, CloneAndCopiesAreDeep) {
+  const MixedLayer f;
+  const Matrix x = random_input(3, 40, 24);
+  std::unique_ptr<Module> clone;
+  ChannelMixedLinear copy = MixedLayer().layer();
+  Matrix y;
+  Eigen::MatrixXf w_hat;
+  std::size_t bytes = 0;
+  {
+    const ChannelMixedLinear original = f.layer();
+    y = original(x);
+    w_hat = original.dequantized_weight();
+    bytes = original.weight_bytes();
+    clone = original.clone();
+    const auto& c = dynamic_cast<const ChannelMixedLinear&>(*clone);
+    for (std::size_t k = 0; k < original.part_count(); ++k) EXPECT_NE(&c.part(k), &original.part(k));
+    // Assignment over a layer of another layout.
+    std::vector<std::unique_ptr<Module>> one;
+    one.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(f.w, f.b, {0, 1})));
+    copy = ChannelMixedLinear(std::move(one), {0, 0});
+    EXPECT_EQ(copy.out_features(), 2);
+    copy = original;
+    EXPECT_NE(&copy.part(0), &original.part(0));
+  }  // the original and its parts are gone
+  EXPECT_EQ(clone->kind(), "ChannelMixedLinear");
+  EXPECT_EQ((*clone)(x), y);
+  EXPECT_EQ(clone->dequantized_weight(), w_hat);
+  EXPECT_EQ(clone->weight_bytes(), bytes);
+  EXPECT_EQ(copy(x), y);
+  EXPECT_EQ(copy.row_part(), f.row_part);
+  EXPECT_EQ(copy.part_rows(1), f.rows[1]);
+  const ChannelMixedLinear moved = std::move(copy);
+  EXPECT_EQ(moved(x), y);
+}
+
+// The message of the ShapeError `f` throws (empty if it throws nothing or something else).
+template <class F>
+std::string shape_error(F&& f) {
+  try {
+    f();
+  } catch (const eigenq::ShapeError& e) {
+    return e.what();
+  } catch (...) {
+    return "(another exception)";
+  }
+  return "(no exception)";
+}
+
+TEST(ChannelMixedLinear, BadPartsAndInputs) {
+  const MixedLayer f;
+  auto has = [](const std::string& message, const std::string& part) {
+    return message.find(part) != std::string::npos;
+  };
+  // A channel of a part that does not exist.
+  std::string m = shape_error([&] { ChannelMixedLinear(f.parts(), {1, 0, 2, 1, 4, 2, 1}); });
+  EXPECT_TRUE(has(m, "output channel 4 belongs to part 4 of 4")) << m;
+  // A part without channels (a fifth part no channel names).
+  {
+    auto parts = f.parts();
+    parts.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(f.w, f.b, {4})));
+    m = shape_error([&] { ChannelMixedLinear(std::move(parts), f.row_part); });
+    EXPECT_TRUE(has(m, "part 4 computes no output channel")) << m;
+  }
+  // A part with another number of channels than assigned (channel 6 moved from part 1 to 2).
+  m = shape_error([&] { ChannelMixedLinear(f.parts(), {1, 0, 2, 1, 3, 2, 2}); });
+  EXPECT_TRUE(has(m, "part 1 (GroupedLinear) has 3 output channels, but 2")) << m;
+  // Fewer or more channels in the map than the parts compute.
+  m = shape_error([&] { ChannelMixedLinear(f.parts(), {1, 0, 2, 1, 3, 2}); });
+  EXPECT_TRUE(has(m, "output channels, but")) << m;
+  // Parts with different input widths.
+  {
+    auto parts = f.parts();
+    parts[3] = std::make_unique<eigenq::nn::Linear>(random_weight(1, 39, 5), Eigen::VectorXf::Zero(1));
+    m = shape_error([&] { ChannelMixedLinear(std::move(parts), f.row_part); });
+    EXPECT_TRUE(has(m, "part 3 has 39 input features, part 0 has 40")) << m;
+  }
+  // No parts, a null part, more than 256 parts.
+  m = shape_error([] { ChannelMixedLinear({}, {}); });
+  EXPECT_TRUE(has(m, "no parts")) << m;
+  {
+    auto parts = f.parts();
+    parts[2].reset();
+    m = shape_error([&] { ChannelMixedLinear(std::move(parts), f.row_part); });
+    EXPECT_TRUE(has(m, "part 2 is empty")) << m;
+  }
+  {
+    std::vector<std::unique_ptr<Module>> parts;
+    for (int k = 0; k < 257; ++k) parts.push_back(std::make_unique<eigenq::nn::Linear>(4, 1));
+    m = shape_error([&] { ChannelMixedLinear(std::move(parts), std::vector<std::uint8_t>(257, 0)); });
+    EXPECT_TRUE(has(m, "257 parts (at most 256)")) << m;
+  }
+  // 256 parts, one channel each: every value of the byte map is used.
+  {
+    std::vector<std::unique_ptr<Module>> parts;
+    std::vector<std::uint8_t> map(256);
+    Eigen::VectorXf bias(256);
+    for (int k = 0; k < 256; ++k) {
+      map[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(255 - k);  // channel k: part 255 - k
+      bias(k) = static_cast<float>(255 - k);
+      parts.push_back(std::make_unique<eigenq::nn::Linear>(Eigen::MatrixXf::Zero(1, 3), Eigen::VectorXf::Constant(1, float(k))));
+    }
+    const ChannelMixedLinear wide(std::move(parts), map);
+    const Matrix y = wide(Matrix::Ones(2, 3));
+    for (Index r = 0; r < 2; ++r) EXPECT_EQ(Eigen::VectorXf(y.row(r).transpose()), bias);
+    EXPECT_EQ(wide.weight_bytes(), 256u * 4u * 4u + 256u);
+  }
+  // Inputs of the wrong width.
+  const ChannelMixedLinear layer = f.layer();
+  m = shape_error([&] { layer(random_input(2, 41, 3)); });
+  EXPECT_TRUE(has(m, "ChannelMixedLinear expects inputs with 40 features")) << m;
+  m = shape_error([&] { layer(random_input(2, 39, 3)); });
+  EXPECT_TRUE(has(m, "40 features")) << m;
 }
 
 }  // namespace

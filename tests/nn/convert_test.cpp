@@ -300,3 +300,40 @@ TEST(Convert, MixedPerChannelDeploysTheAnalysisChoice) {
 }
 
 }  // namespace
+
+// A part computes a subset of its layer's channels: only schemes whose channels do not depend
+// on each other may be parts (a per-tensor scale would change with the subset).
+TEST(Convert, MixedPerChannelRefusesSchemesThatCoupleRows) {
+  namespace ls = eigenq::nn::layer_schemes;
+  using Lin8 = eigenq::Linear<std::int8_t>;
+  using PerTensor4 = eigenq::Quantizer<Lin8, eigenq::PerTensor>;
+  EXPECT_TRUE(ls::float32().rows_independent);
+  EXPECT_TRUE(ls::int8_dynamic().rows_independent);
+  eigenq::nn::DynamicLinearOptions tensor_weights;
+  tensor_weights.per_channel_weights = false;
+  EXPECT_FALSE(ls::int8_dynamic(tensor_weights, "int8-per-tensor").rows_independent);
+  EXPECT_TRUE(ls::int4_grouped(32).rows_independent);
+  EXPECT_TRUE(ls::weight_only("int3-per-channel", Int3(Lin8::symmetric().with_bits(3), eigenq::PerChannel{0})).rows_independent);
+  EXPECT_FALSE(ls::weight_only("int3-per-input", Int3(Lin8::symmetric().with_bits(3), eigenq::PerChannel{1})).rows_independent);
+
+  const Sequential m = small_mlp(10);
+  auto cands = channel_candidates();
+  cands.push_back(ls::weight_only("int4-per-tensor", PerTensor4(Lin8::symmetric().with_bits(4), eigenq::PerTensor{})));
+  cands.push_back(ls::int8_dynamic(tensor_weights, "int8-per-tensor"));
+  // A whole layer under a per-tensor scheme is fine: no subset is taken.
+  std::vector<std::vector<std::string>> plan = {std::vector<std::string>(96, "int4-per-tensor"),
+                                                std::vector<std::string>(64, "int8-per-tensor"),
+                                                std::vector<std::string>(10, "float32")};
+  EXPECT_NO_THROW(eigenq::nn::quantize_mixed_per_channel(m, plan, cands));
+  for (const std::string bad : {"int4-per-tensor", "int8-per-tensor"}) {
+    auto mixed = plan;
+    mixed[0].assign(96, "int8-per-channel");
+    mixed[0][5] = bad;
+    try {
+      eigenq::nn::quantize_mixed_per_channel(m, mixed, cands);
+      ADD_FAILURE() << bad << " accepted as a part";
+    } catch (const eigenq::InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + bad + "' of layer 0"), std::string::npos) << e.what();
+    }
+  }
+}

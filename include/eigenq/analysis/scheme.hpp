@@ -57,14 +57,6 @@ struct QuantScheme {
 // Float32: no quantization, 32 bits per element.
 inline QuantScheme float_scheme() { return QuantScheme{}; }
 
-// Whether a granularity quantizes the rows of a matrix [out, in] independently:
-// per channel along axis 0 (-2), or groups along axis 1 (-1), inside each row.
-inline bool quantizes_rows_independently(const Granularity& g) {
-  if (g.kind == Granularity::Kind::channel) return g.axis == 0 || g.axis == -2;
-  if (g.kind == Granularity::Kind::group) return g.axis == 1 || g.axis == -1;
-  return false;
-}
-
 // A scheme from a Quantizer: fake quantization and storage of its QTensor.
 template <class Policy, class G>
 QuantScheme make_scheme(std::string name, Quantizer<Policy, G> quantizer) {

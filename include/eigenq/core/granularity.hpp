@@ -40,6 +40,14 @@ struct Granularity {
   }
 };
 
+// Whether a granularity quantizes the rows of a matrix [out, in] independently:
+// per channel along axis 0 (-2), or groups along axis 1 (-1), inside each row.
+inline bool quantizes_rows_independently(const Granularity& g) {
+  if (g.kind == Granularity::Kind::channel) return g.axis == 0 || g.axis == -2;
+  if (g.kind == Granularity::Kind::group) return g.axis == 1 || g.axis == -1;
+  return false;
+}
+
 inline const char* to_string(Granularity::Kind k) {
   switch (k) {
     case Granularity::Kind::tensor: return "tensor";

@@ -23,6 +23,7 @@
 #include "eigenq/calibrate/mse_clip.hpp"
 #include "eigenq/calibrate/percentile.hpp"
 #include "eigenq/core/error.hpp"
+#include "eigenq/core/granularity.hpp"
 #include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
@@ -171,16 +172,21 @@ inline Sequential quantize_static(const Sequential& model, const std::vector<Mat
 struct LayerScheme {
   std::string name;
   std::function<std::unique_ptr<Module>(const Linear&)> make;
+  // The layer quantizes its output channels independently (per-channel or in-row group
+  // weights), so it can compute a subset of channels inside a ChannelMixedLinear and give
+  // the same result as on the whole layer.
+  bool rows_independent = false;
 };
 
 namespace layer_schemes {
 
 inline LayerScheme float32() {
-  return {"float32", [](const Linear& l) { return std::make_unique<Linear>(l); }};
+  return {"float32", [](const Linear& l) { return std::make_unique<Linear>(l); }, true};
 }
 
 inline LayerScheme int8_dynamic(const DynamicLinearOptions& o = {}, std::string name = "int8-per-channel") {
-  return {std::move(name), [o](const Linear& l) { return std::make_unique<DynamicLinear>(l, o); }};
+  return {std::move(name), [o](const Linear& l) { return std::make_unique<DynamicLinear>(l, o); },
+          o.per_channel_weights};
 }
 
 inline LayerScheme int4_grouped(Index group = 32, std::string name = "") {
@@ -189,15 +195,16 @@ inline LayerScheme int4_grouped(Index group = 32, std::string name = "") {
             GroupedLinearOptions o;
             o.group_size = group;
             return std::make_unique<GroupedLinear>(l, o);
-          }};
+          },
+          true};
 }
 
 // Any policy and granularity, stored quantized, computed in float.
 template <class Policy, class G>
 LayerScheme weight_only(std::string name, Quantizer<Policy, G> quantizer) {
-  return {name, [name, quantizer](const Linear& l) {
-            return std::make_unique<WeightOnlyLinear<Policy>>(l, quantizer, name);
-          }};
+  return {name,
+          [name, quantizer](const Linear& l) { return std::make_unique<WeightOnlyLinear<Policy>>(l, quantizer, name); },
+          quantizes_rows_independently(quantizer.granularity())};
 }
 
 }  // namespace layer_schemes
@@ -234,7 +241,8 @@ inline Sequential quantize_mixed(const Sequential& model, const std::vector<std:
 // Per-channel mixed precision: row_schemes[k][r] names the scheme (among `candidates`) of
 // output channel r of the k-th Linear, as MixedPrecisionResult::choices[k].row_schemes gives
 // it. A layer whose channels all use one scheme becomes that plain layer; otherwise a
-// ChannelMixedLinear with one part per scheme (the part's rows, in increasing order).
+// ChannelMixedLinear with one part per scheme (the part's rows, in increasing order), and
+// every scheme it uses must be rows_independent.
 inline Sequential quantize_mixed_per_channel(const Sequential& model,
                                              const std::vector<std::vector<std::string>>& row_schemes,
                                              const std::vector<LayerScheme>& candidates) {
@@ -272,6 +280,13 @@ inline Sequential quantize_mixed_per_channel(const Sequential& model,
       row_part[r] = static_cast<std::uint8_t>(p);
     }
     if (part_names.size() == 1) return find(part_names.front()).make(lin);
+    for (const std::string& n : part_names) {
+      if (!find(n).rows_independent) {
+        raise("quantize_mixed_per_channel: scheme '", n, "' of layer ", k,
+              " does not quantize output channels independently (per-tensor parameters?), so it cannot "
+              "compute a subset of them");
+      }
+    }
     std::vector<std::unique_ptr<Module>> parts;
     for (std::size_t p = 0; p < part_names.size(); ++p) {
       std::vector<Index> rows;

@@ -452,13 +452,13 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     std::vector<QuantScheme> out;
     for (std::size_t i = 0; i < selected.size(); ++i) {
       const std::vector<QuantScheme>& cands = *candidates[i];
+      if (rows_per_block == 0) {  // units are the points
+        out.push_back(cands[sol.choice[i]]);
+        continue;
+      }
       std::vector<std::size_t> row_choice;
       for (std::size_t u = 0; u < units.size(); ++u) {
         if (units[u].point == i) row_choice.insert(row_choice.end(), static_cast<std::size_t>(units[u].count), sol.choice[u]);
-      }
-      if (rows_per_block == 0) {
-        out.push_back(cands[row_choice.front()]);
-        continue;
       }
       std::vector<std::size_t> count(cands.size(), 0);
       for (std::size_t k : row_choice) ++count[k];

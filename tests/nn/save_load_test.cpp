@@ -145,7 +145,8 @@ Sequential per_channel_model(unsigned seed) {
                                               eigenq::nn::GroupedLinearOptions o;
                                               o.scale_type = eigenq::kernels::ScaleType::f32;
                                               return std::make_unique<eigenq::nn::GroupedLinear>(l, o);
-                                            }};
+                                            },
+                                            true};  // groups run inside each output channel
   const std::vector<eigenq::nn::LayerScheme> cands = {
       ls::int8_dynamic(dyn, "int8-dyn"),
       ls::int4_grouped(32),

@@ -474,15 +474,22 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     return out;
   };
 
-  auto measure = [&](const MixedSolution& sol, ParetoPoint& out) {
+  // Runs the assignment end to end; point_bits (if given) receives each point's storage,
+  // its row map included.
+  auto measure = [&](const MixedSolution& sol, ParetoPoint& out, std::vector<std::int64_t>* point_bits = nullptr) {
     const std::vector<QuantScheme> schemes = point_schemes(sol);
     PointSchemes config(points.size());
-    out.bits = map_bits;
+    out.bits = 0;
     for (std::size_t i = 0; i < selected.size(); ++i) {
       config.set(selected[i], &schemes[i]);
       out.schemes.push_back(schemes[i].name);
       // Rows sharing a scheme are stored together: at most the sum over their blocks.
-      out.bits += rows_per_block == 0 ? table[i][sol.choice[i]].cost : schemes[i].bits_for(weights[i]);
+      const std::int64_t bits = rows_per_block == 0
+                                    ? table[i][sol.choice[i]].cost
+                                    : schemes[i].bits_for(weights[i]) +
+                                          static_cast<std::int64_t>(options.row_map_bits) * weights[i].rows();
+      out.bits += bits;
+      if (point_bits) point_bits->push_back(bits);
     }
     const Eigen::MatrixXf mixed = model.forward(calibration, config);
     out.bits_per_weight = static_cast<double>(out.bits) / static_cast<double>(r.weights);
@@ -498,19 +505,19 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
   }
   const MixedSolution best = solve_min_error(table, r.budget_bits - map_bits);
   ParetoPoint chosen;
-  measure(best, chosen);
+  std::vector<std::int64_t> chosen_bits;
+  measure(best, chosen, &chosen_bits);
   r.total_bits = chosen.bits;
   r.bits_per_weight = chosen.bits_per_weight;
   r.predicted = best.error;
   r.measured = chosen.measured;
   r.output = chosen.output;
-  const std::vector<QuantScheme> chosen_schemes = point_schemes(best);
   for (std::size_t i = 0; i < selected.size(); ++i) {
     PointChoice c;
     c.point = points[selected[i]].name;
     c.scheme = chosen.schemes[i];
     c.elements = points[selected[i]].elements;
-    c.bits = chosen_schemes[i].bits_for(weights[i]);
+    c.bits = chosen_bits[i];
     for (std::size_t u = 0; u < units.size(); ++u) {
       if (units[u].point != i) continue;
       c.sensitivity += table[u][best.choice[u]].error;
@@ -519,7 +526,6 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
                              (*candidates[i])[best.choice[u]].name);
       }
     }
-    if (rows_per_block > 0) c.bits += static_cast<std::int64_t>(options.row_map_bits) * weights[i].rows();
     r.choices.push_back(std::move(c));
   }
 

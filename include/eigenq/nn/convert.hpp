@@ -209,6 +209,19 @@ LayerScheme weight_only(std::string name, Quantizer<Policy, G> quantizer) {
 
 }  // namespace layer_schemes
 
+namespace detail {
+
+// The first of `candidates` named `name`; `caller` names the conversion in the error.
+inline const LayerScheme& find_layer_scheme(const std::vector<LayerScheme>& candidates, const std::string& name,
+                                            const char* caller) {
+  for (const auto& c : candidates) {
+    if (c.name == name) return c;
+  }
+  raise(caller, ": no layer scheme named '", name, "' among the candidates");
+}
+
+}  // namespace detail
+
 // One scheme per float Linear, in order.
 inline Sequential quantize_mixed(const Sequential& model, const std::vector<LayerScheme>& plan) {
   std::size_t linears = 0;
@@ -227,14 +240,7 @@ inline Sequential quantize_mixed(const Sequential& model, const std::vector<Laye
 inline Sequential quantize_mixed(const Sequential& model, const std::vector<std::string>& names,
                                  const std::vector<LayerScheme>& candidates) {
   std::vector<LayerScheme> plan;
-  for (const std::string& n : names) {
-    const LayerScheme* found = nullptr;
-    for (const auto& c : candidates) {
-      if (c.name == n) found = &c;
-    }
-    if (found == nullptr) raise("quantize_mixed: no layer scheme named '", n, "' among the candidates");
-    plan.push_back(*found);
-  }
+  for (const std::string& n : names) plan.push_back(detail::find_layer_scheme(candidates, n, "quantize_mixed"));
   return quantize_mixed(model, plan);
 }
 
@@ -253,13 +259,9 @@ inline Sequential quantize_mixed_per_channel(const Sequential& model,
                       " Linear layers");
   }
   auto find = [&](const std::string& n) -> const LayerScheme& {
-    for (const auto& c : candidates) {
-      if (c.name == n) {
-        if (!c.make) raise("quantize_mixed_per_channel: scheme '", n, "' has no layer factory");
-        return c;
-      }
-    }
-    raise("quantize_mixed_per_channel: no layer scheme named '", n, "' among the candidates");
+    const LayerScheme& c = detail::find_layer_scheme(candidates, n, "quantize_mixed_per_channel");
+    if (!c.make) raise("quantize_mixed_per_channel: scheme '", n, "' has no layer factory");
+    return c;
   };
   return detail::replace_linears(model, [&](const Linear& lin, std::size_t k) -> std::unique_ptr<Module> {
     const std::vector<std::string>& names = row_schemes[k];

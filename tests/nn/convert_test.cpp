@@ -3,6 +3,8 @@
 #include "eigenq/analysis/mixed_precision.hpp"
 #include "eigenq/analysis/mlp_model.hpp"
 
+#include "nn_test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
@@ -23,32 +25,9 @@ using eigenq::Index;
 using eigenq::nn::Matrix;
 using eigenq::nn::Sequential;
 
-Sequential small_mlp(unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 0.3f);
-  auto layer = [&](Index in, Index out) {
-    Eigen::MatrixXf w(out, in);
-    for (Index i = 0; i < w.size(); ++i) w.data()[i] = g(rng);
-    Eigen::VectorXf b(out);
-    for (Index i = 0; i < b.size(); ++i) b[i] = 0.1f * g(rng);
-    return eigenq::nn::Linear(w, b);
-  };
-  Sequential m;
-  m.add(layer(64, 96)).add(eigenq::nn::ReLU()).add(layer(96, 64)).add(eigenq::nn::ReLU()).add(layer(64, 10));
-  return m;
-}
+Sequential small_mlp(unsigned seed) { return eigenq_test::random_mlp(seed, 96, 64, 0.1f); }
 
-std::vector<Matrix> batches(int count, Index rows, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  std::vector<Matrix> out;
-  for (int b = 0; b < count; ++b) {
-    Matrix x(rows, 64);
-    for (Index i = 0; i < x.size(); ++i) x.data()[i] = u(rng);
-    out.push_back(x);
-  }
-  return out;
-}
+std::vector<Matrix> batches(int count, Index rows, unsigned seed) { return eigenq_test::random_batches(count, rows, seed); }
 
 double sqnr_db(const Matrix& ref, const Matrix& y) {
   return 10.0 * std::log10(ref.squaredNorm() / (y - ref).squaredNorm());

@@ -2,6 +2,8 @@
 
 #include "eigenq/nn/convert.hpp"
 
+#include "nn_test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
@@ -27,28 +29,9 @@ using eigenq::nn::Matrix;
 using eigenq::nn::Sequential;
 namespace fs = std::filesystem;
 
-Sequential mlp(unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 0.3f);
-  auto layer = [&](Index in, Index out) {
-    Eigen::MatrixXf w(out, in);
-    for (Index i = 0; i < w.size(); ++i) w.data()[i] = g(rng);
-    Eigen::VectorXf b(out);
-    for (Index i = 0; i < b.size(); ++i) b[i] = g(rng);
-    return eigenq::nn::Linear(w, b);
-  };
-  Sequential m;
-  m.add(layer(64, 48)).add(eigenq::nn::ReLU()).add(layer(48, 32)).add(eigenq::nn::ReLU()).add(layer(32, 10));
-  return m;
-}
+Sequential mlp(unsigned seed) { return eigenq_test::random_mlp(seed, 48, 32, 1.0f); }
 
-Matrix input(Index rows, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  Matrix x(rows, 64);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = u(rng);
-  return x;
-}
+Matrix input(Index rows, unsigned seed) { return eigenq_test::random_batches(1, rows, seed).front(); }
 
 class SaveLoad : public testing::Test {
  protected:

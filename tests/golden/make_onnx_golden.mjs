@@ -29,10 +29,10 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
+import { IR_VERSION, OPSET, model, node } from "./onnx_model.mjs";
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const OUT_NAME = "linear_onnxruntime.txt";
-const OPSET = 13;
-const IR_VERSION = 7;  // the IR version of opset 13 (ONNX 1.8)
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -68,60 +68,15 @@ try {
 const ORT_PACKAGE_JSON = path.join(path.dirname(requireFromOrt.resolve("onnxruntime-node")), "..", "package.json");
 const ORT_VERSION = JSON.parse(fs.readFileSync(ORT_PACKAGE_JSON, "utf8")).version;
 
-// ---------------------------------------------------------------------------
-// A minimal protobuf writer and the few ONNX messages we need
-// (field numbers from onnx/onnx.proto3)
-// ---------------------------------------------------------------------------
-
-class Pb {
-  constructor() { this.bytes = []; }
-  varint(v) {
-    let x = BigInt.asUintN(64, BigInt(v));  // int64 two's complement, as protobuf's int64
-    do {
-      let b = Number(x & 0x7fn);
-      x >>= 7n;
-      if (x !== 0n) b |= 0x80;
-      this.bytes.push(b);
-    } while (x !== 0n);
-    return this;
-  }
-  key(field, wire) { return this.varint(field * 8 + wire); }
-  int(field, v) { return this.key(field, 0).varint(v); }
-  raw(field, u8) {
-    this.key(field, 2).varint(u8.length);
-    for (const b of u8) this.bytes.push(b);
-    return this;
-  }
-  str(field, s) { return this.raw(field, new TextEncoder().encode(s)); }
-  msg(field, pb) { return this.raw(field, pb.finish()); }
-  finish() { return Uint8Array.from(this.bytes); }
-}
-
-const ELEM = { float: 1, uint8: 2, int8: 3 };  // TensorProto.DataType
-
-// ValueInfoProto{name=1, type=2: TypeProto{tensor_type=1: Tensor{elem_type=1}}}; no shape,
-// so one model serves every rank and size.
-function valueInfo(name, elemType) {
-  return new Pb().str(1, name).msg(2, new Pb().msg(1, new Pb().int(1, ELEM[elemType])));
-}
-
-// ModelProto{ir_version=1, producer_name=2, graph=7, opset_import=8} with one NodeProto
-// {input=1, output=2, name=3, op_type=4, attribute=5}; AttributeProto{name=1, i=3, type=20 (INT=2)}.
-function singleNodeModel(opType, inputs, outputs, intAttrs = {}) {
-  const node = new Pb();
-  for (const [name] of inputs) node.str(1, name);
-  for (const [name] of outputs) node.str(2, name);
-  node.str(3, "node0").str(4, opType);
-  for (const [name, v] of Object.entries(intAttrs)) node.msg(5, new Pb().str(1, name).int(3, v).int(20, 2));
-  const graph = new Pb().msg(1, node).str(2, `${opType}_graph`);
-  for (const [name, t] of inputs) graph.msg(11, valueInfo(name, t));
-  for (const [name, t] of outputs) graph.msg(12, valueInfo(name, t));
-  return new Pb()
-    .int(1, IR_VERSION)
-    .str(2, "eigenq make_onnx_golden.mjs")
-    .msg(7, graph)
-    .msg(8, new Pb().str(1, "").int(2, OPSET))
-    .finish();
+// One-node models (scale and zero point fed as inputs; no shapes, so one model serves every
+// rank and size), built with onnx_model.mjs.
+function singleNodeModel(opType, inputs, outputs, attrs = {}) {
+  return model({
+    nodes: [node(opType, inputs.map(([name]) => name), outputs.map(([name]) => name), { attrs })],
+    inputs,
+    outputs,
+    producer: "eigenq make_onnx_golden.mjs",
+  });
 }
 
 const SESSION_OPTIONS = { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1 };
@@ -134,15 +89,15 @@ async function sessionFor(key, build) {
 
 function qlModel(dtype, axis) {
   const attrs = axis === null ? {} : { axis };
-  return singleNodeModel("QuantizeLinear", [["x", "float"], ["s", "float"], ["z", dtype]], [["y", dtype]], attrs);
+  return singleNodeModel("QuantizeLinear", [["x", "float32"], ["s", "float32"], ["z", dtype]], [["y", dtype]], attrs);
 }
 function dqModel(dtype, axis) {
   const attrs = axis === null ? {} : { axis };
-  return singleNodeModel("DequantizeLinear", [["q", dtype], ["s", "float"], ["z", dtype]], [["y", "float"]], attrs);
+  return singleNodeModel("DequantizeLinear", [["q", dtype], ["s", "float32"], ["z", dtype]], [["y", "float32"]], attrs);
 }
 function dqlModel() {
-  return singleNodeModel("DynamicQuantizeLinear", [["x", "float"]],
-                         [["y", "uint8"], ["y_scale", "float"], ["y_zero_point", "uint8"]]);
+  return singleNodeModel("DynamicQuantizeLinear", [["x", "float32"]],
+                         [["y", "uint8"], ["y_scale", "float32"], ["y_zero_point", "uint8"]]);
 }
 
 const TypedCodes = { int8: Int8Array, uint8: Uint8Array };

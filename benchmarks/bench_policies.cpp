@@ -13,7 +13,7 @@
 #include "eigenq/policy/codebook.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/log.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <eigenq/analysis/metrics.hpp>
 #include <eigenq/analysis/mixed_precision.hpp>
 #include <eigenq/analysis/sensitivity.hpp>
-#include <eigenq/analysis/sequential_model.hpp>
+#include <eigenq/nn/to_mlp_model.hpp>
 #include <eigenq/calibrate/kl_entropy.hpp>
 #include <eigenq/calibrate/minmax.hpp>
 #include <eigenq/calibrate/moving_average.hpp>
@@ -18,7 +18,7 @@
 #include <eigenq/calibrate/percentile.hpp>
 #include <eigenq/policy/codebook.hpp>
 #include <eigenq/policy/linear.hpp>
-#include <eigenq/quantizer.hpp>
+#include <eigenq/quantizer/quantizer.hpp>
 
 #include "../demo/digits.hpp"
 

@@ -55,7 +55,7 @@ void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
   cmd->add_option("--calibration", s.calibration, "minmax, percentile:P (e.g. percentile:99.9), mse or kl")
       ->default_val("minmax");
   f.convention = cmd->add_option("--convention", s.convention,
-                                 "inference (r = scale (q - zero_point)) or seed (q = q_min + s (r - r_min)); linear "
+                                 "inference (r = scale (q - zero_point)) or real-offset (q = q_min + s (r - r_min), the seed document's form); linear "
                                  "schemes")
                      ->default_val("inference");
   cmd->add_option("--double-quant", s.double_quant,

@@ -270,7 +270,7 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
                                   io::QuantizedTensorOptions{t.dtype, extra, double_quant[i]});
       });
       granularity[i] = eigenq::ParamLayout(t.shape, granularity[i]).granularity();  // normalized axis
-      o.scheme = a.scheme.scheme + (a.scheme.convention == "seed" ? " (seed)" : "") + (double_quant[i] > 0 ? " (dq)" : "");
+      o.scheme = a.scheme.scheme + (a.scheme.convention == "real-offset" ? " (real-offset)" : "") + (double_quant[i] > 0 ? " (dq)" : "");
       o.bits = a.scheme.bits;
       o.granularity = detail::describe_granularity(granularity[i]);
       o.bytes_after = plan.bytes();

@@ -17,12 +17,12 @@
 #include <eigenq/core/granularity.hpp>
 #include <eigenq/io/quantized_format.hpp>
 #include <eigenq/policy/codebook.hpp>
-#include <eigenq/policy/double_quant.hpp>
+#include <eigenq/quantizer/double_quant.hpp>
 #include <eigenq/policy/exp.hpp>
 #include <eigenq/policy/linear.hpp>
-#include <eigenq/policy/linear_seed.hpp>
+#include <eigenq/policy/linear_real_offset.hpp>
 #include <eigenq/policy/log.hpp>
-#include <eigenq/quantizer.hpp>
+#include <eigenq/quantizer/quantizer.hpp>
 
 #include "cli_util.hpp"
 
@@ -70,14 +70,14 @@ struct SchemeOptions {
     if (granularity == "tensor" && axis) throw UsageError("--axis does not apply to --granularity tensor");
     if (group_size_given && granularity != "group") throw UsageError("--group-size needs --granularity group");
     if (group_size <= 0) throw UsageError("--group-size " + std::to_string(group_size) + " must be positive");
-    if (convention != "inference" && convention != "seed") {
-      throw UsageError("--convention '" + convention + "' is not one of inference, seed");
+    if (convention != "inference" && convention != "real-offset") {
+      throw UsageError("--convention '" + convention + "' is not one of inference, real-offset");
     }
     if (convention_given && !is_linear()) {
       throw UsageError("--convention applies to the linear schemes, not to " + scheme);
     }
-    if (convention == "seed" && scheme == "linear-symmetric") {
-      throw UsageError("--convention seed maps [r_min, r_max] onto the codes: use --scheme linear-affine");
+    if (convention == "real-offset" && scheme == "linear-symmetric") {
+      throw UsageError("--convention real-offset maps [r_min, r_max] onto the codes: use --scheme linear-affine");
     }
     if (profile != "pytorch" && profile != "onnx" && profile != "tflite") {
       throw UsageError("--profile '" + profile + "' is not one of pytorch, onnx, tflite");
@@ -145,8 +145,8 @@ decltype(auto) with_policy(const SchemeOptions& o, F&& f) {
   const bool wide = o.bits > 8;
   const Profile profile = profile_from_string(o.profile);
   if (o.scheme == "linear-affine") {
-    if (o.convention == "seed") {
-      return wide ? f(LinearSeed<std::uint16_t>().with_bits(o.bits)) : f(LinearSeed<std::uint8_t>().with_bits(o.bits));
+    if (o.convention == "real-offset") {
+      return wide ? f(LinearRealOffset<std::uint16_t>().with_bits(o.bits)) : f(LinearRealOffset<std::uint8_t>().with_bits(o.bits));
     }
     return wide ? f(Linear<std::uint16_t>::affine(profile).with_bits(o.bits))
                 : f(Linear<std::uint8_t>::affine(profile).with_bits(o.bits));

@@ -15,7 +15,7 @@
 #include <eigenq/analysis/metrics.hpp>
 #include <eigenq/analysis/mixed_precision.hpp>
 #include <eigenq/analysis/sensitivity.hpp>
-#include <eigenq/analysis/sequential_model.hpp>
+#include <eigenq/nn/to_mlp_model.hpp>
 #include <eigenq/kernels/isa.hpp>
 #include <eigenq/version.hpp>
 #include <eigenq/nn/convert.hpp>
@@ -63,16 +63,16 @@ struct Row {
 // A scheme under one name for both uses: the analysis (fake quantization, to
 // measure sensitivity and choose a mix) and the conversion (a real layer).
 struct Candidate {
-  eigenq::QuantScheme analysis;
+  eigenq::Scheme analysis;
   eigenq::nn::LayerScheme layer;
 };
 
 // int4 in groups of G with f16 scales, as GroupedLinear stores them: the
 // analysis twin of layer_schemes::int4_grouped(G).
-eigenq::QuantScheme int4_grouped_f16(eigenq::Index group) {
+eigenq::Scheme int4_grouped_f16(eigenq::Index group) {
   using Lin8 = eigenq::Linear<std::int8_t>;
   const eigenq::Quantizer<Lin8, eigenq::PerGroup> q(Lin8::symmetric().with_bits(4), eigenq::PerGroup{1, group});
-  eigenq::QuantScheme s;
+  eigenq::Scheme s;
   s.name = "int4-g" + std::to_string(group);
   s.fake_quantize = [group](Eigen::MatrixXf& w) {
     eigenq::nn::GroupedLinearOptions o;

@@ -3,7 +3,7 @@
 // does not train them.
 #pragma once
 
-#include <eigenq/nn/linear.hpp>
+#include <eigenq/nn/float_linear.hpp>
 #include <eigenq/nn/sequential.hpp>
 
 #include <Eigen/Core>
@@ -152,7 +152,7 @@ inline eigenq::nn::Sequential train_mlp(const Split& data, const std::vector<int
   }
   eigenq::nn::Sequential model;
   for (std::size_t l = 0; l < layers.size(); ++l) {
-    model.add(eigenq::nn::Linear(layers[l].w, layers[l].b));
+    model.add(eigenq::nn::FloatLinear(layers[l].w, layers[l].b));
     if (l + 1 < layers.size()) model.add(eigenq::nn::ReLU());
   }
   return model;

@@ -9,18 +9,18 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
 #include "eigenq/core/packing.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/core/rounding.hpp"
 #include "eigenq/core/shape.hpp"
 #include "eigenq/core/types.hpp"
 
 #include "eigenq/policy/choose_params.hpp"
 #include "eigenq/policy/codebook.hpp"
-#include "eigenq/policy/double_quant.hpp"
+#include "eigenq/quantizer/double_quant.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/kmeans_1d.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
 #include "eigenq/policy/policy.hpp"
 
@@ -32,7 +32,7 @@
 #include "eigenq/calibrate/observer.hpp"
 #include "eigenq/calibrate/percentile.hpp"
 
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/kernels/fixed_point.hpp"

@@ -2,7 +2,7 @@
 #pragma once
 
 #define EIGENQ_VERSION_MAJOR 0
-#define EIGENQ_VERSION_MINOR 1
+#define EIGENQ_VERSION_MINOR 2
 #define EIGENQ_VERSION_PATCH 0
 
 // One comparable number: MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0 -> 100).

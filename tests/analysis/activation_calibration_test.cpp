@@ -43,7 +43,7 @@ TEST(ActivationCalibration, StaticMinMaxEqualsDynamicOnItsOwnBatch) {
   // One point at a time (with earlier points quantized, later activations would differ from
   // the float ones the static parameters were calibrated on).
   const auto points = m.quant_points();
-  const eigenq::QuantScheme dynamic = eigenq::schemes::uint8_per_tensor();
+  const eigenq::Scheme dynamic = eigenq::schemes::uint8_per_tensor();
   const auto batched = eigenq::calibrate_activation_schemes(m, x, eigenq::MinMaxObserver(),
                                                             eigenq::Linear<std::uint8_t>::affine(), 7);
   for (std::size_t p = 1; p < points.size(); p += 2) {

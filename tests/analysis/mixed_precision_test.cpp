@@ -216,9 +216,9 @@ TEST(MixedPrecision, SelectedPointsAndOverrides) {
 // ---- per-channel mixed precision (MixedPrecisionOptions::rows_per_block > 0) ---------------
 
 using eigenq::Index;
-using eigenq::QuantScheme;
+using eigenq::Scheme;
 
-std::size_t index_of(const std::vector<QuantScheme>& cands, const std::string& name) {
+std::size_t index_of(const std::vector<Scheme>& cands, const std::string& name) {
   for (std::size_t k = 0; k < cands.size(); ++k) {
     if (cands[k].name == name) return k;
   }
@@ -228,7 +228,7 @@ std::size_t index_of(const std::vector<QuantScheme>& cands, const std::string& n
 
 // The output MSE of `m` with only weight point `point` quantized with `s`: a sensitivity
 // computed here, independently of choose_mixed_precision.
-double only_point(const eigenq::MlpModel& m, const Eigen::MatrixXf& x, std::size_t point, const QuantScheme& s) {
+double only_point(const eigenq::MlpModel& m, const Eigen::MatrixXf& x, std::size_t point, const Scheme& s) {
   eigenq::PointSchemes config(m.quant_points().size());
   config.set(point, &s);
   return eigenq::compare(m.forward(x), m.forward(x, config)).mse;
@@ -240,7 +240,7 @@ double only_point(const eigenq::MlpModel& m, const Eigen::MatrixXf& x, std::size
 TEST(MixedPrecisionRows, BudgetRowMapsAndRowSchemes) {
   const eigenq::MlpModel m = eigenq_test::toy_mlp(5);
   const Eigen::MatrixXf x = eigenq_test::random_matrix(64, 16, 21);
-  const std::vector<QuantScheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(16),
+  const std::vector<Scheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(16),
                                           eigenq::schemes::int2_per_group(16)};
   // Bytes per row of each candidate, for the 16-input layer fc1 and the 32-input fc2, fc3:
   // int8: codes + a scale; int4-g16 / int2-g16: packed codes + a scale per 16 inputs.
@@ -265,7 +265,7 @@ TEST(MixedPrecisionRows, BudgetRowMapsAndRowSchemes) {
         EXPECT_LE(r.total_bits, r.budget_bits);
         ASSERT_EQ(r.choices.size(), 3u);
         eigenq::PointSchemes config(m.quant_points().size());
-        std::vector<QuantScheme> mixes;
+        std::vector<Scheme> mixes;
         mixes.reserve(3);
         std::int64_t total = 0;
         double predicted = 0.0;
@@ -355,7 +355,7 @@ TEST(MixedPrecisionRows, PerRowChoiceEqualsBruteForce) {
   m.add_layer("a", eigenq_test::random_matrix(3, 8, 41, 0.5f), eigenq_test::random_matrix(3, 1, 42, 0.1f));
   m.add_layer("b", eigenq_test::random_matrix(2, 3, 43, 0.5f), eigenq_test::random_matrix(2, 1, 44, 0.1f), false);
   const Eigen::MatrixXf x = eigenq_test::random_matrix(40, 8, 45);
-  const std::vector<QuantScheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::linear_per_channel(4),
+  const std::vector<Scheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::linear_per_channel(4),
                                           eigenq::schemes::linear_per_channel(2)};
   const int map_bits = 2;
   struct Unit {
@@ -367,8 +367,8 @@ TEST(MixedPrecisionRows, PerRowChoiceEqualsBruteForce) {
   std::vector<std::vector<std::int64_t>> bits(units.size());
   for (std::size_t u = 0; u < units.size(); ++u) {
     const Eigen::MatrixXf w = m.weight(units[u].point);
-    for (const QuantScheme& c : cands) {
-      const QuantScheme s = eigenq::row_block_scheme(c, units[u].row, 1);
+    for (const Scheme& c : cands) {
+      const Scheme s = eigenq::row_block_scheme(c, units[u].row, 1);
       err[u].push_back(only_point(m, x, units[u].point, s));
       bits[u].push_back(s.bits_for(w));
     }

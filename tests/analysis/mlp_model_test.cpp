@@ -38,7 +38,7 @@ TEST(MlpModel, PointsAndSchemes) {
   EXPECT_THROW(m.weight(3), eigenq::InvalidArgument);
 
   // A weight scheme changes the output exactly as replacing the weight does.
-  const eigenq::QuantScheme s = eigenq::schemes::int4_per_group(8);
+  const eigenq::Scheme s = eigenq::schemes::int4_per_group(8);
   eigenq::PointSchemes config(points.size());
   config.set(2, &s);
   const Eigen::MatrixXf x = eigenq_test::random_matrix(7, 16, 10);

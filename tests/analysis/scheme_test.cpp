@@ -2,7 +2,7 @@
 #include "eigenq/policy/codebook.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/policy/log.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include "analysis_test_util.hpp"
 
@@ -18,8 +18,8 @@
 
 namespace {
 
-TEST(QuantScheme, FloatIsIdentityAt32Bits) {
-  const eigenq::QuantScheme s = eigenq::float_scheme();
+TEST(Scheme, FloatIsIdentityAt32Bits) {
+  const eigenq::Scheme s = eigenq::float_scheme();
   EXPECT_TRUE(s.is_float());
   Eigen::MatrixXf w = eigenq_test::random_matrix(5, 7, 1);
   const Eigen::MatrixXf before = w;
@@ -30,10 +30,10 @@ TEST(QuantScheme, FloatIsIdentityAt32Bits) {
 
 // make_scheme fake-quantizes exactly as the Quantizer quantizes and dequantizes, and
 // costs exactly the QTensor's storage.
-TEST(QuantScheme, MakeSchemeIsTheQuantizer) {
+TEST(Scheme, MakeSchemeIsTheQuantizer) {
   const eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerGroup> q(
       eigenq::Linear<std::int8_t>::symmetric().with_bits(4), eigenq::PerGroup{-1, 8});
-  const eigenq::QuantScheme s = eigenq::make_scheme("int4-g8", q);
+  const eigenq::Scheme s = eigenq::make_scheme("int4-g8", q);
   Eigen::MatrixXf w = eigenq_test::random_matrix(6, 20, 2);
   const auto qt = q.quantize(w);
   const Eigen::MatrixXf expected = qt.dequantize<Eigen::MatrixXf>();
@@ -47,14 +47,14 @@ TEST(QuantScheme, MakeSchemeIsTheQuantizer) {
 }
 
 // Non-linear and data-fitted policies plug in the same way.
-TEST(QuantScheme, LogAndCodebookPolicies) {
+TEST(Scheme, LogAndCodebookPolicies) {
   const Eigen::MatrixXf w = eigenq_test::random_matrix(8, 40, 4);
   const eigenq::Quantizer<eigenq::Codebook<std::uint8_t>, eigenq::PerChannel> cb(
       eigenq::Codebook<std::uint8_t>().with_bits(3), eigenq::PerChannel{0});
   const eigenq::Quantizer<eigenq::LogSigned<std::int8_t>, eigenq::PerChannel> lg(
       eigenq::LogSigned<std::int8_t>().with_bits(4), eigenq::PerChannel{0});
-  const eigenq::QuantScheme cs = eigenq::make_scheme("codebook3", cb);
-  const eigenq::QuantScheme ls = eigenq::make_scheme("log4", lg);
+  const eigenq::Scheme cs = eigenq::make_scheme("codebook3", cb);
+  const eigenq::Scheme ls = eigenq::make_scheme("log4", lg);
   Eigen::MatrixXf a = w, b = w;
   cs.apply(a);
   ls.apply(b);
@@ -79,7 +79,7 @@ TEST(QuantScheme, LogAndCodebookPolicies) {
   }
 }
 
-TEST(QuantScheme, ReadyMadeSchemes) {
+TEST(Scheme, ReadyMadeSchemes) {
   const Eigen::MatrixXf w = eigenq_test::random_matrix(4, 64, 3);
   EXPECT_EQ(eigenq::schemes::int8_per_channel().bits_for(w), 8 * (256 + 4 * 4));
   EXPECT_EQ(eigenq::schemes::int4_per_group(32).bits_for(w), 8 * (128 + 8 * 4));
@@ -103,13 +103,13 @@ TEST(QuantScheme, ReadyMadeSchemes) {
 using eigenq::Index;
 using Lin8 = eigenq::Linear<std::int8_t>;
 
-eigenq::QuantScheme channel_scheme(int axis) {
+eigenq::Scheme channel_scheme(int axis) {
   return eigenq::make_scheme("channel" + std::to_string(axis),
                              eigenq::Quantizer<Lin8, eigenq::PerChannel>(Lin8::symmetric().with_bits(4),
                                                                          eigenq::PerChannel{axis}));
 }
 
-eigenq::QuantScheme group_scheme(int axis, Index group) {
+eigenq::Scheme group_scheme(int axis, Index group) {
   return eigenq::make_scheme("group" + std::to_string(axis),
                              eigenq::Quantizer<Lin8, eigenq::PerGroup>(Lin8::symmetric().with_bits(4),
                                                                        eigenq::PerGroup{axis, group}));
@@ -123,7 +123,7 @@ Eigen::MatrixXf matrix_with_a_loud_row() {
   return w;
 }
 
-TEST(QuantScheme, RowsIndependentFollowsTheGranularity) {
+TEST(Scheme, RowsIndependentFollowsTheGranularity) {
   EXPECT_TRUE(eigenq::quantizes_rows_independently(eigenq::PerChannel{0}));
   EXPECT_TRUE(eigenq::quantizes_rows_independently(eigenq::PerChannel{-2}));
   EXPECT_TRUE(eigenq::quantizes_rows_independently(eigenq::PerGroup{1, 8}));
@@ -152,7 +152,7 @@ TEST(QuantScheme, RowsIndependentFollowsTheGranularity) {
   // The flag is true exactly when the claim holds on a matrix whose rows differ in scale:
   // every single row quantized alone equals that row quantized inside the whole matrix.
   const Eigen::MatrixXf w = matrix_with_a_loud_row();
-  for (const eigenq::QuantScheme& s : {channel_scheme(0), channel_scheme(-2), group_scheme(1, 8), group_scheme(-1, 5),
+  for (const eigenq::Scheme& s : {channel_scheme(0), channel_scheme(-2), group_scheme(1, 8), group_scheme(-1, 5),
                                        channel_scheme(1), group_scheme(0, 3), eigenq::schemes::uint8_per_tensor()}) {
     Eigen::MatrixXf whole = w;
     s.apply(whole);
@@ -168,10 +168,10 @@ TEST(QuantScheme, RowsIndependentFollowsTheGranularity) {
 
 // row_block_scheme quantizes rows [begin, begin + count) as a matrix of their own and leaves
 // the others as they are; its storage is that of those rows alone.
-TEST(QuantScheme, RowBlockQuantizesOnlyItsRows) {
+TEST(Scheme, RowBlockQuantizesOnlyItsRows) {
   const Eigen::MatrixXf w = matrix_with_a_loud_row();  // 6 x 16
   struct Case {
-    eigenq::QuantScheme scheme;
+    eigenq::Scheme scheme;
     std::int64_t bytes_per_row;  // closed form, for the row-independent schemes (0: not used)
   };
   const std::vector<Case> cases = {
@@ -183,11 +183,11 @@ TEST(QuantScheme, RowBlockQuantizesOnlyItsRows) {
   };
   const std::vector<std::pair<Index, Index>> blocks = {{0, 1}, {2, 3}, {3, 1}, {5, 1}, {0, 6}, {1, 5}};
   for (const Case& c : cases) {
-    const eigenq::QuantScheme& s = c.scheme;
+    const eigenq::Scheme& s = c.scheme;
     Eigen::MatrixXf whole = w;
     s.apply(whole);
     for (const auto& [begin, count] : blocks) {
-      const eigenq::QuantScheme b = eigenq::row_block_scheme(s, begin, count);
+      const eigenq::Scheme b = eigenq::row_block_scheme(s, begin, count);
       EXPECT_EQ(b.rows_independent, s.rows_independent);
       EXPECT_FALSE(b.is_float());
       EXPECT_NE(b.name.find(s.name), std::string::npos) << b.name;
@@ -217,20 +217,20 @@ TEST(QuantScheme, RowBlockQuantizesOnlyItsRows) {
     }
   }
   // A block of a float scheme leaves everything float and costs 32 bits per element of it.
-  const eigenq::QuantScheme fb = eigenq::row_block_scheme(eigenq::float_scheme(), 1, 2);
+  const eigenq::Scheme fb = eigenq::row_block_scheme(eigenq::float_scheme(), 1, 2);
   Eigen::MatrixXf x = w;
   fb.apply(x);
   EXPECT_EQ(x, w);
   EXPECT_EQ(fb.bits_for(w), 32 * 2 * 16);
 }
 
-TEST(QuantScheme, RowBlockRejectsBadRanges) {
-  const eigenq::QuantScheme s = eigenq::schemes::int8_per_channel();
+TEST(Scheme, RowBlockRejectsBadRanges) {
+  const eigenq::Scheme s = eigenq::schemes::int8_per_channel();
   EXPECT_THROW(eigenq::row_block_scheme(s, -1, 2), eigenq::InvalidArgument);
   EXPECT_THROW(eigenq::row_block_scheme(s, 0, 0), eigenq::InvalidArgument);
   EXPECT_THROW(eigenq::row_block_scheme(s, 2, -1), eigenq::InvalidArgument);
   // Past the matrix: known only when applied.
-  const eigenq::QuantScheme past = eigenq::row_block_scheme(s, 5, 2);
+  const eigenq::Scheme past = eigenq::row_block_scheme(s, 5, 2);
   Eigen::MatrixXf w = eigenq_test::random_matrix(6, 8, 2);
   const Eigen::MatrixXf before = w;
   EXPECT_THROW(past.apply(w), eigenq::ShapeError);
@@ -243,14 +243,14 @@ TEST(QuantScheme, RowBlockRejectsBadRanges) {
     EXPECT_NE(std::string(e.what()).find("6 rows"), std::string::npos) << e.what();
   }
   // The last rows exactly: fine.
-  const eigenq::QuantScheme last = eigenq::row_block_scheme(s, 4, 2);
+  const eigenq::Scheme last = eigenq::row_block_scheme(s, 4, 2);
   EXPECT_NO_THROW(last.apply(w));
 }
 
 // per_row_scheme with row-independent schemes is, row by row, exactly each row quantized
 // alone with its scheme; it stores the sum of what each scheme stores of its rows.
-TEST(QuantScheme, PerRowSchemeEqualsEachRowAlone) {
-  const std::vector<eigenq::QuantScheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(8),
+TEST(Scheme, PerRowSchemeEqualsEachRowAlone) {
+  const std::vector<eigenq::Scheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(8),
                                                   eigenq::schemes::linear_per_channel(3),
                                                   eigenq::schemes::int2_per_group(4)};
   const Eigen::MatrixXf w = eigenq_test::random_matrix(13, 24, 7);
@@ -260,14 +260,14 @@ TEST(QuantScheme, PerRowSchemeEqualsEachRowAlone) {
     std::vector<std::size_t> choice(13);
     for (auto& c : choice) c = pick(gen);
     if (trial == 0) std::fill(choice.begin(), choice.end(), 2);  // one scheme for every row
-    const eigenq::QuantScheme s = eigenq::per_row_scheme("mix", cands, choice);
+    const eigenq::Scheme s = eigenq::per_row_scheme("mix", cands, choice);
     EXPECT_EQ(s.name, "mix");
     EXPECT_TRUE(s.rows_independent);
     Eigen::MatrixXf x = w;
     s.apply(x);
     std::int64_t row_bits = 0;
     for (Index r = 0; r < w.rows(); ++r) {
-      const eigenq::QuantScheme& c = cands[choice[static_cast<std::size_t>(r)]];
+      const eigenq::Scheme& c = cands[choice[static_cast<std::size_t>(r)]];
       Eigen::MatrixXf row = w.row(r);
       row_bits += c.bits_for(row);
       c.apply(row);
@@ -290,17 +290,17 @@ TEST(QuantScheme, PerRowSchemeEqualsEachRowAlone) {
     EXPECT_EQ(s.bits_for(w), gathered_bits);
   }
   // int8 per channel on every row: 24 codes + one scale per row.
-  const eigenq::QuantScheme all8 = eigenq::per_row_scheme("all8", cands, std::vector<std::size_t>(13, 0));
+  const eigenq::Scheme all8 = eigenq::per_row_scheme("all8", cands, std::vector<std::size_t>(13, 0));
   EXPECT_EQ(all8.bits_for(w), 8 * 13 * (24 + 4));
   EXPECT_EQ(all8.bits_for(w), cands[0].bits_for(w));
 }
 
 // A scheme that is not row-independent quantizes its rows together, as one matrix.
-TEST(QuantScheme, PerRowSchemeQuantizesTheRowsOfASchemeTogether) {
+TEST(Scheme, PerRowSchemeQuantizesTheRowsOfASchemeTogether) {
   const Eigen::MatrixXf w = matrix_with_a_loud_row();  // row 3 is loud
-  const std::vector<eigenq::QuantScheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::uint8_per_tensor()};
+  const std::vector<eigenq::Scheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::uint8_per_tensor()};
   const std::vector<std::size_t> choice = {1, 0, 1, 0, 1, 0};
-  const eigenq::QuantScheme s = eigenq::per_row_scheme("mix", cands, choice);
+  const eigenq::Scheme s = eigenq::per_row_scheme("mix", cands, choice);
   EXPECT_FALSE(s.rows_independent);
   Eigen::MatrixXf x = w;
   s.apply(x);
@@ -320,8 +320,8 @@ TEST(QuantScheme, PerRowSchemeQuantizesTheRowsOfASchemeTogether) {
   EXPECT_EQ(s.bits_for(w), 8 * (3 * 16 + 8) + 8 * 3 * (16 + 4));  // one scale + zero point for the 3 rows
 }
 
-TEST(QuantScheme, PerRowSchemeRejectsBadChoices) {
-  const std::vector<eigenq::QuantScheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(8)};
+TEST(Scheme, PerRowSchemeRejectsBadChoices) {
+  const std::vector<eigenq::Scheme> cands = {eigenq::schemes::int8_per_channel(), eigenq::schemes::int4_per_group(8)};
   try {
     eigenq::per_row_scheme("bad", cands, {0, 1, 2, 0});
     FAIL() << "a choice of scheme 2 among 2 was accepted";
@@ -329,7 +329,7 @@ TEST(QuantScheme, PerRowSchemeRejectsBadChoices) {
     EXPECT_NE(std::string(e.what()).find("row 2"), std::string::npos) << e.what();
   }
   EXPECT_THROW(eigenq::per_row_scheme("none", {}, {0}), eigenq::InvalidArgument);
-  const eigenq::QuantScheme s = eigenq::per_row_scheme("four", cands, {0, 1, 1, 0});
+  const eigenq::Scheme s = eigenq::per_row_scheme("four", cands, {0, 1, 1, 0});
   Eigen::MatrixXf three = eigenq_test::random_matrix(3, 8, 5);
   Eigen::MatrixXf five = eigenq_test::random_matrix(5, 8, 5);
   EXPECT_THROW(s.apply(three), eigenq::ShapeError);

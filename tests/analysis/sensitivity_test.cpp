@@ -13,7 +13,7 @@
 
 namespace {
 
-eigenq::QuantScheme int8_per_tensor() {
+eigenq::Scheme int8_per_tensor() {
   return eigenq::make_scheme("int8-per-tensor", eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerTensor>(
                                                     eigenq::Linear<std::int8_t>::symmetric(), eigenq::PerTensor{}));
 }
@@ -102,7 +102,7 @@ TEST(Sensitivity, ScoresAreTheMetricAndDeterministic) {
     std::size_t idx = 0;
     while (points[idx].name != p.point) ++idx;
     eigenq::PointSchemes config(points.size());
-    const eigenq::QuantScheme& s = points[idx].kind == eigenq::PointKind::weight ? opt.weight_scheme : opt.activation_scheme;
+    const eigenq::Scheme& s = points[idx].kind == eigenq::PointKind::weight ? opt.weight_scheme : opt.activation_scheme;
     config.set(idx, &s);
     EXPECT_DOUBLE_EQ(p.score, eigenq::compare(ref, m.forward(x, config)).mse) << p.point;
   }

@@ -71,7 +71,7 @@ TEST(KlEntropy, SearchMatchesReferenceTranscription) {
   for (const Eigen::MatrixXf* x : std::vector<const Eigen::MatrixXf*>{&g, &heavy, &sparse}) {
     const eigenq::Histogram h = magnitudes(*x, 256);
     for (eigenq::Index levels : {eigenq::Index{8}, eigenq::Index{128}}) {
-      const eigenq::KlResult r = eigenq::kl_threshold(h, levels, {levels, 1, 0});
+      const eigenq::KlEntropyResult r = eigenq::kl_threshold(h, levels, {levels, 1, 0});
       double best = std::numeric_limits<double>::infinity();
       std::size_t best_i = 0;
       std::size_t used = h.counts().size();

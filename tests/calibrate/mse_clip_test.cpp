@@ -1,7 +1,7 @@
 #include "eigenq/calibrate/mse_clip.hpp"
 #include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
 
 #include "calibrate_test_util.hpp"
@@ -104,7 +104,7 @@ TEST(MseClip, SeedPolicyShrinkPerChannel) {
   Eigen::MatrixXf x = eigenq_test::gaussian(4, 3000, 34);
   x.row(2) *= 5.0f;
   x(1, 7) = 80.0f;  // an outlier in channel 1 only
-  const auto pol = eigenq::LinearSeed<std::uint8_t>().with_bits(3);
+  const auto pol = eigenq::LinearRealOffset<std::uint8_t>().with_bits(3);
   eigenq::MseClipObserver obs(eigenq::PerChannel{0}, {eigenq::ClipSearch::shrink, 64, 2});
   obs.observe(x);
   const auto found = obs.search(pol);

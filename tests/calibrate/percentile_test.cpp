@@ -1,7 +1,7 @@
 #include "eigenq/calibrate/percentile.hpp"
 #include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include "calibrate_test_util.hpp"
 

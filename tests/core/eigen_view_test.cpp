@@ -2,7 +2,7 @@
 // and dequantizes back into its own type.
 #include "eigenq/core/eigen_view.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include <gtest/gtest.h>
 

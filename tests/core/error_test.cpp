@@ -2,8 +2,8 @@
 // says what was wrong and where.
 #include "eigenq/core/error.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -83,7 +83,7 @@ TEST(Errors, CodeRangesThatDoNotFit) {
   EXPECT_NE(msg.find("[-1, 255]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("[0, 255]"), std::string::npos) << msg;
   EXPECT_THROW(eigenq::Linear<std::int16_t>::affine().with_range(-40000, 0), eigenq::InvalidArgument);
-  EXPECT_THROW(eigenq::LinearSeed<std::uint8_t>().with_range(10, 5), eigenq::InvalidArgument);
+  EXPECT_THROW(eigenq::LinearRealOffset<std::uint8_t>().with_range(10, 5), eigenq::InvalidArgument);
 }
 
 TEST(Errors, QTensorRejectsInconsistentParts) {

@@ -4,7 +4,7 @@
 
 #include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -40,7 +40,7 @@ template <class Code>
 eigenq::Linear<Code> policy_for(const GoldenCase& c) {
   const std::string qs = c.text("qscheme");
   const bool symmetric = qs.find("symmetric") != std::string::npos;
-  auto pol = eigenq::Linear<Code>(symmetric ? eigenq::Scheme::symmetric : eigenq::Scheme::affine);
+  auto pol = eigenq::Linear<Code>(symmetric ? eigenq::Symmetry::symmetric : eigenq::Symmetry::affine);
   const auto qmin = static_cast<std::int32_t>(c.integer("quant_min"));
   const auto qmax = static_cast<std::int32_t>(c.integer("quant_max"));
   if (c.has("custom_range") && c.integer("custom_range") == 1) {

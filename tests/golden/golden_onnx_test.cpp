@@ -19,7 +19,7 @@
 #include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/policy/choose_params.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include <gtest/gtest.h>
 

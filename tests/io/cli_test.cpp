@@ -18,7 +18,7 @@
 #include "eigenq/analysis/metrics.hpp"
 #include "eigenq/calibrate/percentile.hpp"
 #include "eigenq/io.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "io_test_util.hpp"
 
 extern char** environ;
@@ -184,8 +184,8 @@ TEST(Cli, EverySchemeMatchesTheLibrary) {
   expect_matches_library(dir, "layers.1.weight", m.w2, Linear<std::int16_t>::symmetric(Profile::tflite).with_bits(12),
                          PerChannel{1});
 
-  quantize_and_back(dir, {"--scheme", "linear-affine", "--convention", "seed", "--bits", "6"});
-  expect_matches_library(dir, "layers.0.weight", m.w1, LinearSeed<std::uint8_t>().with_bits(6), PerChannel{0});
+  quantize_and_back(dir, {"--scheme", "linear-affine", "--convention", "real-offset", "--bits", "6"});
+  expect_matches_library(dir, "layers.0.weight", m.w1, LinearRealOffset<std::uint8_t>().with_bits(6), PerChannel{0});
 
   quantize_and_back(dir, {"--scheme", "log-signed", "--bits", "4"});
   expect_matches_library(dir, "layers.0.weight", m.w1, LogSigned<std::int8_t>().with_bits(4), PerChannel{0});
@@ -390,7 +390,7 @@ TEST(CliErrors, UsageErrors) {
   expect_error(run({"quantize", in, out, "--group-size", "8"}), {"--group-size needs --granularity group"});
   expect_error(run({"quantize", in, out, "--granularity", "tensor", "--axis", "1"}), {"--axis does not apply"});
   expect_error(run({"quantize", in, out, "--scheme", "log", "--profile", "onnx"}), {"--profile applies to linear"});
-  expect_error(run({"quantize", in, out, "--convention", "seed"}), {"use --scheme linear-affine"});
+  expect_error(run({"quantize", in, out, "--convention", "real-offset"}), {"use --scheme linear-affine"});
   expect_error(run({"quantize", in, out, "--calibration", "percentile:0"}), {"percentile:P needs P in (0, 100]"});
   expect_error(run({"quantize", in, out, "--calibration", "entropy"}), {"--calibration 'entropy'"});
   expect_error(run({"quantize", in, out, "--scheme", "codebook", "--calibration", "mse"}), {"k-means"});

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "io_test_util.hpp"
 
 namespace {
@@ -72,8 +72,8 @@ TEST(QuantizedFormat, RoundTripsEveryPolicyAndGranularity) {
   check_round_trip("linear custom range", Linear<std::int8_t>::affine().with_range(-100, 90), PerChannel{0}, w);
   check_round_trip("linear int16 12-bit", Linear<std::int16_t>::symmetric().with_bits(12), PerChannel{0}, w);
   check_round_trip("linear uint16 affine", Linear<std::uint16_t>::affine(), PerGroup{1, 5}, w);
-  check_round_trip("seed uint8", LinearSeed<std::uint8_t>(), PerChannel{0}, w);
-  check_round_trip("seed uint8 4-bit", LinearSeed<std::uint8_t>().with_bits(4), PerTensor{}, w);
+  check_round_trip("seed uint8", LinearRealOffset<std::uint8_t>(), PerChannel{0}, w);
+  check_round_trip("seed uint8 4-bit", LinearRealOffset<std::uint8_t>().with_bits(4), PerTensor{}, w);
   check_round_trip("log uint8", Log<std::uint8_t>(), PerChannel{0}, positive);
   check_round_trip("log uint8 4-bit group", Log<std::uint8_t>().with_bits(4), PerGroup{-1, 7}, positive);
   check_round_trip("exp uint8 3-bit", Exp<std::uint8_t>().with_bits(3), PerChannel{0}, w);

@@ -104,7 +104,7 @@ def dequantize(name, tensors, m):
     if scheme.startswith("linear") and convention == "inference":
         zero = param["zero_point"] if "zero_point" in param else np.zeros(q.shape, np.int32)
         return (q.astype(np.float32) - zero.astype(np.float32)) * param["scale"].astype(np.float32)
-    if scheme == "linear-affine" and convention == "seed":
+    if scheme == "linear-affine" and convention in ("real-offset", "seed"):
         s = param["scale"].astype(np.float64)
         r_min = param["r_min"]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -198,8 +198,8 @@ CASES = [
     ("symmetric 3-bit onnx axis 1", "model", ["--bits", "3", "--axis", "1", "--profile", "onnx"]),
     ("symmetric 12-bit", "model", ["--bits", "12"]),
     ("affine 10-bit tflite", "model", ["--scheme", "linear-affine", "--bits", "10", "--profile", "tflite"]),
-    ("seed convention", "model", ["--scheme", "linear-affine", "--convention", "seed"]),
-    ("seed 4-bit", "model", ["--scheme", "linear-affine", "--convention", "seed", "--bits", "4"]),
+    ("real-offset convention", "model", ["--scheme", "linear-affine", "--convention", "real-offset"]),
+    ("real-offset 4-bit", "model", ["--scheme", "linear-affine", "--convention", "real-offset", "--bits", "4"]),
     ("percentile", "model", ["--calibration", "percentile:99"]),
     ("log 4-bit", "positive", ["--scheme", "log", "--bits", "4"]),
     ("log 8-bit groups", "positive", ["--scheme", "log", "--granularity", "group", "--group-size", "6"]),

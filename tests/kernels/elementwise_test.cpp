@@ -728,7 +728,7 @@ void check_scalar_quantize_matches_linear() {
       const std::vector<float> more = random_values(rng, 500, scale);
       x.insert(x.end(), more.begin(), more.end());
       for (CodeRange r : ranges<Code>()) {
-        const auto policy = eigenq::Linear<Code>(eigenq::Scheme::affine, profile).with_range(r.qmin, r.qmax);
+        const auto policy = eigenq::Linear<Code>(eigenq::Symmetry::affine, profile).with_range(r.qmin, r.qmax);
         for (std::int32_t zp : {r.qmin, r.qmax}) {
           const eigenq::LinearParams p{scale, zp};
           const std::vector<Code> y = quantize_vec<Code>(x, 0, 0, scale, zp, r, rounding);

@@ -143,7 +143,7 @@ TEST(Convert, MixedPerChannelUsesEachRowsScheme) {
   Matrix h = x;  // the float model's input to each layer
   const std::size_t linear_at[] = {0, 2, 4};
   for (std::size_t k = 0; k < 3; ++k) {
-    const auto& lin = dynamic_cast<const eigenq::nn::Linear&>(m[linear_at[k]]);
+    const auto& lin = dynamic_cast<const eigenq::nn::FloatLinear&>(m[linear_at[k]]);
     const eigenq::nn::Module& layer = q[linear_at[k]];
     const Eigen::MatrixXf w_hat = layer.dequantized_weight();
     const Matrix y = layer(h);
@@ -181,7 +181,7 @@ TEST(Convert, MixedPerChannelUsesEachRowsScheme) {
     h = lin.forward(h);
     if (k < 2) h = h.cwiseMax(0.0f);
   }
-  EXPECT_EQ(q[4].weight_bytes(), named(cands, "int4-g32").make(dynamic_cast<const eigenq::nn::Linear&>(m[4]))->weight_bytes());
+  EXPECT_EQ(q[4].weight_bytes(), named(cands, "int4-g32").make(dynamic_cast<const eigenq::nn::FloatLinear&>(m[4]))->weight_bytes());
   EXPECT_GT(sqnr_db(m(x), q(x)), 10.0);
 }
 
@@ -249,7 +249,7 @@ TEST(Convert, MixedPerChannelDeploysTheAnalysisChoice) {
   eigenq::MlpModel mlp;
   const std::size_t linear_at[] = {0, 2, 4};
   for (std::size_t k = 0; k < 3; ++k) {
-    const auto& lin = dynamic_cast<const eigenq::nn::Linear&>(m[linear_at[k]]);
+    const auto& lin = dynamic_cast<const eigenq::nn::FloatLinear&>(m[linear_at[k]]);
     mlp.add_layer("fc" + std::to_string(k + 1), lin.weight(), lin.bias(), k < 2);
   }
   eigenq::MixedPrecisionOptions opt;

@@ -2,7 +2,7 @@
 #include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
 #include "eigenq/nn/weight_only_linear.hpp"
@@ -46,7 +46,7 @@ TEST(FloatLayers, LinearReluSequential) {
   const Eigen::VectorXf b = Eigen::VectorXf::LinSpaced(5, -1.0f, 1.0f);
   const Matrix x = random_input(3, 7, 2);
   eigenq::nn::Sequential model;
-  model.add(eigenq::nn::Linear(w, b)).add(eigenq::nn::ReLU());
+  model.add(eigenq::nn::FloatLinear(w, b)).add(eigenq::nn::ReLU());
   const Matrix y = model(x);
   for (Index r = 0; r < 3; ++r)
     for (Index n = 0; n < 5; ++n) {
@@ -58,7 +58,7 @@ TEST(FloatLayers, LinearReluSequential) {
   const eigenq::nn::Sequential copy = model;  // deep copy
   EXPECT_EQ(copy(x), y);
   EXPECT_THROW(model(random_input(3, 6, 3)), eigenq::ShapeError);
-  EXPECT_THROW(eigenq::nn::Linear(w, Eigen::VectorXf::Zero(4)), eigenq::ShapeError);
+  EXPECT_THROW(eigenq::nn::FloatLinear(w, Eigen::VectorXf::Zero(4)), eigenq::ShapeError);
   EXPECT_THROW(model.at(2), eigenq::InvalidArgument);
 }
 
@@ -111,7 +111,7 @@ TEST(DynamicLinear, EqualsItsDocumentedSemantics) {
 TEST(DynamicLinear, CloseToFloatAndIndependentOfThreadsAndIsa) {
   const Eigen::MatrixXf w = random_weight(130, 256, 6);
   const Eigen::VectorXf b = Eigen::VectorXf::Zero(130);
-  const eigenq::nn::Linear fl(w, b);
+  const eigenq::nn::FloatLinear fl(w, b);
   const Matrix x = random_input(17, 256, 7);
   const eigenq::nn::DynamicLinear one(fl);
   eigenq::nn::DynamicLinearOptions three;
@@ -262,14 +262,14 @@ using Int3 = eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::PerChannel>;
 Int3 int3_per_channel() { return Int3(eigenq::Linear<std::int8_t>::symmetric().with_bits(3), eigenq::PerChannel{0}); }
 
 // Rows `rows` of (w, b), in order, as a float Linear.
-eigenq::nn::Linear rows_of(const Eigen::MatrixXf& w, const Eigen::VectorXf& b, const std::vector<Index>& rows) {
+eigenq::nn::FloatLinear rows_of(const Eigen::MatrixXf& w, const Eigen::VectorXf& b, const std::vector<Index>& rows) {
   Eigen::MatrixXf wr(static_cast<Index>(rows.size()), w.cols());
   Eigen::VectorXf br(static_cast<Index>(rows.size()));
   for (std::size_t i = 0; i < rows.size(); ++i) {
     wr.row(static_cast<Index>(i)) = w.row(rows[i]);
     br(static_cast<Index>(i)) = b(rows[i]);
   }
-  return eigenq::nn::Linear(wr, br);
+  return eigenq::nn::FloatLinear(wr, br);
 }
 
 // 7 output channels, 40 inputs (a partial group of 8 for the grouped part):
@@ -289,7 +289,7 @@ struct MixedLayer {
     p.push_back(std::make_unique<eigenq::nn::GroupedLinear>(rows_of(w, b, rows[1])));
     p.push_back(std::make_unique<eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>>(rows_of(w, b, rows[2]),
                                                                                               int3_per_channel(), "int3"));
-    p.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(w, b, rows[3])));
+    p.push_back(std::make_unique<eigenq::nn::FloatLinear>(rows_of(w, b, rows[3])));
     return p;
   }
   ChannelMixedLinear layer() const { return ChannelMixedLinear(parts(), row_part); }
@@ -318,7 +318,7 @@ TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
   const Eigen::MatrixXf w_hat = layer.dequantized_weight();
   ASSERT_EQ(w_hat.rows(), 7);
   ASSERT_EQ(w_hat.cols(), 40);
-  const eigenq::nn::Linear full(f.w, f.b);
+  const eigenq::nn::FloatLinear full(f.w, f.b);
   const Eigen::MatrixXf whole[] = {
       eigenq::nn::DynamicLinear(full).dequantized_weight(), eigenq::nn::GroupedLinear(full).dequantized_weight(),
       eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>(full, int3_per_channel(), "int3").dequantized_weight(),
@@ -362,7 +362,7 @@ TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
   std::vector<std::unique_ptr<Module>> float_parts;
   float_parts.push_back(std::make_unique<eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>>(
       rows_of(f.w, f.b, {0, 2, 3}), int3_per_channel(), "int3"));
-  float_parts.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(f.w, f.b, {1, 4, 5, 6})));
+  float_parts.push_back(std::make_unique<eigenq::nn::FloatLinear>(rows_of(f.w, f.b, {1, 4, 5, 6})));
   const ChannelMixedLinear wo(std::move(float_parts), {0, 1, 0, 0, 1, 1, 1});
   const Matrix x = random_input(4, 40, 23);
   Matrix ref = x * wo.dequantized_weight().transpose();
@@ -403,7 +403,7 @@ TEST(ChannelMixedLinear, CloneAndCopiesAreDeep) {
     for (std::size_t k = 0; k < original.part_count(); ++k) EXPECT_NE(&c.part(k), &original.part(k));
     // Assignment over a layer of another layout.
     std::vector<std::unique_ptr<Module>> one;
-    one.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(f.w, f.b, {0, 1})));
+    one.push_back(std::make_unique<eigenq::nn::FloatLinear>(rows_of(f.w, f.b, {0, 1})));
     copy = ChannelMixedLinear(std::move(one), {0, 0});
     EXPECT_EQ(copy.out_features(), 2);
     copy = original;
@@ -444,7 +444,7 @@ TEST(ChannelMixedLinear, BadPartsAndInputs) {
   // A part without channels (a fifth part no channel names).
   {
     auto parts = f.parts();
-    parts.push_back(std::make_unique<eigenq::nn::Linear>(rows_of(f.w, f.b, {4})));
+    parts.push_back(std::make_unique<eigenq::nn::FloatLinear>(rows_of(f.w, f.b, {4})));
     m = shape_error([&] { ChannelMixedLinear(std::move(parts), f.row_part); });
     EXPECT_TRUE(has(m, "part 4 computes no output channel")) << m;
   }
@@ -457,7 +457,7 @@ TEST(ChannelMixedLinear, BadPartsAndInputs) {
   // Parts with different input widths.
   {
     auto parts = f.parts();
-    parts[3] = std::make_unique<eigenq::nn::Linear>(random_weight(1, 39, 5), Eigen::VectorXf::Zero(1));
+    parts[3] = std::make_unique<eigenq::nn::FloatLinear>(random_weight(1, 39, 5), Eigen::VectorXf::Zero(1));
     m = shape_error([&] { ChannelMixedLinear(std::move(parts), f.row_part); });
     EXPECT_TRUE(has(m, "part 3 has 39 input features, part 0 has 40")) << m;
   }
@@ -472,7 +472,7 @@ TEST(ChannelMixedLinear, BadPartsAndInputs) {
   }
   {
     std::vector<std::unique_ptr<Module>> parts;
-    for (int k = 0; k < 257; ++k) parts.push_back(std::make_unique<eigenq::nn::Linear>(4, 1));
+    for (int k = 0; k < 257; ++k) parts.push_back(std::make_unique<eigenq::nn::FloatLinear>(4, 1));
     m = shape_error([&] { ChannelMixedLinear(std::move(parts), std::vector<std::uint8_t>(257, 0)); });
     EXPECT_TRUE(has(m, "257 parts (at most 256)")) << m;
   }
@@ -484,7 +484,7 @@ TEST(ChannelMixedLinear, BadPartsAndInputs) {
     for (int k = 0; k < 256; ++k) {
       map[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(255 - k);  // channel k: part 255 - k
       bias(k) = static_cast<float>(255 - k);
-      parts.push_back(std::make_unique<eigenq::nn::Linear>(Eigen::MatrixXf::Zero(1, 3), Eigen::VectorXf::Constant(1, float(k))));
+      parts.push_back(std::make_unique<eigenq::nn::FloatLinear>(Eigen::MatrixXf::Zero(1, 3), Eigen::VectorXf::Constant(1, float(k))));
     }
     const ChannelMixedLinear wide(std::move(parts), map);
     const Matrix y = wide(Matrix::Ones(2, 3));

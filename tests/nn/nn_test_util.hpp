@@ -1,7 +1,7 @@
 // Deterministic float models and inputs for the nn tests.
 #pragma once
 
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/sequential.hpp"
 
 #include <Eigen/Core>
@@ -22,7 +22,7 @@ inline eigenq::nn::Sequential random_mlp(unsigned seed, eigenq::Index hidden1, e
     for (eigenq::Index i = 0; i < w.size(); ++i) w.data()[i] = g(rng);
     Eigen::VectorXf b(out);
     for (eigenq::Index i = 0; i < b.size(); ++i) b[i] = bias_scale * g(rng);
-    return eigenq::nn::Linear(w, b);
+    return eigenq::nn::FloatLinear(w, b);
   };
   eigenq::nn::Sequential m;
   m.add(layer(64, hidden1)).add(eigenq::nn::ReLU()).add(layer(hidden1, hidden2)).add(eigenq::nn::ReLU());

@@ -15,7 +15,7 @@
 
 #include "eigenq/policy/kmeans_1d.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "policy_test_util.hpp"
 
 #if defined(__has_feature)

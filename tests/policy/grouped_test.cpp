@@ -1,7 +1,7 @@
 // Tests the seed's grouped method: Quantizer<Policy, PerGroup> splits values
 // into groups of G consecutive elements along an axis (last group partial)
 // and quantizes each group on its own, for every policy; and
-// include/eigenq/policy/double_quant.hpp, the optional second level (8-bit
+// include/eigenq/quantizer/double_quant.hpp, the optional second level (8-bit
 // group scales against one float per super-block).
 #include <gtest/gtest.h>
 
@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "eigenq/policy/codebook.hpp"
-#include "eigenq/policy/double_quant.hpp"
+#include "eigenq/quantizer/double_quant.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "policy_test_util.hpp"
 
 namespace {
@@ -153,7 +153,7 @@ TEST(Grouped, LinearSymmetric) {
   check_policy(eigenq::Linear<std::int8_t>::symmetric().with_bits(4), Distribution::gaussian);
   check_policy(eigenq::Linear<std::int8_t>::symmetric(eigenq::Profile::tflite), Distribution::laplacian);
 }
-TEST(Grouped, LinearSeed) { check_policy(eigenq::LinearSeed<std::uint8_t>().with_bits(3), Distribution::gaussian); }
+TEST(Grouped, LinearRealOffset) { check_policy(eigenq::LinearRealOffset<std::uint8_t>().with_bits(3), Distribution::gaussian); }
 TEST(Grouped, Log) { check_policy(eigenq::Log<std::uint8_t>().with_bits(4), Distribution::lognormal); }
 TEST(Grouped, LogSigned) { check_policy(eigenq::LogSigned<std::int8_t>().with_bits(4), Distribution::laplacian); }
 TEST(Grouped, Log2) { check_policy(eigenq::Log2<std::int8_t>().with_bits(3), Distribution::gaussian); }
@@ -270,7 +270,7 @@ TEST(DoubleQuant, ScalesAreEightBitCodesTimesSuperBlockScale) {
       // Storage: packed codes + 1 byte per group + 4 per super-block (+ zero points if affine).
       const std::size_t expected = static_cast<std::size_t>(eigenq::packed_bytes(rows * cols, 4)) +
                                    original.size() + 4 * static_cast<std::size_t>(rows * blocks) +
-                                   (lin.scheme() == eigenq::Scheme::affine ? original.size() : 0);
+                                   (lin.symmetry() == eigenq::Symmetry::affine ? original.size() : 0);
       EXPECT_EQ(dq.storage_bytes(), expected);
     }
   }

@@ -1,8 +1,8 @@
 // Linear policies: the seed example, each profile's ranges and parameter
 // choice on closed-form cases, rounding rules, and properties over random data.
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,9 +20,9 @@ namespace {
 
 using eigenq::CodeRange;
 using eigenq::Linear;
-using eigenq::LinearSeed;
+using eigenq::LinearRealOffset;
 using eigenq::Profile;
-using eigenq::Scheme;
+using eigenq::Symmetry;
 
 template <class Q>
 std::vector<int> codes_of(const Q& q) {
@@ -40,9 +40,9 @@ std::string message_of(const std::function<void()>& f) {
   return "(no exception)";
 }
 
-TEST(LinearSeed, ReproducesTheSeedWorkedExample) {
+TEST(LinearRealOffset, ReproducesTheSeedWorkedExample) {
   // [-1, 1] onto [0, 255]: s = 127.5, 0.5 -> 191.25 -> 191.
-  const LinearSeed<std::uint8_t> seed;
+  const LinearRealOffset<std::uint8_t> seed;
   const auto p = seed.fit(-1.0f, 1.0f);
   EXPECT_EQ(p.s, 127.5f);
   EXPECT_EQ(p.r_min, -1.0f);
@@ -54,7 +54,7 @@ TEST(LinearSeed, ReproducesTheSeedWorkedExample) {
   EXPECT_FLOAT_EQ(seed.dequantize(191, p), -1.0f + 191.0f / 127.5f);
 }
 
-TEST(LinearSeed, InferenceConventionGivesPyTorchsAnswer) {
+TEST(LinearRealOffset, InferenceConventionGivesPyTorchsAnswer) {
   // CORRECTIONS.md: float32 arithmetic gives zero point 127 and [0, 191, 254].
   Eigen::Vector3f v(-1.0f, 0.5f, 1.0f);
   const auto q = eigenq::quantize(v, Linear<std::uint8_t>::affine());
@@ -63,8 +63,8 @@ TEST(LinearSeed, InferenceConventionGivesPyTorchsAnswer) {
   EXPECT_EQ(codes_of(q), (std::vector<int>{0, 191, 254}));
 }
 
-TEST(LinearSeed, DegenerateRangeAndNonFinite) {
-  const LinearSeed<std::uint8_t> seed;
+TEST(LinearRealOffset, DegenerateRangeAndNonFinite) {
+  const LinearRealOffset<std::uint8_t> seed;
   const auto p = seed.fit(3.0f, 3.0f);
   EXPECT_EQ(seed.quantize(3.0f, p), 0);
   EXPECT_EQ(seed.dequantize(0, p), 3.0f);
@@ -72,7 +72,7 @@ TEST(LinearSeed, DegenerateRangeAndNonFinite) {
   EXPECT_EQ(seed.quantize(std::numeric_limits<float>::infinity(), q), 255);
   EXPECT_EQ(seed.quantize(-std::numeric_limits<float>::infinity(), q), 0);
   EXPECT_EQ(seed.quantize(std::nanf(""), q), seed.quantize(0.0f, q));
-  const auto four = LinearSeed<std::uint8_t>().with_bits(4);
+  const auto four = LinearRealOffset<std::uint8_t>().with_bits(4);
   EXPECT_EQ(four.range(), (CodeRange{0, 15}));
   EXPECT_EQ(four.quantize(0.5f, four.fit(-1.0f, 1.0f)), 11);  // 7.5 * 1.5 = 11.25
 }
@@ -221,9 +221,9 @@ TEST(Linear, FitRejectsBadRanges) {
   EXPECT_THROW(pol.fit(0.0f, std::numeric_limits<float>::infinity()), eigenq::NonFiniteError);
 }
 
-// Properties over random shapes, seeds, profiles, schemes and code types.
+// Properties over random shapes, seeds, profiles, symmetries and code types.
 template <class Code>
-void check_properties(Scheme scheme, Profile profile, unsigned seed) {
+void check_properties(Symmetry symmetry, Profile profile, unsigned seed) {
   std::mt19937 rng(seed);
   const int rows = 1 + static_cast<int>(rng() % 9);
   const int cols = 1 + static_cast<int>(rng() % 23);
@@ -231,7 +231,7 @@ void check_properties(Scheme scheme, Profile profile, unsigned seed) {
   Eigen::MatrixXf x(rows, cols);
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) x(r, c) = nd(rng) * static_cast<float>(r + 1);
-  const auto pol = Linear<Code>(scheme, profile);
+  const auto pol = Linear<Code>(symmetry, profile);
   const auto q = eigenq::quantize(x, pol, eigenq::PerChannel{0});
   const auto codes = q.unpacked_codes();
   const Eigen::MatrixXf back = eigenq::dequantize(q);
@@ -264,7 +264,7 @@ void check_properties(Scheme scheme, Profile profile, unsigned seed) {
 TEST(Linear, PropertiesOverRandomData) {
   for (unsigned seed = 0; seed < 20; ++seed) {
     for (Profile prof : {Profile::pytorch, Profile::onnx, Profile::tflite}) {
-      for (Scheme s : {Scheme::affine, Scheme::symmetric}) {
+      for (Symmetry s : {Symmetry::affine, Symmetry::symmetric}) {
         check_properties<std::int8_t>(s, prof, seed);
         check_properties<std::uint8_t>(s, prof, seed);
         check_properties<std::int16_t>(s, prof, seed);

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "policy_test_util.hpp"
 
 namespace {

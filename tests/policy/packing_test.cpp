@@ -10,13 +10,13 @@
 
 #include "eigenq/core/code_storage.hpp"
 #include "eigenq/core/packing.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/policy/codebook.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "policy_test_util.hpp"
 
 namespace {
@@ -127,8 +127,8 @@ TEST(PackedCodes, LinearAffineAndSymmetric) {
   for_all([](int b) { return eigenq::Linear<std::int8_t>::symmetric().with_bits(b); }, {2, 3, 4}, Distribution::laplacian);
   for_all([](int b) { return eigenq::Linear<std::int16_t>::symmetric().with_bits(b); }, {2, 4, 12, 16}, Distribution::gaussian);
 }
-TEST(PackedCodes, LinearSeed) {
-  for_all([](int b) { return eigenq::LinearSeed<std::uint8_t>().with_bits(b); }, {2, 3, 4, 6}, Distribution::gaussian);
+TEST(PackedCodes, LinearRealOffset) {
+  for_all([](int b) { return eigenq::LinearRealOffset<std::uint8_t>().with_bits(b); }, {2, 3, 4, 6}, Distribution::gaussian);
 }
 TEST(PackedCodes, Log) {
   for_all([](int b) { return eigenq::Log<std::uint8_t>().with_bits(b); }, {2, 3, 4, 8}, Distribution::lognormal);

@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "eigenq/policy/codebook.hpp"
-#include "eigenq/policy/double_quant.hpp"
+#include "eigenq/quantizer/double_quant.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 #include "policy_test_util.hpp"
 
 namespace {
@@ -73,8 +73,8 @@ std::vector<Row> policies() {
   rows.push_back({"linear-symmetric", [](const RowMatrix& w, int b, const Granularity& g) {
                     return fake_quant(eigenq::Linear<std::int8_t>::symmetric().with_bits(b), w, g);
                   }});
-  rows.push_back({"linear-seed", [](const RowMatrix& w, int b, const Granularity& g) {
-                    return fake_quant(eigenq::LinearSeed<std::uint8_t>().with_bits(b), w, g);
+  rows.push_back({"linear-real-offset", [](const RowMatrix& w, int b, const Granularity& g) {
+                    return fake_quant(eigenq::LinearRealOffset<std::uint8_t>().with_bits(b), w, g);
                   }});
   rows.push_back({"linear-sym+8bit-scales", [](const RowMatrix& w, int b, const Granularity& g) -> std::optional<Outcome> {
                     if (g.kind != Granularity::Kind::group) return std::nullopt;
@@ -146,7 +146,7 @@ TEST_P(PolicyComparison, TableAndOrderings) {
   const RowMatrix w = eigenq_test::with_channel_scales(eigenq_test::sample_matrix(d, 64, 512, 2024), 7);
   const Results r = run_table(d, w);
 
-  for (const char* lin : {"linear-affine", "linear-symmetric", "linear-seed"}) {
+  for (const char* lin : {"linear-affine", "linear-symmetric", "linear-real-offset"}) {
     for (int b : kBits) {
       // Channels with different ranges: a channel's own range is never wider
       // than the tensor's, so its grid is never coarser (likewise for groups).
@@ -165,7 +165,7 @@ TEST_P(PolicyComparison, TableAndOrderings) {
     // levels, which beat the uniform grid of the same count; each channel is
     // one such density (the tensor, a scale mixture, is checked per channel).
     for (int b : kBits) {
-      for (const char* lin : {"linear-affine", "linear-symmetric", "linear-seed"}) {
+      for (const char* lin : {"linear-affine", "linear-symmetric", "linear-real-offset"}) {
         EXPECT_LE(r.at("codebook").at("channel").at(b), r.at(lin).at("channel").at(b)) << lin << " " << b << " bits";
       }
       EXPECT_LE(r.at("codebook").at("channel").at(b), r.at("codebook").at("tensor").at(b)) << b << " bits";

@@ -22,7 +22,7 @@
 #include "eigenq/analysis/model.hpp"
 #include "eigenq/analysis/scheme.hpp"
 #include "eigenq/core/error.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 
@@ -31,7 +31,7 @@ namespace eigenq {
 inline std::vector<Eigen::MatrixXf> capture_activations(const QuantizableModel& model, const Eigen::MatrixXf& batch) {
   const std::vector<QuantPoint> points = model.quant_points();
   std::vector<Eigen::MatrixXf> captured(points.size());
-  std::vector<QuantScheme> recorders(points.size());
+  std::vector<Scheme> recorders(points.size());
   PointSchemes config(points.size());
   for (std::size_t p = 0; p < points.size(); ++p) {
     if (points[p].kind != PointKind::activation) continue;
@@ -46,7 +46,7 @@ inline std::vector<Eigen::MatrixXf> capture_activations(const QuantizableModel& 
 // One static scheme per activation point, named "<policy name>-<observer>-static", from a copy
 // of `prototype` fed the point's activations, `batch_rows` calibration rows at a time.
 template <class Observer, class Policy>
-std::map<std::string, QuantScheme> calibrate_activation_schemes(const QuantizableModel& model,
+std::map<std::string, Scheme> calibrate_activation_schemes(const QuantizableModel& model,
                                                                 const Eigen::MatrixXf& calibration,
                                                                 const Observer& prototype, const Policy& policy,
                                                                 Index batch_rows = 256,
@@ -62,7 +62,7 @@ std::map<std::string, QuantScheme> calibrate_activation_schemes(const Quantizabl
       if (points[p].kind == PointKind::activation) observers[p].observe(acts[p]);
     }
   }
-  std::map<std::string, QuantScheme> out;
+  std::map<std::string, Scheme> out;
   for (std::size_t p = 0; p < points.size(); ++p) {
     if (points[p].kind != PointKind::activation) continue;
     const Quantizer<Policy, Granularity> q(policy, observers[p].granularity());

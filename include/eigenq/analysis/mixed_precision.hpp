@@ -192,15 +192,15 @@ class Budget {
 };
 
 struct MixedPrecisionOptions {
-  std::vector<QuantScheme> candidates;                         // for every selected point
-  std::map<std::string, std::vector<QuantScheme>> per_point;  // overrides by point name
+  std::vector<Scheme> candidates;                         // for every selected point
+  std::map<std::string, std::vector<Scheme>> per_point;  // overrides by point name
   std::vector<std::string> points;                            // empty: every weight point
   OutputMetric metric = output_mse_metric();
   std::size_t front_samples = 16;  // Pareto points measured end to end (evenly spread); 0: all
   // Granularity of the choice. 0: one scheme per weight point (layer). R > 0: one scheme per
   // block of R consecutive rows (output channels) of each weight [out, in]; R = 1 chooses per
   // channel. Every candidate must then quantize rows independently
-  // (QuantScheme::rows_independent), so the rows that share a scheme can be stored together.
+  // (Scheme::rows_independent), so the rows that share a scheme can be stored together.
   Index rows_per_block = 0;
   // With rows_per_block > 0: the bits each row needs to say which scheme it uses, counted in
   // the budget (nn::ChannelMixedLinear stores one byte per row).
@@ -377,10 +377,10 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     const bool known = std::any_of(selected.begin(), selected.end(), [&](std::size_t p) { return points[p].name == kv.first; });
     if (!known) raise("MixedPrecisionOptions::per_point names '", kv.first, "', which is not a selected weight point");
   }
-  std::vector<const std::vector<QuantScheme>*> candidates;
+  std::vector<const std::vector<Scheme>*> candidates;
   for (std::size_t p : selected) {
     const auto it = options.per_point.find(points[p].name);
-    const std::vector<QuantScheme>& c = it != options.per_point.end() ? it->second : options.candidates;
+    const std::vector<Scheme>& c = it != options.per_point.end() ? it->second : options.candidates;
     if (c.empty()) raise("choose_mixed_precision: no candidate schemes for '", points[p].name, "'");
     candidates.push_back(&c);
   }
@@ -390,7 +390,7 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
   if (rows_per_block > 0) {
     if (options.row_map_bits < 0) raise("MixedPrecisionOptions::row_map_bits = ", options.row_map_bits, " must be >= 0");
     for (std::size_t i = 0; i < selected.size(); ++i) {
-      for (const QuantScheme& c : *candidates[i]) {
+      for (const Scheme& c : *candidates[i]) {
         if (!c.is_float() && !c.rows_independent) {
           raise("choose_mixed_precision: candidate '", c.name, "' for '", points[selected[i]].name,
                 "' does not quantize rows independently, so it cannot be chosen per block of ", rows_per_block,
@@ -427,16 +427,16 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
       map_bits += static_cast<std::int64_t>(options.row_map_bits) * w.rows();
     }
     r.candidate_names.emplace_back();
-    for (const QuantScheme& c : *candidates[i]) r.candidate_names.back().push_back(c.name);
+    for (const Scheme& c : *candidates[i]) r.candidate_names.back().push_back(c.name);
     r.sensitivity.emplace_back(candidates[i]->size(), 0.0);
     r.cost.emplace_back(candidates[i]->size(), 0);
   }
   std::vector<std::vector<ChoiceOption>> table(units.size());
   for (std::size_t u = 0; u < units.size(); ++u) {
     const Unit& unit = units[u];
-    const std::vector<QuantScheme>& cands = *candidates[unit.point];
+    const std::vector<Scheme>& cands = *candidates[unit.point];
     for (std::size_t k = 0; k < cands.size(); ++k) {
-      const QuantScheme s = rows_per_block == 0 ? cands[k] : row_block_scheme(cands[k], unit.begin, unit.count);
+      const Scheme s = rows_per_block == 0 ? cands[k] : row_block_scheme(cands[k], unit.begin, unit.count);
       PointSchemes config(points.size());
       config.set(selected[unit.point], &s);
       const double d = options.metric(reference, model.forward(calibration, config));
@@ -449,9 +449,9 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
 
   // The schemes of one assignment, per selected point.
   auto point_schemes = [&](const MixedSolution& sol) {
-    std::vector<QuantScheme> out;
+    std::vector<Scheme> out;
     for (std::size_t i = 0; i < selected.size(); ++i) {
-      const std::vector<QuantScheme>& cands = *candidates[i];
+      const std::vector<Scheme>& cands = *candidates[i];
       if (rows_per_block == 0) {  // units are the points
         out.push_back(cands[sol.choice[i]]);
         continue;
@@ -477,7 +477,7 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
   // Runs the assignment end to end; point_bits (if given) receives each point's storage,
   // its row map included.
   auto measure = [&](const MixedSolution& sol, ParetoPoint& out, std::vector<std::int64_t>* point_bits = nullptr) {
-    const std::vector<QuantScheme> schemes = point_schemes(sol);
+    const std::vector<Scheme> schemes = point_schemes(sol);
     PointSchemes config(points.size());
     out.bits = 0;
     for (std::size_t i = 0; i < selected.size(); ++i) {

@@ -41,19 +41,19 @@ class PointSchemes {
   explicit PointSchemes(std::size_t points = 0) : schemes_(points, nullptr) {}
 
   std::size_t size() const { return schemes_.size(); }
-  void set(std::size_t point, const QuantScheme* scheme) { schemes_.at(point) = scheme; }
-  const QuantScheme* get(std::size_t point) const { return schemes_.at(point); }
+  void set(std::size_t point, const Scheme* scheme) { schemes_.at(point) = scheme; }
+  const Scheme* get(std::size_t point) const { return schemes_.at(point); }
 
   // Fake-quantizes x in place with point p's scheme (nothing for float).
   void apply(std::size_t point, Eigen::MatrixXf& x) const {
     if (point >= schemes_.size()) {
       raise("PointSchemes: point ", point, " out of range (", schemes_.size(), " points)");
     }
-    if (const QuantScheme* s = schemes_[point]) s->apply(x);
+    if (const Scheme* s = schemes_[point]) s->apply(x);
   }
 
  private:
-  std::vector<const QuantScheme*> schemes_;
+  std::vector<const Scheme*> schemes_;
 };
 
 class QuantizableModel {

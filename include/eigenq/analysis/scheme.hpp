@@ -24,11 +24,11 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 
-struct QuantScheme {
+struct Scheme {
   std::string name = "float32";
   // Replaces x by its fake quantization; empty for float (x unchanged).
   std::function<void(Eigen::MatrixXf& x)> fake_quantize;
@@ -55,12 +55,12 @@ struct QuantScheme {
 };
 
 // Float32: no quantization, 32 bits per element.
-inline QuantScheme float_scheme() { return QuantScheme{}; }
+inline Scheme float_scheme() { return Scheme{}; }
 
 // A scheme from a Quantizer: fake quantization and storage of its QTensor.
 template <class Policy, class G>
-QuantScheme make_scheme(std::string name, Quantizer<Policy, G> quantizer) {
-  QuantScheme s;
+Scheme make_scheme(std::string name, Quantizer<Policy, G> quantizer) {
+  Scheme s;
   s.name = std::move(name);
   s.rows_independent = quantizes_rows_independently(quantizer.granularity());
   s.fake_quantize = [quantizer](Eigen::MatrixXf& x) {
@@ -76,9 +76,9 @@ QuantScheme make_scheme(std::string name, Quantizer<Policy, G> quantizer) {
 // A scheme with fixed parameters (static quantization), e.g. from an observer that saw the
 // calibration data: every matrix it is applied to is quantized with `params`.
 template <class Policy, class G>
-QuantScheme make_static_scheme(std::string name, Quantizer<Policy, G> quantizer,
+Scheme make_static_scheme(std::string name, Quantizer<Policy, G> quantizer,
                                std::vector<typename Policy::Params> params) {
-  QuantScheme s;
+  Scheme s;
   s.name = std::move(name);
   s.fake_quantize = [quantizer, params](Eigen::MatrixXf& x) {
     const QTensor<Policy> q = quantizer.quantize(x, params);
@@ -93,9 +93,9 @@ QuantScheme make_static_scheme(std::string name, Quantizer<Policy, G> quantizer,
 // Rows [begin, begin + count) of a matrix quantized with `scheme` as a matrix of their own;
 // the other rows stay float. Storage counts those rows only. Sensitivity of one block of
 // output channels, for per-channel mixed precision.
-inline QuantScheme row_block_scheme(const QuantScheme& scheme, Index begin, Index count) {
+inline Scheme row_block_scheme(const Scheme& scheme, Index begin, Index count) {
   if (begin < 0 || count <= 0) raise("row_block_scheme: rows [", begin, ", ", begin + count, ") are empty or negative");
-  QuantScheme s;
+  Scheme s;
   s.name = scheme.name + "[rows " + std::to_string(begin) + ".." + std::to_string(begin + count - 1) + "]";
   auto check = [begin, count](const Eigen::MatrixXf& x) {
     if (begin + count > x.rows()) {
@@ -119,7 +119,7 @@ inline QuantScheme row_block_scheme(const QuantScheme& scheme, Index begin, Inde
 // Each row r of a matrix quantized with schemes[row_choice[r]]; the rows sharing a scheme are
 // quantized together as one matrix (what nn::ChannelMixedLinear stores). Storage: the sum over
 // the schemes of their rows' storage (the row -> scheme map is not included).
-inline QuantScheme per_row_scheme(std::string name, std::vector<QuantScheme> schemes,
+inline Scheme per_row_scheme(std::string name, std::vector<Scheme> schemes,
                                   std::vector<std::size_t> row_choice) {
   for (std::size_t r = 0; r < row_choice.size(); ++r) {
     if (row_choice[r] >= schemes.size()) {
@@ -138,7 +138,7 @@ inline QuantScheme per_row_scheme(std::string name, std::vector<QuantScheme> sch
     for (std::size_t i = 0; i < r.size(); ++i) g.row(static_cast<Index>(i)) = x.row(r[i]);
     return g;
   };
-  QuantScheme s;
+  Scheme s;
   s.name = std::move(name);
   s.fake_quantize = [schemes, rows, check, gather](Eigen::MatrixXf& x) {
     check(x);
@@ -157,7 +157,7 @@ inline QuantScheme per_row_scheme(std::string name, std::vector<QuantScheme> sch
     }
     return bits;
   };
-  s.rows_independent = std::all_of(schemes.begin(), schemes.end(), [](const QuantScheme& q) { return q.rows_independent; });
+  s.rows_independent = std::all_of(schemes.begin(), schemes.end(), [](const Scheme& q) { return q.rows_independent; });
   return s;
 }
 
@@ -165,28 +165,28 @@ inline QuantScheme per_row_scheme(std::string name, std::vector<QuantScheme> sch
 namespace schemes {
 
 // Symmetric `bits`-bit codes, one scale per index of `axis` (default: per output row).
-inline QuantScheme linear_per_channel(int bits, int axis = 0) {
+inline Scheme linear_per_channel(int bits, int axis = 0) {
   return make_scheme("int" + std::to_string(bits) + "-per-channel",
                      Quantizer<Linear<std::int8_t>, PerChannel>(Linear<std::int8_t>::symmetric().with_bits(bits),
                                                                 PerChannel{axis}));
 }
 
 // Symmetric `bits`-bit codes, one scale per group of `group` elements along `axis`.
-inline QuantScheme linear_per_group(int bits, Index group = 32, int axis = -1) {
+inline Scheme linear_per_group(int bits, Index group = 32, int axis = -1) {
   return make_scheme("int" + std::to_string(bits) + "-g" + std::to_string(group),
                      Quantizer<Linear<std::int8_t>, PerGroup>(Linear<std::int8_t>::symmetric().with_bits(bits),
                                                               PerGroup{axis, group}));
 }
 
 // Affine uint8 per tensor: the usual activation scheme.
-inline QuantScheme uint8_per_tensor() {
+inline Scheme uint8_per_tensor() {
   return make_scheme("uint8-per-tensor",
                      Quantizer<Linear<std::uint8_t>, PerTensor>(Linear<std::uint8_t>::affine(), PerTensor{}));
 }
 
-inline QuantScheme int8_per_channel(int axis = 0) { return linear_per_channel(8, axis); }
-inline QuantScheme int4_per_group(Index group = 32, int axis = -1) { return linear_per_group(4, group, axis); }
-inline QuantScheme int2_per_group(Index group = 32, int axis = -1) { return linear_per_group(2, group, axis); }
+inline Scheme int8_per_channel(int axis = 0) { return linear_per_channel(8, axis); }
+inline Scheme int4_per_group(Index group = 32, int axis = -1) { return linear_per_group(4, group, axis); }
+inline Scheme int2_per_group(Index group = 32, int axis = -1) { return linear_per_group(2, group, axis); }
 
 }  // namespace schemes
 }  // namespace eigenq

@@ -42,10 +42,10 @@ inline const char* to_string(SensitivityMode m) {
 
 struct SensitivityOptions {
   SensitivityMode mode = SensitivityMode::one_at_a_time;
-  QuantScheme weight_scheme = schemes::int8_per_channel();
-  QuantScheme activation_scheme = schemes::uint8_per_tensor();
+  Scheme weight_scheme = schemes::int8_per_channel();
+  Scheme activation_scheme = schemes::uint8_per_tensor();
   bool include_activations = true;              // false: activation points stay float, unranked
-  std::map<std::string, QuantScheme> per_point;  // overrides by point name
+  std::map<std::string, Scheme> per_point;  // overrides by point name
   OutputMetric metric = output_mse_metric();
 };
 
@@ -117,13 +117,13 @@ struct SensitivityReport {
 namespace detail {
 
 // The scheme each point gets under the options; nullptr for points left float.
-inline std::vector<const QuantScheme*> schemes_for(const std::vector<QuantPoint>& points,
+inline std::vector<const Scheme*> schemes_for(const std::vector<QuantPoint>& points,
                                                    const SensitivityOptions& o) {
   for (const auto& kv : o.per_point) {
     const bool known = std::any_of(points.begin(), points.end(), [&](const QuantPoint& p) { return p.name == kv.first; });
     if (!known) raise("SensitivityOptions::per_point names '", kv.first, "', which is not a point of the model");
   }
-  std::vector<const QuantScheme*> out;
+  std::vector<const Scheme*> out;
   for (const QuantPoint& p : points) {
     const auto it = o.per_point.find(p.name);
     if (it != o.per_point.end()) out.push_back(&it->second);
@@ -149,7 +149,7 @@ inline SensitivityReport analyze_sensitivity(const QuantizableModel& model, cons
                                              const SensitivityOptions& options = {}) {
   if (calibration.size() == 0) raise<ShapeError>("analyze_sensitivity: empty calibration batch");
   const std::vector<QuantPoint> points = model.quant_points();
-  const std::vector<const QuantScheme*> chosen = detail::schemes_for(points, options);
+  const std::vector<const Scheme*> chosen = detail::schemes_for(points, options);
   const Eigen::MatrixXf reference = model.forward(calibration);
 
   SensitivityReport report;

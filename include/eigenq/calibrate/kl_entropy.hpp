@@ -11,7 +11,7 @@
 //   3. the threshold with the smallest divergence (the first one on ties), clipped to max|x|.
 //
 // levels = 2^(bits-1) for signed data (the observed min < 0) and 2^bits otherwise, with
-// bits the policy's; KlOptions::levels overrides it. The clipped range is the observed
+// bits the policy's; KlEntropyOptions::levels overrides it. The clipped range is the observed
 // range clipped at +-threshold (one-sided data keep their zero side).
 // Cost per group: O(used_bins^2 / stride).
 #pragma once
@@ -31,13 +31,13 @@
 
 namespace eigenq {
 
-struct KlOptions {
+struct KlEntropyOptions {
   Index start_bin = 128;  // smallest candidate threshold, in bins
   Index stride = 1;       // candidate step, in bins
   Index levels = 0;       // quantization levels per sign; 0: from the policy's bits and the data
 };
 
-struct KlResult {
+struct KlEntropyResult {
   double threshold = 0.0;   // the chosen clip magnitude
   double divergence = 0.0;  // its KL(P || Q); 0 when nothing was searched
   Index bin = 0;            // threshold as a bin edge index (0 when nothing was searched)
@@ -80,12 +80,12 @@ inline double kl_divergence_at(const std::vector<std::int64_t>& c, const std::ve
 }
 
 // TensorRT's threshold search on one magnitude histogram.
-inline KlResult kl_threshold(const Histogram& h, Index levels, const KlOptions& options = {}) {
+inline KlEntropyResult kl_threshold(const Histogram& h, Index levels, const KlEntropyOptions& options = {}) {
   if (h.kind() != HistogramKind::magnitudes) raise("kl_threshold needs a histogram of magnitudes");
   if (h.empty()) raise("kl_threshold: the histogram is empty");
   if (levels < 2) raise("kl_threshold: levels = ", levels, " must be >= 2");
   if (options.stride < 1) raise("kl_threshold: stride = ", options.stride, " must be >= 1");
-  KlResult r;
+  KlEntropyResult r;
   r.threshold = static_cast<double>(h.max_abs());
   if (h.is_point_mass()) return r;
   const std::vector<std::int64_t>& c = h.counts();
@@ -119,7 +119,7 @@ inline KlResult kl_threshold(const Histogram& h, Index levels, const KlOptions& 
 
 class KlEntropyObserver {
  public:
-  explicit KlEntropyObserver(Granularity g = PerTensor{}, KlOptions options = {}, Index bins = 2048)
+  explicit KlEntropyObserver(Granularity g = PerTensor{}, KlEntropyOptions options = {}, Index bins = 2048)
       : histograms_(g, bins, HistogramKind::magnitudes, "KlEntropyObserver"), options_(options) {
     if (options.stride < 1) raise("KlEntropyObserver: stride = ", options.stride, " must be >= 1");
     if (options.levels != 0 && options.levels < 2) {
@@ -136,7 +136,7 @@ class KlEntropyObserver {
   bool empty() const { return histograms_.empty(); }
   Index batches() const { return histograms_.batches(); }
   const Granularity& granularity() const { return histograms_.granularity(); }
-  const KlOptions& options() const { return options_; }
+  const KlEntropyOptions& options() const { return options_; }
   const HistogramObserver& histograms() const { return histograms_; }
 
   // Levels per sign for `bits`-bit codes on group h's data.
@@ -147,16 +147,16 @@ class KlEntropyObserver {
   }
 
   // Every group's search for codes of `bits` bits.
-  std::vector<KlResult> search(int bits) const {
+  std::vector<KlEntropyResult> search(int bits) const {
     histograms_.require_data();
-    std::vector<KlResult> out;
+    std::vector<KlEntropyResult> out;
     for (const Histogram& h : histograms_.histograms()) out.push_back(kl_threshold(h, levels_for(h, bits), options_));
     return out;
   }
 
   template <class Policy>
   Ranges ranges(const Policy& policy) const {
-    const std::vector<KlResult> found = search(policy.bits());
+    const std::vector<KlEntropyResult> found = search(policy.bits());
     Ranges r;
     const auto& hs = histograms_.histograms();
     for (std::size_t k = 0; k < hs.size(); ++k) {
@@ -178,7 +178,7 @@ class KlEntropyObserver {
 
  private:
   HistogramObserver histograms_;
-  KlOptions options_;
+  KlEntropyOptions options_;
 };
 
 }  // namespace eigenq

@@ -41,7 +41,7 @@ struct MseClipOptions {
 };
 
 // The chosen range of one group, with the value searched (t or alpha) and its error.
-struct ClipResult {
+struct MseClipResult {
   float lo = 0.0f;
   float hi = 0.0f;
   double clip = 0.0;  // t (magnitude) or alpha (shrink)
@@ -89,7 +89,7 @@ class BinSamples {
 
 // The MSE-optimal range of one histogram for this policy.
 template <class Policy>
-ClipResult mse_clip(const Histogram& h, const Policy& policy, const MseClipOptions& options = {}) {
+MseClipResult mse_clip(const Histogram& h, const Policy& policy, const MseClipOptions& options = {}) {
   if (h.empty()) raise("mse_clip: the histogram is empty");
   if (options.candidates < 4) raise("mse_clip: candidates = ", options.candidates, " must be >= 4");
   if (options.refinements < 0) raise("mse_clip: refinements = ", options.refinements, " must be >= 0");
@@ -103,7 +103,7 @@ ClipResult mse_clip(const Histogram& h, const Policy& policy, const MseClipOptio
       hi = static_cast<float>(v * static_cast<double>(h.max()));
     }
   };
-  ClipResult best;
+  MseClipResult best;
   range_for(top, best.lo, best.hi);
   best.clip = top;
   best.mse = samples.mse(policy, best.lo, best.hi);
@@ -118,7 +118,7 @@ ClipResult mse_clip(const Histogram& h, const Policy& policy, const MseClipOptio
     for (int k = 1; k <= n; ++k) {
       const double v = a + step * k;
       if (!(v > 0.0) || v > top) continue;
-      ClipResult c;
+      MseClipResult c;
       c.clip = v;
       range_for(v, c.lo, c.hi);
       c.mse = samples.mse(policy, c.lo, c.hi);
@@ -155,9 +155,9 @@ class MseClipObserver {
 
   // Every group's search result for this policy.
   template <class Policy>
-  std::vector<ClipResult> search(const Policy& policy) const {
+  std::vector<MseClipResult> search(const Policy& policy) const {
     histograms_.require_data();
-    std::vector<ClipResult> out;
+    std::vector<MseClipResult> out;
     for (const Histogram& h : histograms_.histograms()) out.push_back(mse_clip(h, policy, options_));
     return out;
   }
@@ -165,7 +165,7 @@ class MseClipObserver {
   template <class Policy>
   Ranges ranges(const Policy& policy) const {
     Ranges r;
-    for (const ClipResult& c : search(policy)) {
+    for (const MseClipResult& c : search(policy)) {
       r.min.push_back(c.lo);
       r.max.push_back(c.hi);
     }

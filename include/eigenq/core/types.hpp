@@ -19,16 +19,16 @@ enum class Profile {
   tflite    // TFLite's ChooseQuantizationParams + reference Quantize
 };
 
-// How the real range maps onto the codes.
-enum class Scheme {
+// How the real range maps onto the codes (PyTorch's qscheme *_affine / *_symmetric).
+enum class Symmetry {
   affine,    // [min, max] onto [qmin, qmax], zero point chosen so 0.0 is exact
   symmetric  // [-amax, amax], zero point fixed (0 for signed codes)
 };
 
-// The two linear conventions of the seed document; see README "Two conventions".
+// The two forms of linear quantization; see README "Two conventions".
 enum class Convention {
-  inference,  // r = scale (q - zero_point), integer zero point (PyTorch/ONNX/TFLite)
-  seed        // q = q_min + s (r - r_min), real-valued offset (the seed's formula)
+  inference,   // r = scale (q - zero_point), integer zero point (PyTorch/ONNX/TFLite)
+  real_offset  // q = q_min + s (r - r_min), real-valued offset r_min (the project seed's formula)
 };
 
 inline const char* to_string(Profile p) {
@@ -40,10 +40,10 @@ inline const char* to_string(Profile p) {
   return "?";
 }
 
-inline const char* to_string(Scheme s) { return s == Scheme::affine ? "affine" : "symmetric"; }
+inline const char* to_string(Symmetry s) { return s == Symmetry::affine ? "affine" : "symmetric"; }
 
 inline const char* to_string(Convention c) {
-  return c == Convention::inference ? "inference" : "seed";
+  return c == Convention::inference ? "inference" : "real-offset";
 }
 
 inline Profile profile_from_string(const std::string& s) {

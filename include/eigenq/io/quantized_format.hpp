@@ -40,16 +40,16 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
 #include "eigenq/core/packing.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/core/shape.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/io/dtype.hpp"
 #include "eigenq/io/safetensors.hpp"
 #include "eigenq/policy/codebook.hpp"
-#include "eigenq/policy/double_quant.hpp"
+#include "eigenq/quantizer/double_quant.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
 
 namespace eigenq {
@@ -69,7 +69,7 @@ inline bool is_eigenq_metadata_key(const std::string& key) {
 // What "eigenq:NAME" says about a quantized tensor.
 struct QuantizedTensorMeta {
   std::string scheme;      // linear-affine, linear-symmetric, log, log-signed, log2, exp, codebook
-  std::string convention;  // inference or seed (linear), seed (log, exp), none (others)
+  std::string convention;  // inference or real-offset (linear), none (others); "seed" read as before
   std::string profile;     // pytorch, onnx or tflite: linear inference only, else empty
   int bits = 8;            // significant bits of a code
   DType code_dtype = DType::i8;  // type of one unpacked code
@@ -111,6 +111,12 @@ struct QuantizedTensorMeta {
 };
 
 namespace detail {
+
+// The real-offset form of linear quantization; files before eigenq 0.2 call it "seed"
+// (the project's seed document, where the formula comes from).
+inline bool is_real_offset(const std::string& convention) {
+  return convention == "real-offset" || convention == "seed";
+}
 
 // Names the file and tensor in every format error.
 struct FormatContext {
@@ -289,7 +295,7 @@ struct PolicyFormat<Linear<Code>> {
   static void describe(const P& p, nlohmann::ordered_json& extra) { extra["reduce_range"] = p.reduce_range(); }
 
   // Signed symmetric codes have zero point 0 in every profile; the others store theirs.
-  static bool has_zero_point(const P& p) { return p.scheme() == Scheme::affine || !std::is_signed_v<Code>; }
+  static bool has_zero_point(const P& p) { return p.symmetry() == Symmetry::affine || !std::is_signed_v<Code>; }
 
   static std::vector<ParamSpec> params(const P& p) {
     std::vector<ParamSpec> s{{"scale", DType::f32, 0}};
@@ -327,7 +333,7 @@ struct PolicyFormat<Linear<Code>> {
   }
 
   static P make(const QuantizedTensorMeta& m, const detail::FormatContext& ctx) {
-    const Scheme scheme = m.scheme == "linear-affine" ? Scheme::affine : Scheme::symmetric;
+    const Symmetry symmetry = m.scheme == "linear-affine" ? Symmetry::affine : Symmetry::symmetric;
     Profile profile = Profile::pytorch;
     try {
       profile = profile_from_string(m.profile);
@@ -336,11 +342,11 @@ struct PolicyFormat<Linear<Code>> {
     }
     const auto rr = m.extra.find("reduce_range");
     const bool reduce = rr != m.extra.end() && rr->is_boolean() && rr->get<bool>();
-    P p(scheme, profile);
+    P p(symmetry, profile);
     p.with_reduce_range(reduce);
     if (!(p.range() == CodeRange{m.qmin, m.qmax})) {
       // A custom range: what the codes mean depends only on the effective range.
-      p = P(scheme, profile);
+      p = P(symmetry, profile);
       try {
         p.with_range(m.qmin, m.qmax);
       } catch (const Error& e) {
@@ -352,17 +358,17 @@ struct PolicyFormat<Linear<Code>> {
 };
 
 template <class Code>
-struct PolicyFormat<LinearSeed<Code>> {
-  using P = LinearSeed<Code>;
+struct PolicyFormat<LinearRealOffset<Code>> {
+  using P = LinearRealOffset<Code>;
 
   static bool matches(const QuantizedTensorMeta& m) {
-    return m.scheme == "linear-affine" && m.convention == "seed" && m.code_dtype == dtype_of<Code>();
+    return m.scheme == "linear-affine" && detail::is_real_offset(m.convention) && m.code_dtype == dtype_of<Code>();
   }
   static std::string scheme(const P&) { return "linear-affine"; }
-  static std::string convention(const P&) { return "seed"; }
+  static std::string convention(const P&) { return "real-offset"; }
   static std::string profile(const P&) { return ""; }
   static void describe(const P&, nlohmann::ordered_json&) {}
-  // scale is the seed's s (codes per real unit); r_min its real offset.
+  // scale is s (codes per real unit); r_min the real offset.
   static std::vector<ParamSpec> params(const P&) { return {{"scale", DType::f32, 0}, {"r_min", DType::f32, 0}}; }
 
   static void encode(const P&, const std::vector<typename P::Params>& ps, std::vector<std::vector<std::uint8_t>>& out) {
@@ -451,7 +457,7 @@ struct PolicyFormat<Log<Code>> : detail::RangeParamsFormat<Log<Code>> {
   using P = Log<Code>;
   static bool matches(const QuantizedTensorMeta& m) { return m.scheme == "log" && m.code_dtype == dtype_of<Code>(); }
   static std::string scheme(const P&) { return "log"; }
-  static std::string convention(const P&) { return "seed"; }
+  static std::string convention(const P&) { return "none"; }
   static std::vector<typename P::Params> decode(const P&, const std::vector<TensorView>& v, Index sets,
                                                 const detail::FormatContext& ctx) {
     return PolicyFormat::decode_ranges(v, sets, ctx, true);
@@ -464,7 +470,7 @@ struct PolicyFormat<Exp<Code>> : detail::RangeParamsFormat<Exp<Code>> {
   using P = Exp<Code>;
   static bool matches(const QuantizedTensorMeta& m) { return m.scheme == "exp" && m.code_dtype == dtype_of<Code>(); }
   static std::string scheme(const P&) { return "exp"; }
-  static std::string convention(const P&) { return "seed"; }
+  static std::string convention(const P&) { return "none"; }
   static std::vector<typename P::Params> decode(const P&, const std::vector<TensorView>& v, Index sets,
                                                 const detail::FormatContext& ctx) {
     return PolicyFormat::decode_ranges(v, sets, ctx, false);
@@ -1024,8 +1030,8 @@ decltype(auto) visit_quantized_policy(const QuantizedTensorMeta& m, const std::s
   if ((m.scheme == "linear-affine" || m.scheme == "linear-symmetric") && m.convention == "inference") {
     return by_code([](auto c) { return type_tag<Linear<typename decltype(c)::type>>{}; });
   }
-  if (m.scheme == "linear-affine" && m.convention == "seed") {
-    return by_code([](auto c) { return type_tag<LinearSeed<typename decltype(c)::type>>{}; });
+  if (m.scheme == "linear-affine" && detail::is_real_offset(m.convention)) {
+    return by_code([](auto c) { return type_tag<LinearRealOffset<typename decltype(c)::type>>{}; });
   }
   if (m.scheme == "log") return by_code([](auto c) { return type_tag<Log<typename decltype(c)::type>>{}; });
   if (m.scheme == "exp") return by_code([](auto c) { return type_tag<Exp<typename decltype(c)::type>>{}; });

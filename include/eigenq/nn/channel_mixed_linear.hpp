@@ -19,7 +19,7 @@
 #include <Eigen/Core>
 
 #include "eigenq/core/error.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
 
 namespace eigenq {

@@ -27,7 +27,7 @@
 #include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
 #include "eigenq/nn/weight_only_linear.hpp"
@@ -38,16 +38,16 @@ namespace nn {
 
 namespace detail {
 
-inline const Linear* as_float_linear(const Module& m) { return dynamic_cast<const Linear*>(&m); }
+inline const FloatLinear* as_float_linear(const Module& m) { return dynamic_cast<const FloatLinear*>(&m); }
 inline bool is_relu(const Module& m) { return dynamic_cast<const ReLU*>(&m) != nullptr; }
 
 // Copies `model`, replacing every float Linear with make(linear, index among Linears).
 inline Sequential replace_linears(const Sequential& model,
-                                  const std::function<std::unique_ptr<Module>(const Linear&, std::size_t)>& make) {
+                                  const std::function<std::unique_ptr<Module>(const FloatLinear&, std::size_t)>& make) {
   Sequential out;
   std::size_t linear_index = 0;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    if (const Linear* lin = as_float_linear(model[i])) {
+    if (const FloatLinear* lin = as_float_linear(model[i])) {
       out.add(make(*lin, linear_index++));
     } else {
       out.add(model[i].clone());
@@ -61,7 +61,7 @@ inline Sequential replace_linears(const Sequential& model,
 // ---- dynamic (PyTorch quantize_dynamic) ---------------------------------------------------
 
 inline Sequential quantize_dynamic(const Sequential& model, const DynamicLinearOptions& options = {}) {
-  return detail::replace_linears(model, [&](const Linear& lin, std::size_t) {
+  return detail::replace_linears(model, [&](const FloatLinear& lin, std::size_t) {
     return std::make_unique<DynamicLinear>(lin, options);
   });
 }
@@ -69,7 +69,7 @@ inline Sequential quantize_dynamic(const Sequential& model, const DynamicLinearO
 // ---- weight-only int4 groups ---------------------------------------------------------------
 
 inline Sequential quantize_grouped(const Sequential& model, const GroupedLinearOptions& options = {}) {
-  return detail::replace_linears(model, [&](const Linear& lin, std::size_t) {
+  return detail::replace_linears(model, [&](const FloatLinear& lin, std::size_t) {
     return std::make_unique<GroupedLinear>(lin, options);
   });
 }
@@ -132,15 +132,15 @@ inline Sequential quantize_static(const Sequential& model, const std::vector<Mat
   if (calibration.empty()) raise("quantize_static: no calibration batches");
   // Blocks: a Linear, optionally with the ReLU after it.
   struct Block {
-    const Linear* linear;
+    const FloatLinear* linear;
     bool relu;
   };
   std::vector<Block> blocks;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    const Linear* lin = detail::as_float_linear(model[i]);
+    const FloatLinear* lin = detail::as_float_linear(model[i]);
     if (lin == nullptr) {
       raise("quantize_static: layer ", i, " (", model[i].kind(),
-            ") is not a float Linear or a ReLU following one");
+            ") is not a float FloatLinear or a ReLU following one");
     }
     const bool relu = i + 1 < model.size() && detail::is_relu(model[i + 1]);
     blocks.push_back({lin, relu});
@@ -171,7 +171,7 @@ inline Sequential quantize_static(const Sequential& model, const std::vector<Mat
 // chose it) and a factory.
 struct LayerScheme {
   std::string name;
-  std::function<std::unique_ptr<Module>(const Linear&)> make;
+  std::function<std::unique_ptr<Module>(const FloatLinear&)> make;
   // The layer quantizes its output channels independently (per-channel or in-row group
   // weights), so it can compute a subset of channels inside a ChannelMixedLinear and give
   // the same result as on the whole layer.
@@ -181,17 +181,17 @@ struct LayerScheme {
 namespace layer_schemes {
 
 inline LayerScheme float32() {
-  return {"float32", [](const Linear& l) { return std::make_unique<Linear>(l); }, true};
+  return {"float32", [](const FloatLinear& l) { return std::make_unique<FloatLinear>(l); }, true};
 }
 
 inline LayerScheme int8_dynamic(const DynamicLinearOptions& o = {}, std::string name = "int8-per-channel") {
-  return {std::move(name), [o](const Linear& l) { return std::make_unique<DynamicLinear>(l, o); },
+  return {std::move(name), [o](const FloatLinear& l) { return std::make_unique<DynamicLinear>(l, o); },
           o.per_channel_weights};
 }
 
 inline LayerScheme int4_grouped(Index group = 32, std::string name = "") {
   if (name.empty()) name = "int4-g" + std::to_string(group);
-  return {std::move(name), [group](const Linear& l) {
+  return {std::move(name), [group](const FloatLinear& l) {
             GroupedLinearOptions o;
             o.group_size = group;
             return std::make_unique<GroupedLinear>(l, o);
@@ -203,7 +203,7 @@ inline LayerScheme int4_grouped(Index group = 32, std::string name = "") {
 template <class Policy, class G>
 LayerScheme weight_only(std::string name, Quantizer<Policy, G> quantizer) {
   return {name,
-          [name, quantizer](const Linear& l) { return std::make_unique<WeightOnlyLinear<Policy>>(l, quantizer, name); },
+          [name, quantizer](const FloatLinear& l) { return std::make_unique<WeightOnlyLinear<Policy>>(l, quantizer, name); },
           quantizes_rows_independently(quantizer.granularity())};
 }
 
@@ -227,9 +227,9 @@ inline Sequential quantize_mixed(const Sequential& model, const std::vector<Laye
   std::size_t linears = 0;
   for (std::size_t i = 0; i < model.size(); ++i) linears += detail::as_float_linear(model[i]) != nullptr;
   if (plan.size() != linears) {
-    raise<ShapeError>("quantize_mixed: the plan has ", plan.size(), " schemes for ", linears, " Linear layers");
+    raise<ShapeError>("quantize_mixed: the plan has ", plan.size(), " schemes for ", linears, " FloatLinear layers");
   }
-  return detail::replace_linears(model, [&](const Linear& lin, std::size_t k) {
+  return detail::replace_linears(model, [&](const FloatLinear& lin, std::size_t k) {
     if (!plan[k].make) raise("quantize_mixed: scheme '", plan[k].name, "' has no layer factory");
     return plan[k].make(lin);
   });
@@ -256,14 +256,14 @@ inline Sequential quantize_mixed_per_channel(const Sequential& model,
   for (std::size_t i = 0; i < model.size(); ++i) linears += detail::as_float_linear(model[i]) != nullptr;
   if (row_schemes.size() != linears) {
     raise<ShapeError>("quantize_mixed_per_channel: the plan has ", row_schemes.size(), " layers for ", linears,
-                      " Linear layers");
+                      " FloatLinear layers");
   }
   auto find = [&](const std::string& n) -> const LayerScheme& {
     const LayerScheme& c = detail::find_layer_scheme(candidates, n, "quantize_mixed_per_channel");
     if (!c.make) raise("quantize_mixed_per_channel: scheme '", n, "' has no layer factory");
     return c;
   };
-  return detail::replace_linears(model, [&](const Linear& lin, std::size_t k) -> std::unique_ptr<Module> {
+  return detail::replace_linears(model, [&](const FloatLinear& lin, std::size_t k) -> std::unique_ptr<Module> {
     const std::vector<std::string>& names = row_schemes[k];
     if (static_cast<Index>(names.size()) != lin.out_features()) {
       raise<ShapeError>("quantize_mixed_per_channel: layer ", k, " has ", lin.out_features(),
@@ -301,7 +301,7 @@ inline Sequential quantize_mixed_per_channel(const Sequential& model,
         w.row(static_cast<Index>(c)) = lin.weight().row(rows[c]);
         b(static_cast<Index>(c)) = lin.bias()(rows[c]);
       }
-      parts.push_back(find(part_names[p]).make(Linear(std::move(w), std::move(b))));
+      parts.push_back(find(part_names[p]).make(FloatLinear(std::move(w), std::move(b))));
     }
     return std::make_unique<ChannelMixedLinear>(std::move(parts), std::move(row_part));
   });

@@ -25,15 +25,15 @@
 #include <Eigen/Core>
 
 #include "eigenq/core/error.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/kernels/gemm.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
 #include "eigenq/policy/choose_params.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 namespace nn {
@@ -86,7 +86,7 @@ class DynamicLinear : public Module {
     init(quantizer.quantize(weight), bias.size() ? bias : Eigen::VectorXf(Eigen::VectorXf::Zero(weight.rows())));
   }
 
-  explicit DynamicLinear(const nn::Linear& layer, DynamicLinearOptions options = {})
+  explicit DynamicLinear(const nn::FloatLinear& layer, DynamicLinearOptions options = {})
       : DynamicLinear(layer.weight(), layer.bias(), std::move(options)) {}
 
   // From already quantized weights (loading a saved model).

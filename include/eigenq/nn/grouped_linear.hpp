@@ -19,14 +19,14 @@
 #include <Eigen/Core>
 
 #include "eigenq/core/error.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/kernels/float16.hpp"
 #include "eigenq/kernels/gemv_q4.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 namespace nn {
@@ -53,7 +53,7 @@ class GroupedLinear : public Module {
     init(quantizer.quantize(weight), bias.size() ? bias : Eigen::VectorXf(Eigen::VectorXf::Zero(weight.rows())));
   }
 
-  explicit GroupedLinear(const nn::Linear& layer, GroupedLinearOptions options = {})
+  explicit GroupedLinear(const nn::FloatLinear& layer, GroupedLinearOptions options = {})
       : GroupedLinear(layer.weight(), layer.bias(), options) {}
 
   GroupedLinear(WeightTensor weight, Eigen::VectorXf bias, GroupedLinearOptions options)

@@ -22,15 +22,15 @@
 #include <Eigen/Core>
 
 #include "eigenq/core/error.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/gemm.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 namespace nn {

@@ -13,10 +13,10 @@
 #include <Eigen/Core>
 
 #include "eigenq/core/error.hpp"
-#include "eigenq/core/qtensor.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
-#include "eigenq/quantizer.hpp"
+#include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 namespace nn {
@@ -40,7 +40,7 @@ class WeightOnlyLinear : public Module {
   }
 
   template <class G>
-  WeightOnlyLinear(const nn::Linear& layer, const Quantizer<Policy, G>& quantizer, std::string scheme_name)
+  WeightOnlyLinear(const nn::FloatLinear& layer, const Quantizer<Policy, G>& quantizer, std::string scheme_name)
       : WeightOnlyLinear(quantizer.quantize(layer.weight()), layer.bias(), std::move(scheme_name)) {}
 
   Index in_features() const { return weight_.shape()[1]; }

@@ -36,14 +36,14 @@ inline void check_range_values(float min, float max) {
 // torch.ao.quantization.MinMaxObserver._calculate_qparams (torch 1.13),
 // all arithmetic in float32 as torch does it on float32 tensors.
 // `custom_range` mirrors has_customized_qrange: it changes the quint8 symmetric zero point.
-inline LinearParams choose_params_pytorch(float min, float max, CodeRange r, Scheme scheme,
+inline LinearParams choose_params_pytorch(float min, float max, CodeRange r, Symmetry symmetry,
                                           bool is_signed, bool custom_range,
                                           float eps = std::numeric_limits<float>::epsilon()) {
   detail::check_range_values(min, max);
   const float min_neg = std::min(min, 0.0f);
   const float max_pos = std::max(max, 0.0f);
   LinearParams p;
-  if (scheme == Scheme::symmetric) {
+  if (symmetry == Symmetry::symmetric) {
     const float amax = std::max(-min_neg, max_pos);
     const float half_levels = static_cast<float>(static_cast<double>(r.qmax - r.qmin) / 2.0);
     p.scale = std::max(amax / half_levels, eps);
@@ -109,11 +109,11 @@ inline LinearParams choose_params_pytorch_dynamic(float min, float max, CodeRang
 // onnxruntime/python/tools/quantization/quant_utils.py compute_scale_zp:
 // range widened to include 0, scale = (rmax - rmin) / (qmax - qmin) in float64
 // then stored as float32, zero point numpy.round (half to even) in float64.
-inline LinearParams choose_params_onnx(float min, float max, CodeRange r, Scheme scheme) {
+inline LinearParams choose_params_onnx(float min, float max, CodeRange r, Symmetry symmetry) {
   detail::check_range_values(min, max);
   float rmin = std::min(min, 0.0f);
   float rmax = std::max(max, 0.0f);
-  if (scheme == Scheme::symmetric) {
+  if (symmetry == Symmetry::symmetric) {
     const float amax = std::max(std::fabs(rmin), std::fabs(rmax));
     rmin = -amax;
     rmax = amax;
@@ -127,7 +127,7 @@ inline LinearParams choose_params_onnx(float min, float max, CodeRange r, Scheme
     p.zero_point = 0;
     return p;
   }
-  if (scheme == Scheme::symmetric) {
+  if (symmetry == Symmetry::symmetric) {
     p.zero_point = static_cast<std::int32_t>(
         round_half_to_even((static_cast<double>(r.qmax) + r.qmin) / 2.0));
   } else {
@@ -169,18 +169,18 @@ inline LinearParams choose_params_onnx_dynamic(float min, float max) {
 // tensorflow/lite/kernels/internal/quantization_util.h ChooseQuantizationParams
 // (double arithmetic, zero point nudged with round-half-away) for affine ranges,
 // and the converter's symmetric weight scale amax / qmax (zero point 0).
-inline LinearParams choose_params_tflite(float min, float max, CodeRange r, Scheme scheme,
+inline LinearParams choose_params_tflite(float min, float max, CodeRange r, Symmetry symmetry,
                                          bool is_signed) {
   detail::check_range_values(min, max);
   LinearParams p;
-  if (scheme == Scheme::symmetric && is_signed) {
+  if (symmetry == Symmetry::symmetric && is_signed) {
     const float amax = std::max(std::fabs(min), std::fabs(max));
     p.scale = amax == 0.0f ? 1.0f : amax / static_cast<float>(r.qmax);
     return p;
   }
   double rmin = std::min(static_cast<double>(min), 0.0);
   double rmax = std::max(static_cast<double>(max), 0.0);
-  if (scheme == Scheme::symmetric) {
+  if (symmetry == Symmetry::symmetric) {
     const double amax = std::max(-rmin, rmax);
     rmin = -amax;
     rmax = amax;

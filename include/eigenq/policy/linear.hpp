@@ -28,12 +28,12 @@ class Linear {
   using Params = LinearParams;
   static constexpr bool fits_from_range = true;
 
-  explicit Linear(Scheme scheme = Scheme::affine, Profile profile = Profile::pytorch)
-      : scheme_(scheme), profile_(profile) {}
+  explicit Linear(Symmetry symmetry = Symmetry::affine, Profile profile = Profile::pytorch)
+      : symmetry_(symmetry), profile_(profile) {}
 
-  static Linear affine(Profile profile = Profile::pytorch) { return Linear(Scheme::affine, profile); }
+  static Linear affine(Profile profile = Profile::pytorch) { return Linear(Symmetry::affine, profile); }
   static Linear symmetric(Profile profile = Profile::pytorch) {
-    return Linear(Scheme::symmetric, profile);
+    return Linear(Symmetry::symmetric, profile);
   }
 
   // Codes of `bits` bits (2..width of Code), e.g. 4-bit codes in int8 storage.
@@ -67,7 +67,7 @@ class Linear {
     return *this;
   }
 
-  Scheme scheme() const { return scheme_; }
+  Symmetry symmetry() const { return symmetry_; }
   Profile profile() const { return profile_; }
   bool reduce_range() const { return reduce_range_; }
   bool has_custom_range() const { return has_custom_range_; }
@@ -78,7 +78,7 @@ class Linear {
   // The effective code range after profile rules, custom range and reduce_range.
   CodeRange range() const {
     CodeRange r = has_custom_range_ ? custom_range_ : full_range<Code>();
-    const bool narrow_symmetric = std::is_signed_v<Code> && scheme_ == Scheme::symmetric &&
+    const bool narrow_symmetric = std::is_signed_v<Code> && symmetry_ == Symmetry::symmetric &&
                                   profile_ != Profile::pytorch && !has_custom_range_;
     if (profile_ == Profile::onnx && reduce_range_ && !has_custom_range_) {
       // quant_utils.get_qmin_qmax_for_qType: int8 (-64, 64), uint8 (0, 127).
@@ -92,11 +92,11 @@ class Linear {
   // Codes are stored in at least 2-bit fields (a range like [0, 1] takes 2 bits).
   int bits() const { return std::max(2, bits_for_range(range(), std::is_signed_v<Code>)); }
 
-  std::string name() const { return scheme_ == Scheme::affine ? "linear-affine" : "linear-symmetric"; }
+  std::string name() const { return symmetry_ == Symmetry::affine ? "linear-affine" : "linear-symmetric"; }
 
-  // Storage of one parameter set: a symmetric scheme needs no zero point.
+  // Storage of one parameter set: symmetric codes need no zero point.
   std::size_t param_bytes(const Params&) const {
-    return scheme_ == Scheme::symmetric ? sizeof(float) : sizeof(float) + sizeof(std::int32_t);
+    return symmetry_ == Symmetry::symmetric ? sizeof(float) : sizeof(float) + sizeof(std::int32_t);
   }
 
   // Scale and zero point for an observed range, as the profile's framework chooses them.
@@ -104,9 +104,9 @@ class Linear {
     const CodeRange r = range();
     switch (profile_) {
       case Profile::pytorch:
-        return choose_params_pytorch(min, max, r, scheme_, std::is_signed_v<Code>, has_custom_range_);
-      case Profile::onnx: return choose_params_onnx(min, max, r, scheme_);
-      case Profile::tflite: return choose_params_tflite(min, max, r, scheme_, std::is_signed_v<Code>);
+        return choose_params_pytorch(min, max, r, symmetry_, std::is_signed_v<Code>, has_custom_range_);
+      case Profile::onnx: return choose_params_onnx(min, max, r, symmetry_);
+      case Profile::tflite: return choose_params_tflite(min, max, r, symmetry_, std::is_signed_v<Code>);
     }
     return {};
   }
@@ -205,7 +205,7 @@ class Linear {
     return static_cast<Code>(saturate_to_int(shifted, r.qmin, r.qmax, p.zero_point));
   }
 
-  Scheme scheme_ = Scheme::affine;
+  Symmetry symmetry_ = Symmetry::affine;
   Profile profile_ = Profile::pytorch;
   CodeRange custom_range_{};
   bool has_custom_range_ = false;

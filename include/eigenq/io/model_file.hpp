@@ -3,8 +3,8 @@
 // safetensors reader see them. Needs the io layer (nlohmann_json, target
 // eigenq::io).
 //
-//   eigenq::nn::save(eigenq::nn::quantize_dynamic(model), "model.eq.safetensors");
-//   eigenq::nn::Sequential back = eigenq::nn::load("model.eq.safetensors");
+//   eigenq::io::save_model(eigenq::nn::quantize_dynamic(model), "model.eq.safetensors");
+//   eigenq::nn::Sequential back = eigenq::io::load_model("model.eq.safetensors");
 //
 // Layer i's tensors are named `layers.<i>.weight` (quantized under the
 // layer's policy, or F32 for float layers) and `layers.<i>.bias` (F32; I32
@@ -31,23 +31,24 @@
 #include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
 #include "eigenq/nn/weight_only_linear.hpp"
 #include "eigenq/policy/codebook.hpp"
 #include "eigenq/policy/exp.hpp"
 #include "eigenq/policy/linear.hpp"
-#include "eigenq/policy/linear_seed.hpp"
+#include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/policy/log.hpp"
 
 namespace eigenq {
-namespace nn {
+namespace io {
 
 inline constexpr const char* model_metadata_key = "nn.model";
 inline constexpr int model_format_version = 1;
 
-namespace detail {
+namespace model_file_detail {
+using namespace eigenq::nn;  // the layer types this file reads and writes
 
 template <class T>
 io::OwnedTensor vector_tensor(const std::string& name, const T* data, Index n) {
@@ -72,7 +73,7 @@ template <class F>
 bool with_weight_only(const Module& m, F&& f) {
   if (auto* l = dynamic_cast<const WeightOnlyLinear<eigenq::Linear<std::int8_t>>*>(&m)) return f(*l, "Linear<int8>"), true;
   if (auto* l = dynamic_cast<const WeightOnlyLinear<eigenq::Linear<std::uint8_t>>*>(&m)) return f(*l, "Linear<uint8>"), true;
-  if (auto* l = dynamic_cast<const WeightOnlyLinear<LinearSeed<std::uint8_t>>*>(&m)) return f(*l, "LinearSeed<uint8>"), true;
+  if (auto* l = dynamic_cast<const WeightOnlyLinear<LinearRealOffset<std::uint8_t>>*>(&m)) return f(*l, "LinearRealOffset<uint8>"), true;
   if (auto* l = dynamic_cast<const WeightOnlyLinear<Codebook<std::uint8_t>>*>(&m)) return f(*l, "Codebook<uint8>"), true;
   if (auto* l = dynamic_cast<const WeightOnlyLinear<LogSigned<std::int8_t>>*>(&m)) return f(*l, "LogSigned<int8>"), true;
   if (auto* l = dynamic_cast<const WeightOnlyLinear<Log2<std::int8_t>>*>(&m)) return f(*l, "Log2<int8>"), true;
@@ -100,9 +101,10 @@ inline Eigen::MatrixXf float_matrix(const io::QuantizedFile& f, const std::strin
   return Eigen::Map<const RowMajor>(v.data(), view.shape()[0], view.shape()[1]);
 }
 
-}  // namespace detail
+}  // namespace model_file_detail
 
-namespace detail {
+namespace model_file_detail {
+using namespace eigenq::nn;  // the layer types this file reads and writes
 
 // Writes one layer's tensors under `prefix` ("layers.<i>", or "layers.<i>.parts.<k>" inside a
 // ChannelMixedLinear) and returns its JSON description.
@@ -110,7 +112,7 @@ inline nlohmann::json save_layer(io::QuantizedFileWriter& w, const Module& m, co
   nlohmann::json j{{"kind", m.kind()}};
   const std::string wname = prefix + ".weight";
   const std::string bname = prefix + ".bias";
-  if (auto* l = dynamic_cast<const Linear*>(&m)) {
+  if (auto* l = dynamic_cast<const FloatLinear*>(&m)) {
     w.add_plain(matrix_tensor(wname, l->weight()));
     w.add_plain(vector_tensor(bname, l->bias().data(), l->bias().size()));
   } else if (dynamic_cast<const ReLU*>(&m)) {
@@ -151,20 +153,21 @@ inline nlohmann::json save_layer(io::QuantizedFileWriter& w, const Module& m, co
   return j;
 }
 
-}  // namespace detail
+}  // namespace model_file_detail
 
 // Writes the model atomically (a temporary file renamed on success).
-inline void save(const Sequential& model, const std::string& path) {
+inline void save_model(const nn::Sequential& model, const std::string& path) {
   io::QuantizedFileWriter w;
   nlohmann::json layers = nlohmann::json::array();
   for (std::size_t i = 0; i < model.size(); ++i) {
-    layers.push_back(detail::save_layer(w, model[i], "layers." + std::to_string(i)));
+    layers.push_back(model_file_detail::save_layer(w, model[i], "layers." + std::to_string(i)));
   }
   w.set_metadata(model_metadata_key, nlohmann::json{{"version", model_format_version}, {"layers", layers}}.dump());
   w.write(path);
 }
 
-namespace detail {
+namespace model_file_detail {
+using namespace eigenq::nn;  // the layer types this file reads and writes
 
 // Reads the layer described by `l` whose tensors are under `prefix`.
 inline std::unique_ptr<Module> load_layer(const io::QuantizedFile& f, const nlohmann::json& l,
@@ -174,7 +177,7 @@ inline std::unique_ptr<Module> load_layer(const io::QuantizedFile& f, const nloh
   const std::string wname = prefix + ".weight";
   const std::string bname = prefix + ".bias";
   if (kind == "ReLU") return std::make_unique<ReLU>();
-  if (kind == "Linear") return std::make_unique<Linear>(float_matrix(f, wname), float_vector(f, bname));
+  if (kind == "Linear") return std::make_unique<FloatLinear>(float_matrix(f, wname), float_vector(f, bname));
   if (kind == "DynamicLinear") {
     DynamicLinearOptions o;
     o.per_channel_weights = l.at("per_channel_weights").get<bool>();
@@ -222,7 +225,7 @@ inline std::unique_ptr<Module> load_layer(const io::QuantizedFile& f, const nloh
     Eigen::VectorXf bias = float_vector(f, bname);
     if (policy == "Linear<int8>") return load_weight_only<eigenq::Linear<std::int8_t>>(f, wname, bias, scheme);
     if (policy == "Linear<uint8>") return load_weight_only<eigenq::Linear<std::uint8_t>>(f, wname, bias, scheme);
-    if (policy == "LinearSeed<uint8>") return load_weight_only<LinearSeed<std::uint8_t>>(f, wname, bias, scheme);
+    if (policy == "LinearRealOffset<uint8>") return load_weight_only<LinearRealOffset<std::uint8_t>>(f, wname, bias, scheme);
     if (policy == "Codebook<uint8>") return load_weight_only<Codebook<std::uint8_t>>(f, wname, bias, scheme);
     if (policy == "LogSigned<int8>") return load_weight_only<LogSigned<std::int8_t>>(f, wname, bias, scheme);
     if (policy == "Log2<int8>") return load_weight_only<Log2<std::int8_t>>(f, wname, bias, scheme);
@@ -233,9 +236,9 @@ inline std::unique_ptr<Module> load_layer(const io::QuantizedFile& f, const nloh
   raise<FormatError>(path, ": layer '", prefix, "' has unknown kind '", kind, "'");
 }
 
-}  // namespace detail
+}  // namespace model_file_detail
 
-inline Sequential load(const std::string& path) {
+inline nn::Sequential load_model(const std::string& path) {
   const io::QuantizedFile f(path);
   const auto meta = f.user_metadata();
   const auto it = meta.find(model_metadata_key);
@@ -246,7 +249,7 @@ inline Sequential load(const std::string& path) {
   } catch (const std::exception& e) {
     raise<FormatError>(path, ": '", model_metadata_key, "' is not valid JSON (", e.what(), ")");
   }
-  Sequential model;
+  nn::Sequential model;
   try {
     const int version = j.at("version").get<int>();
     if (version != model_format_version) {
@@ -255,7 +258,7 @@ inline Sequential load(const std::string& path) {
     }
     const auto& layers = j.at("layers");
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      model.add(detail::load_layer(f, layers[i], "layers." + std::to_string(i)));
+      model.add(model_file_detail::load_layer(f, layers[i], "layers." + std::to_string(i)));
     }
   } catch (const nlohmann::json::exception& e) {
     raise<FormatError>(path, ": '", model_metadata_key, "' does not describe a model (", e.what(), ")");
@@ -263,5 +266,5 @@ inline Sequential load(const std::string& path) {
   return model;
 }
 
-}  // namespace nn
+}  // namespace io
 }  // namespace eigenq

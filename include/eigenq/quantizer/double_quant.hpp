@@ -26,7 +26,7 @@
 #include "eigenq/core/eigen_view.hpp"
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
-#include "eigenq/core/qtensor.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/core/shape.hpp"
 #include "eigenq/policy/choose_params.hpp"
 #include "eigenq/policy/linear.hpp"
@@ -112,7 +112,7 @@ struct DoubleQuantized {
   // one code each).
   std::size_t storage_bytes() const {
     std::size_t bytes = tensor.codes().bytes() + scales.bytes();
-    if (tensor.policy().scheme() == Scheme::affine) bytes += tensor.params().size() * sizeof(Code);
+    if (tensor.policy().symmetry() == Symmetry::affine) bytes += tensor.params().size() * sizeof(Code);
     return bytes;
   }
 };

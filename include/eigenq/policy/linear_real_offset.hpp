@@ -19,7 +19,7 @@
 namespace eigenq {
 
 template <class Code = std::uint8_t>
-class LinearSeed {
+class LinearRealOffset {
   static_assert(is_code_type_v<Code>, "codes are int8, uint8, int16 or uint16");
 
  public:
@@ -32,13 +32,13 @@ class LinearSeed {
   };
   static constexpr bool fits_from_range = true;
 
-  LinearSeed() = default;
+  LinearRealOffset() = default;
 
-  LinearSeed& with_bits(int bits) {
+  LinearRealOffset& with_bits(int bits) {
     range_ = range_for_bits<Code>(bits);
     return *this;
   }
-  LinearSeed& with_range(std::int32_t qmin, std::int32_t qmax) {
+  LinearRealOffset& with_range(std::int32_t qmin, std::int32_t qmax) {
     check_range_fits<Code>({qmin, qmax});
     range_ = {qmin, qmax};
     return *this;
@@ -46,8 +46,8 @@ class LinearSeed {
 
   CodeRange range() const { return range_; }
   int bits() const { return std::max(2, bits_for_range(range_, std::is_signed_v<Code>)); }
-  std::string name() const { return "linear-seed"; }
-  Convention convention() const { return Convention::seed; }
+  std::string name() const { return "linear-real-offset"; }
+  Convention convention() const { return Convention::real_offset; }
 
   // The range is used as observed (not widened to include 0). A single-value
   // range maps everything to q_min and back to that value (s = 0).

@@ -1,6 +1,6 @@
-#include "eigenq/analysis/sequential_model.hpp"
+#include "eigenq/nn/to_mlp_model.hpp"
 
-#include "analysis_test_util.hpp"
+#include "../analysis/analysis_test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +10,9 @@ namespace {
 
 TEST(SequentialModel, ConvertsLinearReluStacks) {
   eigenq::nn::Sequential seq;
-  seq.add(eigenq::nn::Linear(eigenq_test::random_matrix(12, 6, 1), eigenq_test::random_matrix(12, 1, 2)));
+  seq.add(eigenq::nn::FloatLinear(eigenq_test::random_matrix(12, 6, 1), eigenq_test::random_matrix(12, 1, 2)));
   seq.add(eigenq::nn::ReLU());
-  seq.add(eigenq::nn::Linear(eigenq_test::random_matrix(4, 12, 3), eigenq_test::random_matrix(4, 1, 4)));
+  seq.add(eigenq::nn::FloatLinear(eigenq_test::random_matrix(4, 12, 3), eigenq_test::random_matrix(4, 1, 4)));
   const eigenq::MlpModel m = eigenq::to_mlp_model(seq);
   ASSERT_EQ(m.layers().size(), 2u);
   EXPECT_TRUE(m.layers()[0].relu);
@@ -31,7 +31,7 @@ TEST(SequentialModel, RejectsOtherLayouts) {
   relu_first.add(eigenq::nn::ReLU());
   EXPECT_THROW(eigenq::to_mlp_model(relu_first), eigenq::InvalidArgument);
   eigenq::nn::Sequential two_relus;
-  two_relus.add(eigenq::nn::Linear(eigenq_test::random_matrix(3, 3, 1), Eigen::VectorXf::Zero(3)));
+  two_relus.add(eigenq::nn::FloatLinear(eigenq_test::random_matrix(3, 3, 1), Eigen::VectorXf::Zero(3)));
   two_relus.add(eigenq::nn::ReLU());
   two_relus.add(eigenq::nn::ReLU());
   EXPECT_THROW(eigenq::to_mlp_model(two_relus), eigenq::InvalidArgument);

@@ -13,14 +13,14 @@
 #include <utility>
 #include <vector>
 
-#include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/core/code_storage.hpp"
 #include "eigenq/core/eigen_view.hpp"
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
-#include "eigenq/core/qtensor.hpp"
 #include "eigenq/core/shape.hpp"
 #include "eigenq/policy/policy.hpp"
+#include "eigenq/quantizer/qtensor.hpp"
+#include "eigenq/quantizer/ranges.hpp"
 
 namespace eigenq {
 

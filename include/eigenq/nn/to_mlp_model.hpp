@@ -10,7 +10,7 @@
 
 #include "eigenq/analysis/mlp_model.hpp"
 #include "eigenq/core/error.hpp"
-#include "eigenq/nn/linear.hpp"
+#include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/sequential.hpp"
 
 namespace eigenq {
@@ -18,7 +18,7 @@ namespace eigenq {
 inline MlpModel to_mlp_model(const nn::Sequential& model) {
   MlpModel out;
   struct Pending {
-    const nn::Linear* linear = nullptr;
+    const nn::FloatLinear* linear = nullptr;
     bool relu = false;
   } pending;
   int count = 0;
@@ -29,18 +29,18 @@ inline MlpModel to_mlp_model(const nn::Sequential& model) {
   };
   for (std::size_t i = 0; i < model.size(); ++i) {
     const nn::Module& m = model[i];
-    if (const auto* linear = dynamic_cast<const nn::Linear*>(&m)) {
+    if (const auto* linear = dynamic_cast<const nn::FloatLinear*>(&m)) {
       flush();
       pending.linear = linear;
     } else if (dynamic_cast<const nn::ReLU*>(&m) != nullptr && pending.linear != nullptr && !pending.relu) {
       pending.relu = true;
     } else {
       raise("to_mlp_model: layer ", i, " (", m.kind(),
-            ") is not supported; expected float Linear layers, each optionally followed by one ReLU");
+            ") is not supported; expected float FloatLinear layers, each optionally followed by one ReLU");
     }
   }
   flush();
-  if (count == 0) raise("to_mlp_model: the model has no Linear layer");
+  if (count == 0) raise("to_mlp_model: the model has no FloatLinear layer");
   return out;
 }
 

@@ -1,5 +1,6 @@
-// Float layers: Linear (y = x W^T + b, weight [out, in] as PyTorch stores it)
-// and ReLU.
+// Float layers: FloatLinear (y = x W^T + b, weight [out, in] as PyTorch stores it;
+// torch.nn.Linear) and ReLU. The quantized layers (DynamicLinear, StaticLinear,
+// GroupedLinear, ...) are made from a FloatLinear.
 #pragma once
 
 #include <cstddef>
@@ -27,20 +28,20 @@ inline void check_input_features(const Matrix& x, Index in_features, const std::
 
 }  // namespace detail
 
-class Linear : public Module {
+class FloatLinear : public Module {
  public:
-  Linear() = default;
-  Linear(Eigen::MatrixXf weight, Eigen::VectorXf bias)
+  FloatLinear() = default;
+  FloatLinear(Eigen::MatrixXf weight, Eigen::VectorXf bias)
       : weight_(std::move(weight)), bias_(std::move(bias)) {
-    if (weight_.size() == 0) raise<ShapeError>("Linear: empty weight");
+    if (weight_.size() == 0) raise<ShapeError>("FloatLinear: empty weight");
     if (bias_.size() == 0) bias_ = Eigen::VectorXf::Zero(weight_.rows());
     if (bias_.size() != weight_.rows()) {
-      raise<ShapeError>("Linear: bias has ", bias_.size(), " entries for a weight of shape ",
+      raise<ShapeError>("FloatLinear: bias has ", bias_.size(), " entries for a weight of shape ",
                         to_string(Shape{weight_.rows(), weight_.cols()}));
     }
   }
-  Linear(Index in_features, Index out_features)
-      : Linear(Eigen::MatrixXf::Zero(out_features, in_features), Eigen::VectorXf::Zero(out_features)) {}
+  FloatLinear(Index in_features, Index out_features)
+      : FloatLinear(Eigen::MatrixXf::Zero(out_features, in_features), Eigen::VectorXf::Zero(out_features)) {}
 
   Index in_features() const { return weight_.cols(); }
   Index out_features() const { return weight_.rows(); }
@@ -50,19 +51,20 @@ class Linear : public Module {
   Eigen::VectorXf& bias() { return bias_; }
 
   Matrix forward(const Matrix& x) const override {
-    detail::check_input_features(x, in_features(), "Linear");
+    detail::check_input_features(x, in_features(), "FloatLinear");
     Matrix y = x * weight_.transpose();
     y.rowwise() += bias_.transpose();
     return y;
   }
 
+  // "Linear" is the kind saved in model files (docs/format.md, Appendix C).
   std::string kind() const override { return "Linear"; }
   std::size_t weight_bytes() const override {
     return sizeof(float) * static_cast<std::size_t>(weight_.size() + bias_.size());
   }
   Index weight_count() const override { return weight_.size(); }
   Eigen::MatrixXf dequantized_weight() const override { return weight_; }
-  std::unique_ptr<Module> clone() const override { return std::make_unique<Linear>(*this); }
+  std::unique_ptr<Module> clone() const override { return std::make_unique<FloatLinear>(*this); }
 
  private:
   Eigen::MatrixXf weight_;

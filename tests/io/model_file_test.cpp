@@ -1,8 +1,8 @@
-#include "eigenq/nn/save_load.hpp"
+#include "eigenq/io/model_file.hpp"
 
 #include "eigenq/nn/convert.hpp"
 
-#include "nn_test_util.hpp"
+#include "../nn/nn_test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -42,8 +42,8 @@ class SaveLoad : public testing::Test {
   // Saving and loading gives a model with the same layers and the same outputs, bit for bit.
   void round_trip(const Sequential& q, const std::string& name) {
     const std::string path = (dir / (name + ".safetensors")).string();
-    eigenq::nn::save(q, path);
-    const Sequential back = eigenq::nn::load(path);
+    eigenq::io::save_model(q, path);
+    const Sequential back = eigenq::io::load_model(path);
     ASSERT_EQ(back.size(), q.size()) << name;
     for (std::size_t i = 0; i < q.size(); ++i) EXPECT_EQ(back[i].kind(), q[i].kind()) << name << " layer " << i;
     const Matrix x = input(7, 3);
@@ -79,10 +79,10 @@ TEST_F(SaveLoad, EveryConversionRoundTrips) {
 
 TEST_F(SaveLoad, RefusesOtherFilesAndVersions) {
   const std::string path = (dir / "model.safetensors").string();
-  eigenq::nn::save(eigenq::nn::quantize_dynamic(mlp(2)), path);
+  eigenq::io::save_model(eigenq::nn::quantize_dynamic(mlp(2)), path);
   // Rewrite the architecture record with a future version.
   const eigenq::io::QuantizedFile f(path);
-  std::string meta = f.user_metadata().at(eigenq::nn::model_metadata_key);
+  std::string meta = f.user_metadata().at(eigenq::io::model_metadata_key);
   const auto pos = meta.find("\"version\":1");
   ASSERT_NE(pos, std::string::npos) << meta;
   meta.replace(pos, 11, "\"version\":2");
@@ -92,11 +92,11 @@ TEST_F(SaveLoad, RefusesOtherFilesAndVersions) {
     eigenq::io::OwnedTensor t{info.name, v.dtype(), v.shape(), std::vector<std::uint8_t>(v.data(), v.data() + v.bytes())};
     w.add_plain(std::move(t));
   }
-  w.set_metadata(eigenq::nn::model_metadata_key, meta);
+  w.set_metadata(eigenq::io::model_metadata_key, meta);
   const std::string future = (dir / "future.safetensors").string();
   w.write(future);
   try {
-    eigenq::nn::load(future);
+    eigenq::io::load_model(future);
     FAIL() << "a version-2 model loaded";
   } catch (const eigenq::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("version 2"), std::string::npos) << e.what();
@@ -107,8 +107,8 @@ TEST_F(SaveLoad, RefusesOtherFilesAndVersions) {
   plain.add_plain(eigenq::io::make_tensor("x", eigenq::Shape{4}, v.data()));
   const std::string other = (dir / "other.safetensors").string();
   plain.write(other);
-  EXPECT_THROW(eigenq::nn::load(other), eigenq::FormatError);
-  EXPECT_THROW(eigenq::nn::load((dir / "missing.safetensors").string()), eigenq::Error);
+  EXPECT_THROW(eigenq::io::load_model(other), eigenq::FormatError);
+  EXPECT_THROW(eigenq::io::load_model((dir / "missing.safetensors").string()), eigenq::Error);
 }
 
 // ---- ChannelMixedLinear ---------------------------------------------------------------------
@@ -124,7 +124,7 @@ Sequential per_channel_model(unsigned seed) {
   dyn.activations = eigenq::nn::ActivationGranularity::per_row;
   dyn.signed_activations = true;
   dyn.reduce_range = true;
-  const eigenq::nn::LayerScheme grouped_f32{"int4-g32-f32", [](const eigenq::nn::Linear& l) {
+  const eigenq::nn::LayerScheme grouped_f32{"int4-g32-f32", [](const eigenq::nn::FloatLinear& l) {
                                               eigenq::nn::GroupedLinearOptions o;
                                               o.scale_type = eigenq::kernels::ScaleType::f32;
                                               return std::make_unique<eigenq::nn::GroupedLinear>(l, o);
@@ -152,8 +152,8 @@ TEST_F(SaveLoad, ChannelMixedLinearRoundTrips) {
   round_trip(q, "per-channel");  // outputs bit for bit, weight_bytes
 
   const std::string path = (dir / "pc.safetensors").string();
-  eigenq::nn::save(q, path);
-  const Sequential back = eigenq::nn::load(path);
+  eigenq::io::save_model(q, path);
+  const Sequential back = eigenq::io::load_model(path);
   for (const std::size_t i : {0u, 2u}) {
     const auto& a = dynamic_cast<const eigenq::nn::ChannelMixedLinear&>(q[i]);
     const auto& b = dynamic_cast<const eigenq::nn::ChannelMixedLinear&>(back[i]);
@@ -206,7 +206,7 @@ eigenq::io::OwnedTensor& named_tensor(Tensors& t, const std::string& name) {
 // What loading `path` throws: the exception's type and message.
 std::string load_error(const std::string& path) {
   try {
-    eigenq::nn::load(path);
+    eigenq::io::load_model(path);
   } catch (const eigenq::FormatError& e) {
     return std::string("FormatError: ") + e.what();
   } catch (const eigenq::ShapeError& e) {
@@ -219,7 +219,7 @@ std::string load_error(const std::string& path) {
 
 TEST_F(SaveLoad, ChannelMixedLinearRefusesTamperedFiles) {
   const std::string path = (dir / "pc.safetensors").string();
-  eigenq::nn::save(per_channel_model(6), path);
+  eigenq::io::save_model(per_channel_model(6), path);
   const std::string out = (dir / "edited.safetensors").string();
   auto contains = [](const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; };
   // Control: the rewrite itself keeps the model loadable.
@@ -266,7 +266,7 @@ TEST_F(SaveLoad, ChannelMixedLinearRefusesTamperedFiles) {
   // The architecture record: parts missing, empty, or not layers with weights.
   auto edit_model = [&](const std::string& from, const std::string& to) {
     return [from, to](Tensors&, Metadata& meta) {
-      std::string& j = meta.at(eigenq::nn::model_metadata_key);
+      std::string& j = meta.at(eigenq::io::model_metadata_key);
       const auto pos = j.find(from);
       ASSERT_NE(pos, std::string::npos) << j;
       j.replace(pos, from.size(), to);
@@ -280,15 +280,15 @@ TEST_F(SaveLoad, ChannelMixedLinearRefusesTamperedFiles) {
   e = load_error(rewritten(path, out, edit_model("\"kind\":\"DynamicLinear\"", "\"kind\":\"Sequential\"")));
   EXPECT_TRUE(contains(e, "FormatError: ") && contains(e, "layers.0.parts.0")) << e;
   e = load_error(rewritten(path, out, [](Tensors&, Metadata& meta) {
-    nlohmann::json j = nlohmann::json::parse(meta.at(eigenq::nn::model_metadata_key));
+    nlohmann::json j = nlohmann::json::parse(meta.at(eigenq::io::model_metadata_key));
     j["layers"][0]["parts"] = nlohmann::json::array();
-    meta[eigenq::nn::model_metadata_key] = j.dump();
+    meta[eigenq::io::model_metadata_key] = j.dump();
   }));
   EXPECT_TRUE(contains(e, "ShapeError: ") && contains(e, "no parts")) << e;
   e = load_error(rewritten(path, out, [](Tensors&, Metadata& meta) {
-    nlohmann::json j = nlohmann::json::parse(meta.at(eigenq::nn::model_metadata_key));
+    nlohmann::json j = nlohmann::json::parse(meta.at(eigenq::io::model_metadata_key));
     j["layers"][0]["parts"] = "DynamicLinear";
-    meta[eigenq::nn::model_metadata_key] = j.dump();
+    meta[eigenq::io::model_metadata_key] = j.dump();
   }));
   EXPECT_TRUE(contains(e, "FormatError: ")) << e;
 }

@@ -1,0 +1,46 @@
+# Fails when a header includes a header of a higher layer (docs/architecture.md, "Layers").
+#   cmake -DINCLUDE_DIR=<repo>/include -P check_layers.cmake
+# Layers, lowest first; a header may include its own layer and the ones before it. The entry
+# headers at the top of include/eigenq/ (eigenq.hpp, quantize.hpp, nn.hpp, io.hpp, version.hpp)
+# stand above every layer.
+set(layers core kernels policy ggml quantizer calibrate analysis nn io)
+
+if(NOT INCLUDE_DIR)
+  message(FATAL_ERROR "check_layers.cmake: pass -DINCLUDE_DIR=<repo>/include")
+endif()
+
+function(layer_of path out)
+  set(rank -1)
+  if(path MATCHES "^eigenq/([a-z_0-9]+)/")
+    list(FIND layers "${CMAKE_MATCH_1}" rank)
+    if(rank EQUAL -1)
+      message(SEND_ERROR "${path}: folder '${CMAKE_MATCH_1}' is not a declared layer")
+    endif()
+  else()
+    list(LENGTH layers rank)  # an entry header
+  endif()
+  set(${out} ${rank} PARENT_SCOPE)
+endfunction()
+
+file(GLOB_RECURSE headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/eigenq/*.hpp")
+list(SORT headers)
+set(violations 0)
+set(checked 0)
+foreach(header IN LISTS headers)
+  layer_of("${header}" own)
+  file(STRINGS "${INCLUDE_DIR}/${header}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<]eigenq/")
+  foreach(line IN LISTS lines)
+    string(REGEX MATCH "eigenq/[^\">]+" target "${line}")
+    math(EXPR checked "${checked} + 1")
+    layer_of("${target}" theirs)
+    if(theirs GREATER own)
+      math(EXPR violations "${violations} + 1")
+      message(SEND_ERROR "${header} includes ${target}, a higher layer")
+    endif()
+  endforeach()
+endforeach()
+list(LENGTH headers count)
+if(violations GREATER 0)
+  message(FATAL_ERROR "${violations} upward includes")
+endif()
+message(STATUS "layers: ${count} headers, ${checked} eigenq includes, none upward")

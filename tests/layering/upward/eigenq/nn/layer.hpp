@@ -1,0 +1,2 @@
+// A layer above core (the target of the upward include in core/bad.hpp).
+#pragma once

@@ -1,6 +1,8 @@
 // Tests of the eigenq command-line tool: runs the built binary (EIGENQ_CLI) on small files
 // written with the library, checks exit codes, messages, and that what it writes is what the
 // library itself computes, bit for bit.
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -118,9 +120,7 @@ struct Model {
   }
 };
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-}
+using eigenq_test::same_bits;
 
 // The tool's output for `name` (quantized and dequantized files) against the library's own
 // quantization of the same floats with the same policy and granularity.
@@ -368,7 +368,7 @@ TEST(Cli, InspectDescribesFiles) {
 
 // ---- Errors: exit code 2, one line on stderr naming file, tensor and problem, nothing on stdout.
 
-void expect_error(const Result& r, std::initializer_list<const char*> fragments) {
+void expect_exit_2(const Result& r, std::initializer_list<const char*> fragments) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
@@ -380,25 +380,25 @@ TEST(CliErrors, UsageErrors) {
   Model().write(dir / "m.safetensors");
   const std::string in = dir / "m.safetensors";
   const std::string out = dir / "q.safetensors";
-  expect_error(run({}), {"eigenq:"});
-  expect_error(run({"quantize", in}), {"OUT is required"});
-  expect_error(run({"frobnicate"}), {"unknown command 'frobnicate'"});
-  expect_error(run({"quantize", in, out, "--scheme", "linear"}), {"--scheme 'linear' is not one of"});
-  expect_error(run({"quantize", in, out, "--bits", "17"}), {"--bits 17 is out of range"});
-  expect_error(run({"quantize", in, out, "--bits", "x"}), {"--bits"});
-  expect_error(run({"quantize", in, out, "--scheme", "log2", "--bits", "9"}), {"log2"});
-  expect_error(run({"quantize", in, out, "--group-size", "8"}), {"--group-size needs --granularity group"});
-  expect_error(run({"quantize", in, out, "--granularity", "tensor", "--axis", "1"}), {"--axis does not apply"});
-  expect_error(run({"quantize", in, out, "--scheme", "log", "--profile", "onnx"}), {"--profile applies to linear"});
-  expect_error(run({"quantize", in, out, "--convention", "real-offset"}), {"use --scheme linear-affine"});
-  expect_error(run({"quantize", in, out, "--calibration", "percentile:0"}), {"percentile:P needs P in (0, 100]"});
-  expect_error(run({"quantize", in, out, "--calibration", "entropy"}), {"--calibration 'entropy'"});
-  expect_error(run({"quantize", in, out, "--scheme", "codebook", "--calibration", "mse"}), {"k-means"});
-  expect_error(run({"quantize", in, out, "--granularity", "group", "--calibration", "kl"}), {"not per group"});
-  expect_error(run({"quantize", in, out, "--include", "("}), {"--include '(' is not a valid regular expression"});
-  expect_error(run({"quantize", in, out, "--jobs", "0"}), {"--jobs 0"});
-  expect_error(run({"quantize", in, out, "--double-quant", "4"}), {"--double-quant needs", "--granularity group"});
-  expect_error(run({"quantize", in, dir / "q.npy"}), {"ends in .npy"});
+  expect_exit_2(run({}), {"eigenq:"});
+  expect_exit_2(run({"quantize", in}), {"OUT is required"});
+  expect_exit_2(run({"frobnicate"}), {"unknown command 'frobnicate'"});
+  expect_exit_2(run({"quantize", in, out, "--scheme", "linear"}), {"--scheme 'linear' is not one of"});
+  expect_exit_2(run({"quantize", in, out, "--bits", "17"}), {"--bits 17 is out of range"});
+  expect_exit_2(run({"quantize", in, out, "--bits", "x"}), {"--bits"});
+  expect_exit_2(run({"quantize", in, out, "--scheme", "log2", "--bits", "9"}), {"log2"});
+  expect_exit_2(run({"quantize", in, out, "--group-size", "8"}), {"--group-size needs --granularity group"});
+  expect_exit_2(run({"quantize", in, out, "--granularity", "tensor", "--axis", "1"}), {"--axis does not apply"});
+  expect_exit_2(run({"quantize", in, out, "--scheme", "log", "--profile", "onnx"}), {"--profile applies to linear"});
+  expect_exit_2(run({"quantize", in, out, "--convention", "real-offset"}), {"use --scheme linear-affine"});
+  expect_exit_2(run({"quantize", in, out, "--calibration", "percentile:0"}), {"percentile:P needs P in (0, 100]"});
+  expect_exit_2(run({"quantize", in, out, "--calibration", "entropy"}), {"--calibration 'entropy'"});
+  expect_exit_2(run({"quantize", in, out, "--scheme", "codebook", "--calibration", "mse"}), {"k-means"});
+  expect_exit_2(run({"quantize", in, out, "--granularity", "group", "--calibration", "kl"}), {"not per group"});
+  expect_exit_2(run({"quantize", in, out, "--include", "("}), {"--include '(' is not a valid regular expression"});
+  expect_exit_2(run({"quantize", in, out, "--jobs", "0"}), {"--jobs 0"});
+  expect_exit_2(run({"quantize", in, out, "--double-quant", "4"}), {"--double-quant needs", "--granularity group"});
+  expect_exit_2(run({"quantize", in, dir / "q.npy"}), {"ends in .npy"});
   EXPECT_TRUE(dir.entries() == std::vector<std::string>{"m.safetensors"}) << "no output from any failed run";
   EXPECT_EQ(run({"--help"}).exit_code, 0);
   EXPECT_EQ(run({"quantize", "--help"}).exit_code, 0);
@@ -409,11 +409,11 @@ TEST(CliErrors, OutEqualToInIsRefusedUpFront) {
   io_test::TempDir dir;
   Model().write(dir / "m.safetensors");
   const auto before = io_test::read_bytes(dir / "m.safetensors");
-  expect_error(run({"quantize", dir / "m.safetensors", dir / "m.safetensors"}), {"is the same file as IN"});
+  expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "m.safetensors"}), {"is the same file as IN"});
   ASSERT_EQ(::link((dir / "m.safetensors").c_str(), (dir / "alias.safetensors").c_str()), 0);
-  expect_error(run({"quantize", dir / "m.safetensors", dir / "alias.safetensors"}), {"alias.safetensors", "same file"});
+  expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "alias.safetensors"}), {"alias.safetensors", "same file"});
   ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 0);
-  expect_error(run({"dequantize", dir / "q.safetensors", dir / "q.safetensors"}), {"same file"});
+  expect_exit_2(run({"dequantize", dir / "q.safetensors", dir / "q.safetensors"}), {"same file"});
   EXPECT_EQ(io_test::read_bytes(dir / "m.safetensors"), before);
 }
 
@@ -445,25 +445,25 @@ TEST(CliErrors, BadFilesNameTheFileAndTheProblem) {
   Model().write(dir / "m.safetensors");
   auto bytes = io_test::read_bytes(dir / "m.safetensors");
   io_test::write_bytes(dir / "cut.safetensors", std::vector<std::uint8_t>(bytes.begin(), bytes.end() - 10));
-  expect_error(run({"quantize", dir / "cut.safetensors", dir / "q.safetensors"}), {"cut.safetensors", "truncated?"});
+  expect_exit_2(run({"quantize", dir / "cut.safetensors", dir / "q.safetensors"}), {"cut.safetensors", "truncated?"});
   io_test::write_bytes(dir / "short.safetensors", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 50));
-  expect_error(run({"report", dir / "short.safetensors"}), {"short.safetensors", "header size", "larger than the file"});
+  expect_exit_2(run({"report", dir / "short.safetensors"}), {"short.safetensors", "header size", "larger than the file"});
   io_test::write_text(dir / "junk.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\": nonsense}", 24));
-  expect_error(run({"inspect", dir / "junk.safetensors"}), {"junk.safetensors", "not valid JSON"});
-  expect_error(run({"quantize", dir / "missing.safetensors", dir / "q.safetensors"}), {"missing.safetensors", "cannot open"});
-  expect_error(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--axis", "2"}),
+  expect_exit_2(run({"inspect", dir / "junk.safetensors"}), {"junk.safetensors", "not valid JSON"});
+  expect_exit_2(run({"quantize", dir / "missing.safetensors", dir / "q.safetensors"}), {"missing.safetensors", "cannot open"});
+  expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--axis", "2"}),
                {"m.safetensors: tensor 'layers.0.weight'", "axis 2 is out of range"});
-  expect_error(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--scheme", "log"}),
+  expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--scheme", "log"}),
                {"tensor 'layers.0.weight'", "log quantization needs positive data"});
-  expect_error(run({"dequantize", dir / "m.safetensors", dir / "d.safetensors"}), {"not an eigenq-quantized file"});
+  expect_exit_2(run({"dequantize", dir / "m.safetensors", dir / "d.safetensors"}), {"not an eigenq-quantized file"});
   ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 0);
-  expect_error(run({"quantize", dir / "q.safetensors", dir / "qq.safetensors"}), {"already an eigenq-quantized file"});
-  expect_error(run({"dequantize", dir / "q.safetensors", dir / "d.npy"}), {"holds one tensor, but IN has 5"});
+  expect_exit_2(run({"quantize", dir / "q.safetensors", dir / "qq.safetensors"}), {"already an eigenq-quantized file"});
+  expect_exit_2(run({"dequantize", dir / "q.safetensors", dir / "d.npy"}), {"holds one tensor, but IN has 5"});
   // A tensor named like another's parameter tensor.
   const std::vector<float> v{1, 2, 3};
   eigenq::io::write_safetensors(dir / "clash.safetensors",
                                 {eigenq::io::make_tensor("w", {3}, v.data()), eigenq::io::make_tensor("w.scale", {3}, v.data())});
-  expect_error(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors"}),
+  expect_exit_2(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors"}),
                {"clash.safetensors: tensors 'w' and 'w.scale' would both be stored as 'w.scale'"});
 }
 

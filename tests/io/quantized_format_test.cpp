@@ -1,5 +1,7 @@
 #include "eigenq/io/quantized_format.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,9 +30,7 @@ Eigen::MatrixXf random_matrix(Index rows, Index cols, unsigned seed, float offse
   return m;
 }
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-}
+using eigenq_test::same_bits;
 
 template <class Policy, class G>
 void check_round_trip(const std::string& label, const Policy& policy, G granularity, const Eigen::MatrixXf& x) {

@@ -1,6 +1,8 @@
 // Tests include/eigenq/policy/codebook.hpp and policy/kmeans_1d.hpp.
 #include "eigenq/policy/codebook.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -36,17 +38,7 @@ using eigenq::KMeans1dResult;
 using eigenq_test::Distribution;
 using eigenq_test::Rng;
 
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const E& e) {
-    for (const auto& frag : fragments) {
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what() << " lacks " << frag;
-    }
-  }
-}
+using eigenq_test::expect_error;
 
 // ------------------------------------------------------------- brute-force references
 

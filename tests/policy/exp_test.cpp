@@ -1,6 +1,8 @@
 // Tests include/eigenq/policy/exp.hpp: the seed's exponential quantizer.
 #include "eigenq/policy/exp.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,17 +21,7 @@ using eigenq::Exp;
 using eigenq::Index;
 using eigenq_test::Rng;
 
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const E& e) {
-    for (const auto& frag : fragments) {
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what() << " lacks " << frag;
-    }
-  }
-}
+using eigenq_test::expect_error;
 
 TEST(ExpSeedFormula, BaseTwo) {
   // r in [0, 7] onto [1, 128]: b = 128^(1/7) = 2, q = 2^r.

@@ -3,6 +3,8 @@
 // and quantizes each group on its own, for every policy; and
 // include/eigenq/quantizer/double_quant.hpp, the optional second level (8-bit
 // group scales against one float per super-block).
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,17 +36,7 @@ using eigenq::Shape;
 using eigenq_test::Distribution;
 using eigenq_test::Rng;
 
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const E& e) {
-    for (const auto& frag : fragments) {
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what() << " lacks " << frag;
-    }
-  }
-}
+using eigenq_test::expect_error;
 
 // Row-major multi-index of a flat offset (computed here, not with the library's layout).
 std::vector<Index> multi_index(const Shape& shape, Index flat) {

@@ -1,6 +1,8 @@
 // Tests include/eigenq/policy/log.hpp: Log (the seed's formula), LogSigned, Log2.
 #include "eigenq/policy/log.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,17 +24,7 @@ using eigenq::LogSigned;
 using eigenq_test::Rng;
 
 // Expects `f` to throw E with every fragment in its message.
-template <class E, class F>
-void expect_error(F&& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception";
-  } catch (const E& e) {
-    for (const auto& frag : fragments) {
-      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what() << " lacks " << frag;
-    }
-  }
-}
+using eigenq_test::expect_error;
 
 // ---------------------------------------------------------------- Log: closed forms
 

@@ -136,6 +136,8 @@ const Bad bad_imatrix[] = {
                                   "finite and >= 0, found -8"},
     {"imatrix_zero_count.gguf", "byte 352: tensor 'blk.0.ffn_down.weight.counts': every count is 0: weight "
                                 "'blk.0.ffn_down.weight' saw no input during calibration"},
+    {"imatrix_fractional_count.gguf", "byte 352: tensor 'blk.0.ffn_down.weight.counts' [0]: a count of activation "
+                                      "rows must be a whole number >= 0, found 1e-30"},
     {"imatrix_sums_without_counts.gguf", "byte 194: tensor 'blk.0.ffn_down.weight.in_sum2': no tensor "
                                          "'blk.0.ffn_down.weight.counts' goes with it"},
     {"imatrix_counts_shape.gguf", "byte 255: tensor 'w.counts' ne: must be [1, 1] (one count for each of the 1 "

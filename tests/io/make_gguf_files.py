@@ -285,6 +285,8 @@ def bad_files():
         "tensor 'blk.0.ffn_down.weight.in_sum2' [1, 0]", "a negative sum of squares"
     yield "imatrix_zero_count.gguf", patch(good, g2.marks["data"] + 32, f32(0.0)), g2.marks["data"] + 32, \
         "tensor 'blk.0.ffn_down.weight.counts'", "a count of 0"
+    yield "imatrix_fractional_count.gguf", patch(good, g2.marks["data"] + 32, f32(1e-30)), g2.marks["data"] + 32, \
+        "tensor 'blk.0.ffn_down.weight.counts' [0]", "a count of 1e-30 (sums / count would overflow)"
     tensors = [("blk.0.ffn_down.weight.in_sum2", GGML_F32, [4], b"".join(f32(v) for v in [1, 2, 3, 4]))]
     g3 = model(kvs=[("general.type", STR, gstr("imatrix")),
                     ("imatrix.datasets", ARR, arr(STR, [gstr("wiki.train.raw")])),

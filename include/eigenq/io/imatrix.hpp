@@ -23,7 +23,7 @@
 // Checked: GGUF rules (gguf_reader.hpp), the three metadata keys with their
 // types, at least one tensor, every in_sum2 with its counts and the reverse,
 // both F32, in_sum2 of rank 1 or 2, counts holding one value per matrix,
-// sums finite and >= 0, counts finite, >= 0 and not all 0; legacy: counts and
+// sums finite and >= 0, counts whole numbers >= 0 and not all 0; legacy: counts and
 // lengths positive and inside the file, names without NUL bytes and unique,
 // ncall > 0, values finite and >= 0, the trailer whole, nothing after it.
 //
@@ -216,9 +216,10 @@ inline Imatrix read_imatrix_gguf(const GgufFile& f) {
     bool any = false;
     for (std::int64_t j = 0; j < n_mat; ++j) {
       const float count = detail::load_f32(cv.data() + 4 * j);
-      if (!std::isfinite(count) || count < 0) {
+      if (!std::isfinite(count) || count < 0 || count != std::floor(count)) {
         raise<FormatError>(f.path(), ": byte ", counts_at + 4 * static_cast<std::uint64_t>(j), ": tensor '",
-                           printable(c.name), "' [", j, "]: a count must be finite and >= 0, found ", count);
+                           printable(c.name), "' [", j, "]: a count of activation rows must be a whole number >= 0, "
+                           "found ", count);
       }
       any = any || count > 0;
       e.counts[static_cast<std::size_t>(j)] = count;

@@ -372,12 +372,15 @@ TEST(GgufWriter, RefusesWhatGgmlCouldNotReadBack) {
   using E = eigenq::io::GgufTensorEntry;
   auto plan = [&](std::vector<E> entries, GgufMetadata m = {}) { eigenq::io::GgufWriter w(p, m, entries); };
   EXPECT_THROW_WITH(plan({{"", Type::f32, {1}}}), eigenq::InvalidArgument, "tensor 0 has an empty name");
-  EXPECT_THROW_WITH(plan({{std::string(64, 'n'), Type::f32, {1}}}), eigenq::InvalidArgument, "has 64 bytes; ggml reads at most 63");
-  EXPECT_THROW_WITH(plan({{"a", Type::f32, {1}}, {"a", Type::f32, {1}}}), eigenq::InvalidArgument, "tensor name 'a' appears twice");
+  EXPECT_THROW_WITH(plan({{std::string(64, 'n'), Type::f32, {1}}}), eigenq::InvalidArgument,
+                    "has 64 bytes; ggml reads at most 63");
+  EXPECT_THROW_WITH(plan({{"a", Type::f32, {1}}, {"a", Type::f32, {1}}}), eigenq::InvalidArgument,
+                    "tensor name 'a' appears twice");
   EXPECT_THROW_WITH(plan({{"a", Type::f32, {}}}), eigenq::InvalidArgument, "has 0 dimensions; GGUF stores 1 to 4");
   EXPECT_THROW_WITH(plan({{"a", Type::f32, {1, 1, 1, 1, 1}}}), eigenq::InvalidArgument, "has 5 dimensions");
   EXPECT_THROW_WITH(plan({{"a", Type::f32, {2, 0}}}), eigenq::InvalidArgument, "'a' ne[1] is 0; dimensions are positive");
-  EXPECT_THROW_WITH(plan({{"a", static_cast<Type>(1000), {2}}}), eigenq::InvalidArgument, "'a' has unknown ggml type id 1000");
+  EXPECT_THROW_WITH(plan({{"a", static_cast<Type>(1000), {2}}}), eigenq::InvalidArgument,
+                    "'a' has unknown ggml type id 1000");
   EXPECT_THROW_WITH(plan({{"a", Type::q8_0, {48}}}), eigenq::InvalidArgument,
                     "'a' of type q8_0 has rows of 48 elements, not a multiple of its block of 32");
   EXPECT_THROW_WITH(plan({{"a", Type::f32, {std::int64_t{1} << 32, std::int64_t{1} << 32}}}), eigenq::InvalidArgument,

@@ -1,7 +1,6 @@
 // GGUF metadata: the value types of GGUF key/value pairs, a typed value class
-// (GgufValue), the ordered key/value map of a file (GgufMetadata), and their
-// little-endian encoding, read with bounds checks that name the file, the
-// field and the byte offset of whatever is wrong.
+// (GgufValue) and the ordered key/value pairs of a file (GgufMetadata). Their
+// encoding is read in gguf_reader.hpp and written in gguf_writer.hpp.
 //
 // A GGUF value is one of 13 types (gguf_type in ggml's gguf.h): u8 i8 u16 i16
 // u32 i32 u64 i64 f32 f64, bool (one byte, 0 or 1), string (u64 byte length,
@@ -196,7 +195,8 @@ class GgufValue {
       if (!items.empty()) std::memcpy(bytes_.data(), items.data(), bytes_.size());
     }
   }
-  GgufValue(const std::vector<const char*>& items) : GgufValue(std::vector<std::string>(items.begin(), items.end())) {}  // NOLINT
+  GgufValue(const std::vector<const char*>& items)  // NOLINT
+      : GgufValue(std::vector<std::string>(items.begin(), items.end())) {}
 
   // An array of arrays (each item must itself be an array).
   static GgufValue array_of_arrays(std::vector<GgufValue> items) {
@@ -248,7 +248,9 @@ class GgufValue {
   template <class T>
   T get() const {
     static_assert(is_gguf_scalar_v<T> || std::is_same_v<T, std::string>, "GGUF values are read as GGUF scalar types");
-    if (type_ != gguf_type_of<T>()) raise<InvalidArgument>("a GGUF ", describe_type(), " value, not ", to_string(gguf_type_of<T>()));
+    if (type_ != gguf_type_of<T>()) {
+      raise<InvalidArgument>("a GGUF ", describe_type(), " value, not ", to_string(gguf_type_of<T>()));
+    }
     if constexpr (std::is_same_v<T, std::string>) return strings_[0];
     else return element<T>(0);
   }

@@ -190,7 +190,9 @@ inline GgufValue read_gguf_value(GgufCursor& in, GgufType type, const GgufField&
   if (element == GgufType::array) {
     std::vector<GgufValue> items;
     items.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) items.push_back(read_gguf_value(in, GgufType::array, element_field(i), depth + 1));
+    for (std::size_t i = 0; i < count; ++i) {
+      items.push_back(read_gguf_value(in, GgufType::array, element_field(i), depth + 1));
+    }
     return GgufValueAccess::make_arrays(std::move(items));
   }
   const std::size_t bytes = count * min_bytes;  // fits: checked against the bytes left above
@@ -203,10 +205,6 @@ inline GgufValue read_gguf_value(GgufCursor& in, GgufType type, const GgufField&
   in.skip(bytes);
   return GgufValueAccess::make_fixed(GgufType::array, element, count, std::move(data));
 }
-
-}  // namespace detail
-
-namespace detail {
 
 // A name or key as messages show it: printable ASCII kept, the rest escaped, long ones cut.
 inline std::string printable(const std::string& s, std::size_t max = 96) {

@@ -5,6 +5,7 @@
 
 #include "eigenq/io/atomic_file.hpp"
 #include "eigenq/io/dtype.hpp"
+#include "eigenq/io/gguf.hpp"
 #include "eigenq/io/mapped_file.hpp"
 #include "eigenq/io/npy.hpp"
 #include "eigenq/io/quantized_format.hpp"

@@ -15,6 +15,13 @@
 
 #include "eigenq/ggml/row.hpp"
 
+namespace eigenq {
+namespace ggml {
+// gtest prints parameters with this: the type's name rather than its bytes.
+void PrintTo(Type t, std::ostream* os) { *os << type_name(t); }
+}  // namespace ggml
+}  // namespace eigenq
+
 namespace {
 
 namespace gg = eigenq::ggml;
@@ -84,6 +91,7 @@ struct GoldenRow {
   std::string kind;
   Index n = 0;
   bool importance = false;
+  std::vector<float> x, w;  // inline input (fma_trap rows); else inputs.txt's row of this kind
   std::vector<std::uint8_t> q;
   std::vector<float> y;
 };
@@ -115,6 +123,10 @@ std::vector<GoldenRow> load_type_file(gg::Type type) {
       in >> r.kind >> r.n >> imp;
       r.importance = imp != 0;
       rows.push_back(r);
+    } else if (key == "x") {
+      rows.back().x = parse_floats(in, where);
+    } else if (key == "w") {
+      rows.back().w = parse_floats(in, where);
     } else if (key == "q") {
       rows.back().q = parse_bytes(in, where);
     } else if (key == "y") {
@@ -136,15 +148,25 @@ std::string hex_float(float f) {
 
 class GgmlGolden : public ::testing::TestWithParam<gg::Type> {};
 
+// Rows of the generator's trap search: eigenq's quantizer built with FMA contraction fails on them.
+int count_traps(const std::vector<GoldenRow>& rows) {
+  int n = 0;
+  for (const GoldenRow& r : rows) n += r.kind == "fma_trap" ? 1 : 0;
+  return n;
+}
+
 TEST_P(GgmlGolden, BytesAndFloatsMatchGgml) {
   const gg::Type type = GetParam();
   const std::vector<GoldenRow> rows = load_type_file(type);
-  ASSERT_GE(rows.size(), 13u) << gg::type_name(type);
+  ASSERT_GE(rows.size() - static_cast<std::size_t>(count_traps(rows)), 13u) << gg::type_name(type);
   for (const GoldenRow& r : rows) {
     SCOPED_TRACE(std::string(gg::type_name(type)) + " " + r.kind + " n=" + std::to_string(r.n) +
                  (r.importance ? " with importance" : " without importance"));
-    const Input& input = inputs().at(r.kind);
+    const Input input = r.x.empty() ? inputs().at(r.kind) : Input{r.x, r.w};
     ASSERT_LE(r.n, static_cast<Index>(input.x.size()));
+    if (r.importance) {
+      ASSERT_LE(r.n, static_cast<Index>(input.w.size()));
+    }
     const Index bytes = gg::row_size(type, r.n);
     ASSERT_EQ(static_cast<Index>(r.q.size()), bytes);
     ASSERT_EQ(static_cast<Index>(r.y.size()), r.n);

@@ -8,6 +8,18 @@
 // kind (tests/ggml/ggml_test_data.hpp); each <type>.txt holds, per kind and
 // with/without importance, ggml_quantize_chunk's bytes for a prefix of that
 // row and ggml's to_float of those bytes.
+//
+// Each <type>.txt also gets "fma_trap" rows (with their input inline): rows
+// on which eigenq's quantizer, built here WITHOUT its strict-FP regions and
+// with FMA contraction (-march=native), gives other bytes than ggml. They
+// make the golden test fail for any build that lets the compiler contract.
+// The search needs a CPU with FMA; elsewhere no trap rows are written.
+
+// Contraction on, for the trap search: the strict-FP macros defined empty.
+#define EIGENQ_GGML_STRICT_FP_BEGIN
+#define EIGENQ_GGML_STRICT_FP_END
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -15,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "eigenq/ggml/type.hpp"
+#include "eigenq/ggml/row.hpp"
 #include "ggml_oracle.hpp"
 #include "ggml_test_data.hpp"
 
@@ -25,6 +37,7 @@ namespace gg = eigenq::ggml;
 using eigenq::Index;
 
 constexpr int kInputLength = 768;
+constexpr long kTrapSearchRows = 200000;  // per type and importance setting
 
 void write_floats(std::ostream& out, const char* key, const float* x, Index n) {
   out << key;
@@ -55,6 +68,47 @@ Index row_length(gg::Type type, int k) {
   return block * (1 + k % 3);
 }
 
+// Input length each kind needs: the longest row any type takes of it.
+Index input_length(int k) {
+  Index n = 0;
+  for (const gg::Type type : gg::supported_types()) n = std::max(n, row_length(type, k));
+  return n;
+}
+
+struct Trap {
+  Index n = 0;
+  std::vector<float> x, w;
+};
+
+// The first one-block row (random kinds) where the contracted eigenq build differs from ggml.
+bool find_trap(const eigenq_test::GgmlOracle& ggml, gg::Type type, bool importance, Trap* trap) {
+#if defined(__FMA__)
+  const int v = static_cast<int>(type);
+  const Index n = gg::block_size(type) == 1 ? 32 : gg::block_size(type);
+  const Index bytes = gg::row_size(type, n);
+  eigenq_test::SplitMix64 rng(0x74726170'00000000ull + static_cast<std::uint64_t>(v) * 2 + (importance ? 1 : 0));
+  std::vector<float> x(static_cast<std::size_t>(n)), w(static_cast<std::size_t>(n), 1.0f);
+  std::vector<std::uint8_t> a(static_cast<std::size_t>(bytes)), b(static_cast<std::size_t>(bytes));
+  for (long r = 0; r < kTrapSearchRows; ++r) {
+    const auto kind = eigenq_test::kAllRowKinds[rng.below(std::size(eigenq_test::kAllRowKinds))];
+    eigenq_test::fill_row(kind, rng, x.data(), static_cast<int>(n));
+    if (importance) eigenq_test::fill_importance(rng, w.data(), static_cast<int>(n));
+    const float* qw = importance ? w.data() : nullptr;
+    gg::quantize_rows(type, x.data(), a.data(), 1, n, qw);
+    ggml.quantize(v, x.data(), b.data(), 1, n, qw);
+    if (a != b) {
+      trap->n = n;
+      trap->x = x;
+      trap->w = w;
+      return true;
+    }
+  }
+#else
+  (void)ggml, (void)type, (void)importance, (void)trap;
+#endif
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,14 +132,16 @@ int main(int argc, char** argv) {
   {
     std::ofstream out(outdir + "/inputs.txt");
     out << header;
+    int k = 0;
     for (const auto kind : eigenq_test::kAllRowKinds) {
       eigenq_test::SplitMix64 rng(0x676f6c64'00000000ull + static_cast<std::uint64_t>(kind));
       std::vector<float> x(kInputLength), w(kInputLength);
       eigenq_test::fill_row(kind, rng, x.data(), kInputLength);
       eigenq_test::fill_importance(rng, w.data(), kInputLength);
-      out << "input " << eigenq_test::row_kind_name(kind) << ' ' << kInputLength << '\n';
-      write_floats(out, "x", x.data(), kInputLength);
-      write_floats(out, "w", w.data(), kInputLength);
+      const Index n = input_length(k++);
+      out << "input " << eigenq_test::row_kind_name(kind) << ' ' << n << '\n';
+      write_floats(out, "x", x.data(), n);
+      write_floats(out, "w", w.data(), n);
       inputs.push_back(x);
       weights.push_back(w);
     }
@@ -126,11 +182,28 @@ int main(int argc, char** argv) {
       }
       ++k;
     }
+    int traps = 0;
+    for (int imp = 0; imp < (gg::uses_importance(type) ? 2 : 1); ++imp) {
+      Trap trap;
+      if (!find_trap(*ggml, type, imp != 0, &trap)) continue;
+      const Index bytes = gg::row_size(type, trap.n);
+      std::vector<std::uint8_t> q(static_cast<std::size_t>(bytes));
+      std::vector<float> y(static_cast<std::size_t>(trap.n));
+      ggml->quantize(v, trap.x.data(), q.data(), 1, trap.n, imp ? trap.w.data() : nullptr);
+      ggml->to_float(v, q.data(), y.data(), trap.n);
+      out << "row fma_trap " << trap.n << ' ' << imp << '\n';
+      write_floats(out, "x", trap.x.data(), trap.n);
+      if (imp) write_floats(out, "w", trap.w.data(), trap.n);
+      write_bytes(out, "q", q.data(), bytes);
+      write_floats(out, "y", y.data(), trap.n);
+      ++rows;
+      ++traps;
+    }
     if (!out) {
       std::cerr << "cannot write " << outdir << '/' << name << ".txt\n";
       return 1;
     }
-    std::cout << name << ": " << rows << " rows\n";
+    std::cout << name << ": " << rows << " rows, " << traps << " of them FMA traps\n";
   }
   return 0;
 }

@@ -30,6 +30,10 @@
 #error "eigenq/ggml reproduces ggml's bytes only with IEEE arithmetic: do not compile it with -ffast-math"
 #endif
 
+// A translation unit may define both macros (empty) before including any
+// eigenq/ggml header to see what contraction does: tests/ggml/make_ggml_golden.cpp
+// does so to find rows that catch a contracting build. Nothing else should.
+#ifndef EIGENQ_GGML_STRICT_FP_BEGIN
 #if defined(__clang__)
 #define EIGENQ_GGML_STRICT_FP_BEGIN \
   _Pragma("float_control(push)") _Pragma("clang fp contract(off)")
@@ -47,3 +51,4 @@
 #define EIGENQ_GGML_STRICT_FP_BEGIN
 #define EIGENQ_GGML_STRICT_FP_END
 #endif
+#endif  // EIGENQ_GGML_STRICT_FP_BEGIN

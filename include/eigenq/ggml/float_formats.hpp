@@ -34,29 +34,25 @@ inline float float_from_bits(std::uint32_t u) {
 }
 
 // float -> binary16, round to nearest even. ggml computes this with two float
-// multiplications that make the FPU round; this is the same map in integers.
+// multiplications that make the FPU round; this is the same map in integers
+// (so it holds under any FPU mode), branch-free so that loops vectorize.
 inline std::uint16_t fp32_to_fp16(float x) {
   const std::uint32_t u = float_bits(x);
   const std::uint32_t sign = (u >> 16) & 0x8000u;
   const std::uint32_t a = u & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u);  // any NaN
-  if (a >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // >= 65520: inf
-  if (a >= 0x38800000u) {  // normal half: rebias, round away the 13 low bits
-    std::uint32_t h = (a - 0x38000000u) >> 13;
-    const std::uint32_t rest = a & 0x1FFFu;
-    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is right
-    return static_cast<std::uint16_t>(sign | h);
-  }
-  // Subnormal half or zero: the value in units of 2^-24, rounded to nearest even.
+  // Normal half: rebias the exponent, round the 13 dropped bits to nearest even
+  // (a carry into the exponent is right, up to infinity).
+  const std::uint32_t normal = (a - 0x38000000u + 0xFFFu + ((a >> 13) & 1u)) >> 13;
+  // Subnormal half: the value m * 2^(e - 150) in units of 2^-24, rounded to
+  // nearest even; shifts past 31 would give 0 anyway.
   const std::uint32_t e = a >> 23;
-  if (e < 102) return static_cast<std::uint16_t>(sign);  // at most 2^-25: rounds to zero
-  const std::uint32_t m = (a & 0x7FFFFFu) | 0x800000u;   // value = m * 2^(e - 150)
-  const std::uint32_t shift = 126 - e;                  // 14..24
-  std::uint32_t q = m >> shift;
-  const std::uint32_t rest = m & ((1u << shift) - 1u);
-  const std::uint32_t half = 1u << (shift - 1);
-  if (rest > half || (rest == half && (q & 1u))) ++q;  // may reach the smallest normal: right
-  return static_cast<std::uint16_t>(sign | q);
+  const std::uint32_t shift = 126u - (e < 95u ? 95u : e > 112u ? 112u : e);  // 14..31
+  const std::uint32_t m = (a & 0x7FFFFFu) | 0x800000u;
+  const std::uint32_t sub = (m + (1u << (shift - 1)) - 1u + ((m >> shift) & 1u)) >> shift;
+  std::uint32_t h = a < 0x38800000u ? sub : normal;
+  h = a >= 0x477FF000u ? 0x7C00u : h;  // 65520 and up: infinity
+  h = a > 0x7F800000u ? 0x7E00u : h;   // every NaN
+  return static_cast<std::uint16_t>(sign | h);
 }
 
 // binary16 -> float, exact. A NaN keeps its payload and comes out quiet, as

@@ -23,11 +23,15 @@
 #include "eigenq/ggml/iq4.hpp"
 #include "eigenq/ggml/k_quants.hpp"
 #include "eigenq/ggml/legacy_quants.hpp"
+#include "eigenq/ggml/strict_fp.hpp"
 #include "eigenq/ggml/ternary.hpp"
 #include "eigenq/ggml/type.hpp"
 
 namespace eigenq {
 namespace ggml {
+
+// In the strict-FP region too, only so that GCC inlines the conversions into the loops below.
+EIGENQ_GGML_STRICT_FP_BEGIN
 
 namespace detail {
 
@@ -128,6 +132,8 @@ inline void dequantize_row(Type type, const void* src, float* dst, Index n) {
   }
   raise("ggml type ", type_name(type), " has no dequantizer");
 }
+
+EIGENQ_GGML_STRICT_FP_END
 
 }  // namespace ggml
 }  // namespace eigenq

@@ -37,7 +37,6 @@ namespace gg = eigenq::ggml;
 using eigenq::Index;
 
 constexpr int kInputLength = 768;
-constexpr long kTrapSearchRows = 200000;  // per type and importance setting
 
 void write_floats(std::ostream& out, const char* key, const float* x, Index n) {
   out << key;
@@ -83,6 +82,7 @@ struct Trap {
 // The first one-block row (random kinds) where the contracted eigenq build differs from ggml.
 bool find_trap(const eigenq_test::GgmlOracle& ggml, gg::Type type, bool importance, Trap* trap) {
 #if defined(__FMA__)
+  constexpr long kTrapSearchRows = 200000;  // per type and importance setting
   const int v = static_cast<int>(type);
   const Index n = gg::block_size(type) == 1 ? 32 : gg::block_size(type);
   const Index bytes = gg::row_size(type, n);

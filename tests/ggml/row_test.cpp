@@ -44,6 +44,9 @@ TEST(GgmlRow, BadArgumentsThrowNamingTheValue) {
                eigenq::InvalidArgument);
 }
 
+// Built normally and with -march=native (ggml_native_tests): the strict-FP region holds.
+TEST(GgmlRow, ThisBuildDoesNotContract) { EXPECT_FALSE(gg::detail::fp_contraction_detected()); }
+
 TEST(GgmlRow, ZeroRowsWriteNothing) {
   EXPECT_EQ(gg::quantize_rows(gg::Type::q4_0, nullptr, nullptr, 0, 32, nullptr), 0);
 }

@@ -35,8 +35,30 @@ EIGENQ_GGML_STRICT_FP_BEGIN
 
 namespace detail {
 
+// True if this build fuses a*b - c although the strict-FP region forbids it:
+// clang 14's backend ignores the pragma under -ffp-contract=fast. With a = 1 + 2^-12
+// the product a*a rounds (a tie, to even) to 1 + 2^-11, so a*a - (1 + 2^-11) is 0
+// when rounded separately and 2^-24 when fused. (volatile: no constant folding.)
+inline bool fp_contraction_detected() {
+  volatile float va = 1.0f + 0x1p-12f;
+  volatile float vc = 1.0f + 0x1p-11f;
+  const float a = va;
+  const float c = vc;
+  return a * a - c != 0.0f;
+}
+
+inline void require_strict_fp() {
+  static const bool contracted = fp_contraction_detected();
+  if (contracted) {
+    raise<Error>("eigenq/ggml was compiled with floating-point contraction forced on (clang before 15 with "
+                 "-ffp-contract=fast ignores the strict-FP pragma); its bytes would differ from ggml's. "
+                 "Build without -ffp-contract=fast.");
+  }
+}
+
 inline void check_row_arguments(Type type, const void* src, const void* dst, Index rows, Index n_per_row,
                                 const char* what) {
+  require_strict_fp();
   require_supported(type);
   const char* name = type_name(type);
   if (rows < 0) raise(what, ": rows = ", rows, " is negative (", name, ")");

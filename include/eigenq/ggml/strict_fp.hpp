@@ -15,6 +15,8 @@
 //    clang records the setting per operation, so inlining keeps it.
 //  - MSVC: fp_contract(off) (untested here; MSVC 2022 does not contract by default).
 // tests/ggml builds its golden test twice, once with -march=native, to check.
+// clang before 15 ignores the pragma when -ffp-contract=fast is given on the
+// command line; row.hpp detects that at run time and throws.
 //
 // Also needed: float expressions evaluated in float (FLT_EVAL_METHOD 0, i.e.
 // SSE2 on x86, not the x87 unit) and no -ffast-math.

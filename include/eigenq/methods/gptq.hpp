@@ -134,13 +134,17 @@ void invert_lower_triangular(GptqMatrix<T>& a) {
 template <class T>
 bool inverse_cholesky_upper(GptqMatrix<T>& h, GptqMatrix<T>& u) {
   GptqMatrix<T> r = h.reverse();
+  const Eigen::Matrix<T, Eigen::Dynamic, 1> diag = r.diagonal();
   {
     Eigen::LLT<Eigen::Ref<GptqMatrix<T>>, Eigen::Lower> llt(r);  // in place: L in r's lower triangle
     if (llt.info() != Eigen::Success) return false;
   }
   r.template triangularView<Eigen::StrictlyUpper>().setZero();
+  // A pivot that is rounding noise (r_kk^2 at most 16 eps H_kk) means "singular", not "positive
+  // definite": LLT accepts any pivot > 0, and [[2, 2], [2, 2]] gives one of about eps in float.
+  const T noise = T(16) * Eigen::NumTraits<T>::epsilon();
   for (Index k = 0; k < r.rows(); ++k) {
-    if (!(r(k, k) > T(0)) || !std::isfinite(r(k, k))) return false;
+    if (!(r(k, k) > T(0)) || !std::isfinite(r(k, k)) || !(r(k, k) * r(k, k) > noise * diag[k])) return false;
   }
   if (!r.allFinite()) return false;
   invert_lower_triangular(r);

@@ -3,9 +3,12 @@
 // errors for bad input. (The comparison with the reference algorithm is gptq_golden_test.cpp.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "eigenq/methods/gptq.hpp"
 #include "eigenq/policy/codebook.hpp"
@@ -157,6 +160,57 @@ TEST(Gptq, FromCalibrationStatistics) {
   eigenq::CalibrationStatsObserver sums(32, {false});
   sums.observe(x);
   eigenq_test::expect_error<eigenq::InvalidArgument>([&] { eigenq::gptq(w, sums.stats(), q); }, {"gptq", "hessian"});
+}
+
+// A block quantizer of its own, shaped like ggml's Q4_0 (blocks of 32 along a row, d = max / -8,
+// q = clamp(round(x / d) + 8, 0, 15)): the row-quantizer interface a ggml block type plugs into.
+class Q4_0LikeRows {
+ public:
+  using result_type = Eigen::MatrixXf;  // the dequantized weight (a real block type: its bytes)
+  Q4_0LikeRows(Index rows, Index cols) : d_(rows, (cols + 31) / 32), fitted_((cols + 31) / 32, false), out_(rows, cols) {}
+  Index rows() const { return out_.rows(); }
+  Index cols() const { return out_.cols(); }
+  Index group_size() const { return 32; }
+  bool fitted(Index g) const { return fitted_[static_cast<std::size_t>(g)]; }
+  void fit_group(Index g, const Eigen::Ref<const Eigen::MatrixXf>& columns) {
+    for (Index r = 0; r < columns.rows(); ++r) {
+      float max = 0.0f;
+      for (Index c = 0; c < columns.cols(); ++c) {
+        if (std::fabs(columns(r, c)) > std::fabs(max)) max = columns(r, c);
+      }
+      d_(r, g) = max / -8.0f;
+    }
+    fitted_[static_cast<std::size_t>(g)] = true;
+  }
+  void quantize_column(Index col, const float* values, float* dequantized) {
+    for (Index r = 0; r < rows(); ++r) {
+      const float d = d_(r, col / 32);
+      const float q = d == 0.0f ? 8.0f : std::min(15.0f, std::max(0.0f, std::nearbyint(values[r] / d) + 8.0f));
+      dequantized[r] = out_(r, col) = (q - 8.0f) * d;
+    }
+  }
+  result_type result() const { return out_; }
+
+ private:
+  Eigen::MatrixXf d_;
+  std::vector<bool> fitted_;
+  Eigen::MatrixXf out_;
+};
+
+TEST(Gptq, AnyRowQuantizerPlugsIn) {
+  const Layer l = make_layer(16, 128, 256, 9);
+  const auto r = eigenq::gptq_rows(l.w, l.h, Q4_0LikeRows(16, 128));
+  Q4_0LikeRows rtn(16, 128);
+  std::vector<float> column(16), out(16);
+  for (Index g = 0; g < 4; ++g) rtn.fit_group(g, l.w.middleCols(32 * g, 32));
+  for (Index c = 0; c < 128; ++c) {
+    for (Index i = 0; i < 16; ++i) column[static_cast<std::size_t>(i)] = l.w(i, c);
+    rtn.quantize_column(c, column.data(), out.data());
+  }
+  const double e = eigenq::layer_error(l.w, r.weights, l.h);
+  const double e_rtn = eigenq::layer_error(l.w, rtn.result(), l.h);
+  std::printf("gptq %-28s layer error %.4g, rtn %.4g (%.1f%%)\n", "q4_0-like blocks", e, e_rtn, 100.0 * e / e_rtn);
+  EXPECT_LT(e, 0.8 * e_rtn);
 }
 
 TEST(Gptq, BadInput) {

@@ -182,7 +182,9 @@ inline void write_calibration_stats(const std::string& path, const CalibrationSt
   }
   if (stats.empty()) raise(path, ": no statistics to write");
   std::vector<OwnedTensor> tensors;
-  for (const auto& [name, s] : stats) {
+  for (const auto& entry : stats) {
+    const std::string& name = entry.first;
+    const CalibrationStats& s = entry.second;
     if (name.empty()) raise(path, ": a weight name is empty");
     try {
       s.validate("tensor '" + name + "'");

@@ -29,6 +29,7 @@
 //      reached, on W[:, g : g + G] as it stands at the start of the current block (the
 //      reference reads W, which gets the lazy updates of finished blocks only, not W1).
 //   7. The codes and parameters go into an ordinary QTensor of the scheme.
+// A group of G >= in columns is one group per row, i.e. per channel (step 1, not 7).
 // act_order with groups needs static_groups: the reference's dynamic groups then run over
 // permuted columns, which no contiguous-group QTensor can hold.
 //

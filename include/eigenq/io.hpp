@@ -4,6 +4,7 @@
 #pragma once
 
 #include "eigenq/io/atomic_file.hpp"
+#include "eigenq/io/calibration_stats.hpp"
 #include "eigenq/io/dtype.hpp"
 #include "eigenq/io/gguf.hpp"
 #include "eigenq/io/mapped_file.hpp"

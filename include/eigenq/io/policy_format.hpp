@@ -90,9 +90,14 @@ P policy_with_range(const QuantizedTensorMeta& m, const FormatContext& ctx) {
   return configured_policy<P>(ctx, "code range: ", [&](P& p) { p.with_range(m.qmin, m.qmax); });
 }
 
-// What the policies other than linear share: no convention, no profile, no options.
+// What the policies other than linear share: the scheme is the policy's name; no convention,
+// no profile, no options.
 template <class P>
 struct PlainPolicyFormat {
+  static bool matches(const QuantizedTensorMeta& m) {
+    return m.scheme == P().name() && m.code_dtype == dtype_of<typename P::code_type>();
+  }
+  static std::string scheme(const P& p) { return p.name(); }
   static std::string convention(const P&) { return "none"; }
   static std::string profile(const P&) { return ""; }
   static void describe(const P&, nlohmann::ordered_json&) {}
@@ -126,16 +131,16 @@ struct FloatPairFormat : PlainPolicyFormat<P> {
   }
 };
 
-// Log and Exp: the observed range [r_min, r_max].
-template <class P>
+// Log and Exp: the observed range [r_min, r_max] (Log's r_min positive).
+template <class P, bool positive_r_min>
 struct RangeParamsFormat : FloatPairFormat<P, &P::Params::r_min, &P::Params::r_max> {
   static std::vector<ParamSpec> params(const P&) { return {{"r_min", DType::f32, 0}, {"r_max", DType::f32, 0}}; }
 
-  static std::vector<typename P::Params> decode_ranges(const std::vector<TensorView>& v, Index sets,
-                                                       const FormatContext& ctx, bool positive) {
+  static std::vector<typename P::Params> decode(const P&, const std::vector<TensorView>& v, Index sets,
+                                                const FormatContext& ctx) {
     return RangeParamsFormat::decode_pairs(v, sets, [&](Index k, float lo, float hi) {
       check_range_pair(lo, hi, "r_min", "r_max", k, ctx);
-      if (positive && !(lo > 0.0f)) ctx.fail("r_min of parameter set ", k, " is ", lo, " (log needs > 0)");
+      if (positive_r_min && !(lo > 0.0f)) ctx.fail("r_min of parameter set ", k, " is ", lo, " (log needs > 0)");
     });
   }
   static P make(const QuantizedTensorMeta& m, const FormatContext& ctx) { return policy_with_range<P>(m, ctx); }
@@ -258,35 +263,15 @@ struct PolicyFormat<LinearRealOffset<Code>>
 };
 
 template <class Code>
-struct PolicyFormat<Log<Code>> : detail::RangeParamsFormat<Log<Code>> {
-  using P = Log<Code>;
-  static bool matches(const QuantizedTensorMeta& m) { return m.scheme == "log" && m.code_dtype == dtype_of<Code>(); }
-  static std::string scheme(const P&) { return "log"; }
-  static std::vector<typename P::Params> decode(const P&, const std::vector<TensorView>& v, Index sets,
-                                                const detail::FormatContext& ctx) {
-    return PolicyFormat::decode_ranges(v, sets, ctx, true);
-  }
-};
+struct PolicyFormat<Log<Code>> : detail::RangeParamsFormat<Log<Code>, true> {};
 
 template <class Code>
-struct PolicyFormat<Exp<Code>> : detail::RangeParamsFormat<Exp<Code>> {
-  using P = Exp<Code>;
-  static bool matches(const QuantizedTensorMeta& m) { return m.scheme == "exp" && m.code_dtype == dtype_of<Code>(); }
-  static std::string scheme(const P&) { return "exp"; }
-  static std::vector<typename P::Params> decode(const P&, const std::vector<TensorView>& v, Index sets,
-                                                const detail::FormatContext& ctx) {
-    return PolicyFormat::decode_ranges(v, sets, ctx, false);
-  }
-};
+struct PolicyFormat<Exp<Code>> : detail::RangeParamsFormat<Exp<Code>, false> {};
 
 template <class Code>
 struct PolicyFormat<LogSigned<Code>>
     : detail::FloatPairFormat<LogSigned<Code>, &LogSigned<Code>::Params::m_min, &LogSigned<Code>::Params::m_max> {
   using P = LogSigned<Code>;
-  static bool matches(const QuantizedTensorMeta& m) {
-    return m.scheme == "log-signed" && m.code_dtype == dtype_of<Code>();
-  }
-  static std::string scheme(const P&) { return "log-signed"; }
   static void describe(const P& p, nlohmann::ordered_json& extra) { extra["octaves"] = p.octaves(); }
   static std::vector<ParamSpec> params(const P&) { return {{"m_min", DType::f32, 0}, {"m_max", DType::f32, 0}}; }
 
@@ -311,8 +296,6 @@ struct PolicyFormat<LogSigned<Code>>
 template <class Code>
 struct PolicyFormat<Log2<Code>> : detail::PlainPolicyFormat<Log2<Code>> {
   using P = Log2<Code>;
-  static bool matches(const QuantizedTensorMeta& m) { return m.scheme == "log2" && m.code_dtype == dtype_of<Code>(); }
-  static std::string scheme(const P&) { return "log2"; }
   // e_max fits a signed byte (Log2::fit clamps it to [-128, 127]).
   static std::vector<ParamSpec> params(const P&) { return {{"max_exponent", DType::i8, 0}}; }
 
@@ -342,10 +325,6 @@ struct PolicyFormat<Log2<Code>> : detail::PlainPolicyFormat<Log2<Code>> {
 template <class Code>
 struct PolicyFormat<Codebook<Code>> : detail::PlainPolicyFormat<Codebook<Code>> {
   using P = Codebook<Code>;
-  static bool matches(const QuantizedTensorMeta& m) {
-    return m.scheme == "codebook" && m.code_dtype == dtype_of<Code>();
-  }
-  static std::string scheme(const P&) { return "codebook"; }
   static void describe(const P& p, nlohmann::ordered_json& extra) {
     extra["clusters"] = p.clusters();
     extra["seed"] = p.seed();

@@ -6,17 +6,10 @@
 #include <Eigen/Core>
 
 #include <cstdint>
-#include <random>
+
+#include "support/random_data.hpp"
 
 namespace eigenq_test {
-
-inline Eigen::MatrixXf random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint32_t seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  Eigen::MatrixXf m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = scale * u(gen);
-  return m;
-}
 
 // 16 -> 32 -> 32 -> 8, small uniform weights and biases.
 inline eigenq::MlpModel toy_mlp(std::uint32_t seed = 1) {

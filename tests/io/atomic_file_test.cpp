@@ -10,6 +10,7 @@
 
 #include "eigenq/io/mapped_file.hpp"
 #include "io_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 

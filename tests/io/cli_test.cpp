@@ -22,6 +22,7 @@
 #include "eigenq/io.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 #include "io_test_util.hpp"
+#include "support/random_data.hpp"
 
 extern char** environ;
 
@@ -73,11 +74,7 @@ Result run(const std::vector<std::string>& args) {
 }
 
 Eigen::MatrixXf random_matrix(Index rows, Index cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  Eigen::MatrixXf m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(rng);
-  return m;
+  return eigenq_test::normal_matrix(rows, cols, seed);
 }
 
 std::vector<float> row_major(const Eigen::MatrixXf& m) {

@@ -1,15 +1,15 @@
-// Helpers shared by the io tests: a temporary folder, whole-file bytes, and a
-// check that a call throws a given eigenq error whose message says something.
+// Helpers shared by the io tests: a temporary folder and whole-file bytes
+// (EXPECT_THROW_WITH is in support/test_support.hpp).
 #pragma once
-
-#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace io_test {
@@ -59,23 +59,3 @@ inline void write_text(const std::string& path, const std::string& text) {
 }
 
 }  // namespace io_test
-
-// EXPECT that `statement` throws exception type E whose what() contains every listed fragment.
-#define EXPECT_THROW_WITH(statement, E, ...)                                                   \
-  do {                                                                                         \
-    bool thrown_ = false;                                                                      \
-    try {                                                                                      \
-      statement;                                                                               \
-    } catch (const E& e_) {                                                                    \
-      thrown_ = true;                                                                          \
-      const std::string what_ = e_.what();                                                     \
-      for (const char* fragment_ : {__VA_ARGS__}) {                                            \
-        EXPECT_NE(what_.find(fragment_), std::string::npos) << "message: " << what_            \
-                                                             << "\nmissing: " << fragment_;    \
-      }                                                                                        \
-    } catch (const std::exception& other_) {                                                   \
-      ADD_FAILURE() << "threw another exception type: " << other_.what();                      \
-      thrown_ = true;                                                                          \
-    }                                                                                          \
-    if (!thrown_) ADD_FAILURE() << #statement " did not throw " #E;                            \
-  } while (false)

@@ -2,7 +2,8 @@
 
 #include "eigenq/nn/convert.hpp"
 
-#include "../nn/nn_test_util.hpp"
+#include "io_test_util.hpp"
+#include "support/nn_models.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +20,6 @@
 #include <random>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -35,9 +35,8 @@ Matrix input(Index rows, unsigned seed) { return eigenq_test::random_batches(1, 
 
 class SaveLoad : public testing::Test {
  protected:
-  fs::path dir = fs::temp_directory_path() / ("eigenq_nn_" + std::to_string(::getpid()));
-  void SetUp() override { fs::create_directories(dir); }
-  void TearDown() override { fs::remove_all(dir); }
+  io_test::TempDir temp;  // a fresh folder per test, removed with its files
+  const fs::path dir = temp.path();
 
   // Saving and loading gives a model with the same layers and the same outputs, bit for bit.
   void round_trip(const Sequential& q, const std::string& name) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 

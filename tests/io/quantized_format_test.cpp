@@ -15,6 +15,7 @@
 
 #include "eigenq/quantizer/quantizer.hpp"
 #include "io_test_util.hpp"
+#include "support/random_data.hpp"
 
 namespace {
 
@@ -23,11 +24,7 @@ using eigenq::Shape;
 using eigenq::io::DType;
 
 Eigen::MatrixXf random_matrix(Index rows, Index cols, unsigned seed, float offset = 0.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  Eigen::MatrixXf m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = dist(rng) + offset;
-  return m;
+  return eigenq_test::normal_matrix(rows, cols, seed, offset);
 }
 
 using eigenq_test::same_bits;

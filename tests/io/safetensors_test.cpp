@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "io_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include "eigenq/analysis/mixed_precision.hpp"
 #include "eigenq/analysis/mlp_model.hpp"
 
-#include "nn_test_util.hpp"
+#include "support/nn_models.hpp"
 
 #include <gtest/gtest.h>
 

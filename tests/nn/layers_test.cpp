@@ -15,30 +15,24 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "support/random_data.hpp"
 
 namespace {
 
 using eigenq::Index;
 using eigenq::nn::Matrix;
 
+// Weights N(0, 0.2); inputs N(shift, 1), row-major.
 Eigen::MatrixXf random_weight(Index out, Index in, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 0.2f);
-  Eigen::MatrixXf w(out, in);
-  for (Index i = 0; i < w.size(); ++i) w.data()[i] = g(rng);
-  return w;
+  return eigenq_test::normal_matrix(out, in, seed, 0.0f, 0.2f);
 }
 
 Matrix random_input(Index batch, Index in, unsigned seed, float shift = 0.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(shift, 1.0f);
-  Matrix x(batch, in);
-  for (Index i = 0; i < x.size(); ++i) x.data()[i] = g(rng);
-  return x;
+  return eigenq_test::normal_matrix<Matrix>(batch, in, seed, shift);
 }
 
 TEST(FloatLayers, LinearReluSequential) {

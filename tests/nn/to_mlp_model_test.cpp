@@ -1,6 +1,6 @@
 #include "eigenq/nn/to_mlp_model.hpp"
 
-#include "../analysis/analysis_test_util.hpp"
+#include "support/random_data.hpp"
 
 #include <gtest/gtest.h>
 

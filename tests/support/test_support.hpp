@@ -1,5 +1,6 @@
 // Helpers every test folder shares: bit-exact comparison of vectors and checking that a call
-// throws the right error type with a message that says the right things.
+// throws the right error type with a message that says the right things. Seeded random data
+// and models are in random_data.hpp and nn_models.hpp beside this file.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -45,7 +47,8 @@ template <class T>
   return ::testing::AssertionSuccess();
 }
 
-// f() must throw E (or a subclass) whose message contains every fragment.
+// f() must throw E (or a subclass) whose message contains every fragment; no exception, or
+// an exception of another type, fails the test.
 template <class E, class F>
 void expect_error(F&& f, const std::vector<std::string>& fragments) {
   try {
@@ -55,7 +58,13 @@ void expect_error(F&& f, const std::vector<std::string>& fragments) {
     for (const auto& fragment : fragments) {
       EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what() << " lacks " << fragment;
     }
+  } catch (const std::exception& other) {
+    ADD_FAILURE() << "threw another exception type: " << other.what();
   }
 }
 
 }  // namespace eigenq_test
+
+// expect_error for a statement:
+//   EXPECT_THROW_WITH(read_npy(path), eigenq::FormatError, "bad.npy", "magic");
+#define EXPECT_THROW_WITH(statement, E, ...) ::eigenq_test::expect_error<E>([&] { statement; }, {__VA_ARGS__})

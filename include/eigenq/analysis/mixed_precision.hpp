@@ -11,15 +11,13 @@
 // 1. Sensitivity of every (point, candidate): the model with only that point quantized
 //    with that candidate, scored by the metric against the float output (one_at_a_time).
 //    Its cost is the exact storage of the quantized weight in bits (codes + parameters).
-// 2. The choice: minimize sum sensitivity subject to sum bits <= budget. Exact, by dynamic
-//    programming over the points with a Pareto-pruned list of (bits, error) states: a
-//    partial assignment that is no cheaper and no better than another can never complete
-//    an optimal one, so dropping it loses nothing. Costs are integers (bits), so no
-//    rounding of the budget is involved.
+// 2. The choice: minimize sum sensitivity subject to sum bits <= budget, exactly
+//    (solve_min_error, pareto_knapsack.hpp).
 // 3. The chosen mix runs end to end; its measured degradation and output metrics are
-//    reported beside the predicted (summed) one.
-// The Pareto front is the DP's final state list: every assignment not dominated in
-// (bits, predicted error), each also measured end to end.
+//    reported beside the predicted (summed) one (MixedPrecisionResult,
+//    mixed_precision_result.hpp).
+// The Pareto front (pareto_front): every assignment not dominated in (bits, predicted
+// error), each also measured end to end.
 // Per output channel (options.rows_per_block = 1, or R for blocks of R rows): the DP's units
 // are blocks of rows instead of whole points, each measured with only its rows quantized;
 // candidates must quantize rows independently, and the row -> scheme map is charged
@@ -39,120 +37,15 @@
 
 #include <Eigen/Core>
 
-#include "eigenq/analysis/json_writer.hpp"
 #include "eigenq/analysis/metrics.hpp"
+#include "eigenq/analysis/mixed_precision_result.hpp"
 #include "eigenq/analysis/model.hpp"
 #include "eigenq/analysis/output_metric.hpp"
+#include "eigenq/analysis/pareto_knapsack.hpp"
 #include "eigenq/analysis/scheme.hpp"
 #include "eigenq/core/error.hpp"
 
 namespace eigenq {
-
-// One candidate of one point: its cost in bits and its (predicted) error.
-struct ChoiceOption {
-  std::int64_t cost = 0;
-  double error = 0.0;
-};
-
-// An assignment: option index per point, its total cost and summed error.
-struct MixedSolution {
-  std::vector<std::size_t> choice;
-  std::int64_t cost = 0;
-  double error = 0.0;
-};
-
-namespace detail {
-
-struct ParetoState {
-  std::int64_t cost;
-  double error;
-  std::size_t parent;  // index into the previous point's state list
-  std::size_t option;  // option chosen for this point
-};
-
-// Pareto-pruned DP. Keeps only states with cost <= budget - (cheapest completion).
-// Returns one state list per point (for back-tracking); the last is the front.
-inline std::vector<std::vector<ParetoState>> pareto_dp(const std::vector<std::vector<ChoiceOption>>& options,
-                                                       std::int64_t budget) {
-  const std::size_t n = options.size();
-  std::vector<std::int64_t> min_rest(n + 1, 0);  // cheapest cost of points p..n-1
-  for (std::size_t p = n; p-- > 0;) {
-    if (options[p].empty()) raise("mixed precision: point ", p, " has no candidate options");
-    std::int64_t cheapest = std::numeric_limits<std::int64_t>::max();
-    for (const ChoiceOption& o : options[p]) {
-      if (o.cost < 0) raise("mixed precision: point ", p, " has an option of negative cost ", o.cost);
-      if (!std::isfinite(o.error)) raise("mixed precision: point ", p, " has an option of non-finite error ", o.error);
-      cheapest = std::min(cheapest, o.cost);
-    }
-    if (min_rest[p + 1] > std::numeric_limits<std::int64_t>::max() - cheapest) raise("mixed precision: cost overflow");
-    min_rest[p] = min_rest[p + 1] + cheapest;
-  }
-  if (min_rest[0] > budget) {
-    raise("mixed precision: the budget of ", budget, " bits is infeasible: the cheapest choice for every point needs ",
-          min_rest[0], " bits");
-  }
-  std::vector<std::vector<ParetoState>> lists;
-  std::vector<ParetoState> current{{0, 0.0, 0, 0}};
-  for (std::size_t p = 0; p < n; ++p) {
-    std::vector<ParetoState> next;
-    next.reserve(current.size() * options[p].size());
-    for (std::size_t s = 0; s < current.size(); ++s) {
-      for (std::size_t k = 0; k < options[p].size(); ++k) {
-        const ChoiceOption& o = options[p][k];
-        const std::int64_t cost = current[s].cost + o.cost;
-        if (cost > budget - min_rest[p + 1]) continue;
-        next.push_back({cost, current[s].error + o.error, s, k});
-      }
-    }
-    std::sort(next.begin(), next.end(), [](const ParetoState& a, const ParetoState& b) {
-      if (a.cost != b.cost) return a.cost < b.cost;
-      if (a.error != b.error) return a.error < b.error;
-      if (a.parent != b.parent) return a.parent < b.parent;
-      return a.option < b.option;
-    });
-    std::vector<ParetoState> kept;
-    for (const ParetoState& st : next) {
-      if (kept.empty() || st.error < kept.back().error) kept.push_back(st);  // strictly better than every cheaper one
-    }
-    lists.push_back(kept);
-    current = std::move(kept);
-  }
-  return lists;
-}
-
-inline MixedSolution backtrack(const std::vector<std::vector<ParetoState>>& lists, std::size_t index) {
-  MixedSolution sol;
-  sol.choice.assign(lists.size(), 0);
-  if (lists.empty()) return sol;
-  sol.cost = lists.back()[index].cost;
-  sol.error = lists.back()[index].error;
-  for (std::size_t p = lists.size(); p-- > 0;) {
-    const ParetoState& st = lists[p][index];
-    sol.choice[p] = st.option;
-    index = st.parent;
-  }
-  return sol;
-}
-
-}  // namespace detail
-
-// The assignment of least summed error whose summed cost is within budget (bits).
-// Throws InvalidArgument when no assignment fits. Ties: the cheaper assignment.
-inline MixedSolution solve_min_error(const std::vector<std::vector<ChoiceOption>>& options, std::int64_t budget) {
-  const auto lists = detail::pareto_dp(options, budget);
-  if (lists.empty()) return {};
-  // The front is sorted by cost with strictly decreasing error: the last state is best.
-  return detail::backtrack(lists, lists.back().size() - 1);
-}
-
-// Every assignment not dominated in (cost, error), by increasing cost (decreasing error).
-inline std::vector<MixedSolution> pareto_front(const std::vector<std::vector<ChoiceOption>>& options) {
-  const auto lists = detail::pareto_dp(options, std::numeric_limits<std::int64_t>::max());
-  std::vector<MixedSolution> out;
-  if (lists.empty()) return out;
-  for (std::size_t i = 0; i < lists.back().size(); ++i) out.push_back(detail::backtrack(lists, i));
-  return out;
-}
 
 // A size budget for the selected weight points.
 class Budget {
@@ -205,152 +98,6 @@ struct MixedPrecisionOptions {
   // With rows_per_block > 0: the bits each row needs to say which scheme it uses, counted in
   // the budget (nn::ChannelMixedLinear stores one byte per row).
   int row_map_bits = 8;
-};
-
-struct PointChoice {
-  std::string point;
-  std::string scheme;                    // with rows_per_block > 0: a summary ("int4-g32:90 int3-g32:38")
-  std::vector<std::string> row_schemes;  // with rows_per_block > 0: the scheme of every row
-  Index elements = 0;
-  std::int64_t bits = 0;
-  double sensitivity = 0.0;  // this point's predicted share
-};
-
-struct ParetoPoint {
-  std::int64_t bits = 0;
-  double bits_per_weight = 0.0;
-  double predicted = 0.0;       // summed sensitivity
-  double measured = 0.0;        // the metric of the mixed model, end to end
-  ErrorMetrics output;          // mixed model output against the float output
-  std::vector<std::string> schemes;  // per selected point
-};
-
-struct MixedPrecisionResult {
-  std::string metric;
-  Index rows_per_block = 0;        // as given: 0 chose per layer
-  std::string budget;              // as given
-  std::int64_t budget_bits = 0;
-  std::int64_t total_bits = 0;     // of the chosen mix (with the row maps, if any)
-  Index weights = 0;               // weights of the selected points
-  double bits_per_weight = 0.0;
-  double predicted = 0.0;
-  double measured = 0.0;
-  ErrorMetrics output;
-  std::vector<PointChoice> choices;
-  // sensitivity[p][k] and cost[p][k]: point p (of choices) with its candidate k (per row
-  // block: summed over the point's blocks, i.e. the whole point under candidate k).
-  std::vector<std::vector<std::string>> candidate_names;
-  std::vector<std::vector<double>> sensitivity;
-  std::vector<std::vector<std::int64_t>> cost;
-  std::vector<ParetoPoint> front;  // by increasing bits
-
-  std::string to_table() const {
-    std::string out;
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%-24s %-18s %10s %12s %8s %14s\n", "point", "scheme", "weights", "bits",
-                  "bits/w", ("d_" + metric).c_str());
-    out += buf;
-    for (const PointChoice& c : choices) {
-      std::snprintf(buf, sizeof buf, "%-24s %-18s %10lld %12lld %8.3f %14.6e\n", c.point.c_str(), c.scheme.c_str(),
-                    static_cast<long long>(c.elements), static_cast<long long>(c.bits),
-                    c.elements ? static_cast<double>(c.bits) / static_cast<double>(c.elements) : 0.0, c.sensitivity);
-      out += buf;
-    }
-    std::snprintf(buf, sizeof buf,
-                  "budget %s = %lld bits; chosen %lld bits (%.3f bits/weight)\n"
-                  "predicted %s %.6e, measured %.6e, output sqnr %s dB\n",
-                  budget.c_str(), static_cast<long long>(budget_bits), static_cast<long long>(total_bits),
-                  bits_per_weight, metric.c_str(), predicted, measured,
-                  ErrorMetrics::format_db(output.sqnr_db).c_str());
-    out += buf;
-    return out;
-  }
-
-  // Every measured (point, candidate): its bits per weight and its sensitivity.
-  std::string candidates_table() const {
-    std::string out;
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%-24s %-20s %12s %8s %14s\n", "point", "candidate", "bits", "bits/w",
-                  ("d_" + metric).c_str());
-    out += buf;
-    for (std::size_t p = 0; p < choices.size(); ++p) {
-      for (std::size_t k = 0; k < candidate_names[p].size(); ++k) {
-        const double per = choices[p].elements ? static_cast<double>(cost[p][k]) / static_cast<double>(choices[p].elements) : 0.0;
-        std::snprintf(buf, sizeof buf, "%-24s %-20s %12lld %8.3f %14.6e\n", k == 0 ? choices[p].point.c_str() : "",
-                      candidate_names[p][k].c_str(), static_cast<long long>(cost[p][k]), per, sensitivity[p][k]);
-        out += buf;
-      }
-    }
-    return out;
-  }
-
-  // The Pareto front as a table: bits/weight, predicted and measured degradation, SQNR.
-  std::string front_table() const {
-    std::string out;
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%8s %12s %14s %14s %9s  %s\n", "bits/w", "bits", "predicted", "measured",
-                  "sqnr_db", "schemes");
-    out += buf;
-    for (const ParetoPoint& f : front) {
-      std::string names;
-      for (const std::string& s : f.schemes) names += (names.empty() ? "" : ",") + s;
-      std::snprintf(buf, sizeof buf, "%8.3f %12lld %14.6e %14.6e %9s  ", f.bits_per_weight,
-                    static_cast<long long>(f.bits), f.predicted, f.measured,
-                    ErrorMetrics::format_db(f.output.sqnr_db).c_str());
-      out += buf + names + "\n";
-    }
-    return out;
-  }
-
-  // Everything above as JSON; non-finite numbers are null.
-  std::string to_json() const {
-    JsonWriter w;
-    w.begin_object()
-        .key("metric").value(metric)
-        .key("budget").value(budget)
-        .key("budget_bits").value(static_cast<long long>(budget_bits))
-        .key("total_bits").value(static_cast<long long>(total_bits))
-        .key("weights").value(static_cast<long long>(weights))
-        .key("bits_per_weight").value(bits_per_weight)
-        .key("predicted").value(predicted)
-        .key("measured").value(measured)
-        .key("output");
-    output.write_json(w);
-    w.key("choices").begin_array();
-    for (std::size_t p = 0; p < choices.size(); ++p) {
-      const PointChoice& c = choices[p];
-      w.begin_object()
-          .key("point").value(c.point)
-          .key("scheme").value(c.scheme)
-          .key("elements").value(static_cast<long long>(c.elements))
-          .key("bits").value(static_cast<long long>(c.bits))
-          .key("sensitivity").value(c.sensitivity)
-          .key("candidates").begin_array();
-      for (std::size_t k = 0; k < candidate_names[p].size(); ++k) {
-        w.begin_object()
-            .key("scheme").value(candidate_names[p][k])
-            .key("bits").value(static_cast<long long>(cost[p][k]))
-            .key("sensitivity").value(sensitivity[p][k])
-            .end_object();
-      }
-      w.end_array().end_object();
-    }
-    w.end_array().key("front").begin_array();
-    for (const ParetoPoint& f : front) {
-      w.begin_object()
-          .key("bits").value(static_cast<long long>(f.bits))
-          .key("bits_per_weight").value(f.bits_per_weight)
-          .key("predicted").value(f.predicted)
-          .key("measured").value(f.measured)
-          .key("output");
-      f.output.write_json(w);
-      w.key("schemes").begin_array();
-      for (const std::string& s : f.schemes) w.value(s);
-      w.end_array().end_object();
-    }
-    w.end_array().end_object();
-    return w.str();
-  }
 };
 
 inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model, const Eigen::MatrixXf& calibration,

@@ -320,4 +320,35 @@ inline void clip_range_at(const Histogram& h, double t, float& lo, float& hi) {
   if (lo > hi) lo = hi = h.min() > ft ? ft : -ft;  // all data beyond t on one side
 }
 
+// What the histogram-based clipping observers (PercentileObserver, MseClipObserver,
+// KlEntropyObserver) share: one HistogramObserver fed batch after batch, and params(policy)
+// fitted on the ranges Derived::ranges(policy) clips from it.
+template <class Derived>
+class HistogramClipObserver {
+ public:
+  template <class X>
+  void observe(const X& batch) {
+    histograms_.observe(batch);
+  }
+  void observe_view(const RowMajorView& x) { histograms_.observe_view(x); }
+
+  bool empty() const { return histograms_.empty(); }
+  Index batches() const { return histograms_.batches(); }
+  const Granularity& granularity() const { return histograms_.granularity(); }
+  const HistogramObserver& histograms() const { return histograms_; }
+
+  template <class Policy>
+  std::vector<typename Policy::Params> params(const Policy& policy) const {
+    return fit_ranges(policy, static_cast<const Derived&>(*this).ranges(policy), granularity(), histograms_.name());
+  }
+
+  void reset() { histograms_.reset(); }
+
+ protected:
+  HistogramClipObserver(Granularity g, Index bins, HistogramKind kind, const char* name)
+      : histograms_(g, bins, kind, name) {}
+
+  HistogramObserver histograms_;
+};
+
 }  // namespace eigenq

@@ -117,27 +117,17 @@ inline KlEntropyResult kl_threshold(const Histogram& h, Index levels, const KlEn
   return r;
 }
 
-class KlEntropyObserver {
+class KlEntropyObserver : public HistogramClipObserver<KlEntropyObserver> {
  public:
   explicit KlEntropyObserver(Granularity g = PerTensor{}, KlEntropyOptions options = {}, Index bins = 2048)
-      : histograms_(g, bins, HistogramKind::magnitudes, "KlEntropyObserver"), options_(options) {
+      : HistogramClipObserver(g, bins, HistogramKind::magnitudes, "KlEntropyObserver"), options_(options) {
     if (options.stride < 1) raise("KlEntropyObserver: stride = ", options.stride, " must be >= 1");
     if (options.levels != 0 && options.levels < 2) {
       raise("KlEntropyObserver: levels = ", options.levels, " must be 0 (automatic) or >= 2");
     }
   }
 
-  template <class X>
-  void observe(const X& batch) {
-    histograms_.observe(batch);
-  }
-  void observe_view(const RowMajorView& x) { histograms_.observe_view(x); }
-
-  bool empty() const { return histograms_.empty(); }
-  Index batches() const { return histograms_.batches(); }
-  const Granularity& granularity() const { return histograms_.granularity(); }
   const KlEntropyOptions& options() const { return options_; }
-  const HistogramObserver& histograms() const { return histograms_; }
 
   // Levels per sign for `bits`-bit codes on group h's data.
   Index levels_for(const Histogram& h, int bits) const {
@@ -169,15 +159,7 @@ class KlEntropyObserver {
     return r;
   }
 
-  template <class Policy>
-  std::vector<typename Policy::Params> params(const Policy& policy) const {
-    return fit_ranges(policy, ranges(policy), granularity(), "KlEntropyObserver");
-  }
-
-  void reset() { histograms_.reset(); }
-
  private:
-  HistogramObserver histograms_;
   KlEntropyOptions options_;
 };
 

@@ -133,25 +133,15 @@ MseClipResult mse_clip(const Histogram& h, const Policy& policy, const MseClipOp
   return best;
 }
 
-class MseClipObserver {
+class MseClipObserver : public HistogramClipObserver<MseClipObserver> {
  public:
   explicit MseClipObserver(Granularity g = PerTensor{}, MseClipOptions options = {}, Index bins = 2048)
-      : histograms_(g, bins, HistogramKind::values, "MseClipObserver"), options_(options) {
+      : HistogramClipObserver(g, bins, HistogramKind::values, "MseClipObserver"), options_(options) {
     if (options.candidates < 4) raise("MseClipObserver: candidates = ", options.candidates, " must be >= 4");
     if (options.refinements < 0) raise("MseClipObserver: refinements = ", options.refinements, " must be >= 0");
   }
 
-  template <class X>
-  void observe(const X& batch) {
-    histograms_.observe(batch);
-  }
-  void observe_view(const RowMajorView& x) { histograms_.observe_view(x); }
-
-  bool empty() const { return histograms_.empty(); }
-  Index batches() const { return histograms_.batches(); }
-  const Granularity& granularity() const { return histograms_.granularity(); }
   const MseClipOptions& options() const { return options_; }
-  const HistogramObserver& histograms() const { return histograms_; }
 
   // Every group's search result for this policy.
   template <class Policy>
@@ -172,15 +162,7 @@ class MseClipObserver {
     return r;
   }
 
-  template <class Policy>
-  std::vector<typename Policy::Params> params(const Policy& policy) const {
-    return fit_ranges(policy, ranges(policy), granularity(), "MseClipObserver");
-  }
-
-  void reset() { histograms_.reset(); }
-
  private:
-  HistogramObserver histograms_;
   MseClipOptions options_;
 };
 

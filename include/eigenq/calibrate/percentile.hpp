@@ -24,14 +24,14 @@ enum class PercentileMode { magnitude, tails };
 
 inline const char* to_string(PercentileMode m) { return m == PercentileMode::magnitude ? "magnitude" : "tails"; }
 
-class PercentileObserver {
+class PercentileObserver : public HistogramClipObserver<PercentileObserver> {
  public:
   // percentile in (0, 100] ([50, 100] for tails); 100 gives the min-max range.
   explicit PercentileObserver(Granularity g = PerTensor{}, double percentile = 99.99,
                               PercentileMode mode = PercentileMode::magnitude, Index bins = 2048)
-      : histograms_(g, bins,
-                    mode == PercentileMode::magnitude ? HistogramKind::magnitudes : HistogramKind::values,
-                    "PercentileObserver"),
+      : HistogramClipObserver(g, bins,
+                              mode == PercentileMode::magnitude ? HistogramKind::magnitudes : HistogramKind::values,
+                              "PercentileObserver"),
         percentile_(percentile),
         mode_(mode) {
     if (!(percentile > 0.0 && percentile <= 100.0)) {
@@ -42,18 +42,8 @@ class PercentileObserver {
     }
   }
 
-  template <class X>
-  void observe(const X& batch) {
-    histograms_.observe(batch);
-  }
-  void observe_view(const RowMajorView& x) { histograms_.observe_view(x); }
-
-  bool empty() const { return histograms_.empty(); }
-  Index batches() const { return histograms_.batches(); }
-  const Granularity& granularity() const { return histograms_.granularity(); }
   double percentile() const { return percentile_; }
   PercentileMode mode() const { return mode_; }
-  const HistogramObserver& histograms() const { return histograms_; }
 
   // The clipped range of each group (the policy does not change it).
   Ranges ranges() const {
@@ -81,15 +71,7 @@ class PercentileObserver {
     return ranges();
   }
 
-  template <class Policy>
-  std::vector<typename Policy::Params> params(const Policy& policy) const {
-    return fit_ranges(policy, ranges(), granularity(), "PercentileObserver");
-  }
-
-  void reset() { histograms_.reset(); }
-
  private:
-  HistogramObserver histograms_;
   double percentile_;
   PercentileMode mode_;
 };

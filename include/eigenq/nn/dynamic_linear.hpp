@@ -31,6 +31,7 @@
 #include "eigenq/kernels/packed_weights.hpp"
 #include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
+#include "eigenq/nn/quantized_linear_base.hpp"
 #include "eigenq/policy/choose_params.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
@@ -69,18 +70,13 @@ inline void activation_range(const float* x, Index n, const std::string& layer, 
 
 }  // namespace detail
 
-class DynamicLinear : public Module {
+class DynamicLinear : public QuantizedLinearBase<DynamicLinear, eigenq::Linear<std::int8_t>> {
  public:
-  using WeightTensor = QTensor<eigenq::Linear<std::int8_t>>;
-
   DynamicLinear(const Eigen::MatrixXf& weight, const Eigen::VectorXf& bias,
                 DynamicLinearOptions options = {})
       : options_(std::move(options)) {
     if (weight.size() == 0) raise<ShapeError>("DynamicLinear: empty weight");
-    if (bias.size() != 0 && bias.size() != weight.rows()) {
-      raise<ShapeError>("DynamicLinear: bias has ", bias.size(), " entries for ", weight.rows(),
-                        " output channels");
-    }
+    if (bias.size() != 0) detail::check_bias_size("DynamicLinear", bias.size(), weight.rows());
     const Granularity g = options_.per_channel_weights ? Granularity(PerChannel{0}) : Granularity(PerTensor{});
     const Quantizer<eigenq::Linear<std::int8_t>, Granularity> quantizer(options_.weight_policy, g);
     init(quantizer.quantize(weight), bias.size() ? bias : Eigen::VectorXf(Eigen::VectorXf::Zero(weight.rows())));
@@ -95,10 +91,6 @@ class DynamicLinear : public Module {
     init(std::move(weight), std::move(bias));
   }
 
-  Index in_features() const { return weight_.shape()[1]; }
-  Index out_features() const { return weight_.shape()[0]; }
-  const WeightTensor& weight() const { return weight_; }
-  const Eigen::VectorXf& bias() const { return bias_; }
   const DynamicLinearOptions& options() const { return options_; }
 
   // The activation code range after reduce_range.
@@ -127,11 +119,6 @@ class DynamicLinear : public Module {
   std::size_t weight_bytes() const override {
     return weight_.storage_bytes() + sizeof(float) * static_cast<std::size_t>(bias_.size());
   }
-  Index weight_count() const override { return weight_.size(); }
-  Eigen::MatrixXf dequantized_weight() const override {
-    return weight_.template dequantize<Eigen::MatrixXf>();
-  }
-  std::unique_ptr<Module> clone() const override { return std::make_unique<DynamicLinear>(*this); }
 
  private:
   void init(WeightTensor weight, Eigen::VectorXf bias) {
@@ -141,10 +128,7 @@ class DynamicLinear : public Module {
     if (kind == Granularity::Kind::group || (kind == Granularity::Kind::channel && weight.axis() != 0)) {
       raise("DynamicLinear: weights must be quantized per tensor or per output channel (axis 0)");
     }
-    if (bias.size() != weight.shape()[0]) {
-      raise<ShapeError>("DynamicLinear: bias has ", bias.size(), " entries for ", weight.shape()[0],
-                        " output channels");
-    }
+    detail::check_bias_size("DynamicLinear", bias.size(), weight.shape()[0]);
     weight_ = std::move(weight);
     bias_ = std::move(bias);
     const Index n = weight_.shape()[0];
@@ -221,8 +205,6 @@ class DynamicLinear : public Module {
   }
 
   DynamicLinearOptions options_;
-  WeightTensor weight_;
-  Eigen::VectorXf bias_;
   std::vector<float> weight_scales_;
   kernels::PackedWeights packed_;
 };

@@ -25,6 +25,7 @@
 #include "eigenq/kernels/packed_int4_weights.hpp"
 #include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
+#include "eigenq/nn/quantized_linear_base.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
@@ -37,10 +38,8 @@ struct GroupedLinearOptions {
   int threads = 1;
 };
 
-class GroupedLinear : public Module {
+class GroupedLinear : public QuantizedLinearBase<GroupedLinear, eigenq::Linear<std::int8_t>> {
  public:
-  using WeightTensor = QTensor<eigenq::Linear<std::int8_t>>;
-
   static eigenq::Linear<std::int8_t> weight_policy() {
     return eigenq::Linear<std::int8_t>::symmetric().with_bits(4);
   }
@@ -61,10 +60,6 @@ class GroupedLinear : public Module {
     init(std::move(weight), std::move(bias));
   }
 
-  Index in_features() const { return weight_.shape()[1]; }
-  Index out_features() const { return weight_.shape()[0]; }
-  const WeightTensor& weight() const { return weight_; }
-  const Eigen::VectorXf& bias() const { return bias_; }
   const GroupedLinearOptions& options() const { return options_; }
 
   Matrix forward(const Matrix& x) const override {
@@ -82,11 +77,6 @@ class GroupedLinear : public Module {
     return weight_.codes().bytes() + weight_.params().size() * scale_bytes +
            sizeof(float) * static_cast<std::size_t>(bias_.size());
   }
-  Index weight_count() const override { return weight_.size(); }
-  Eigen::MatrixXf dequantized_weight() const override {
-    return weight_.template dequantize<Eigen::MatrixXf>();
-  }
-  std::unique_ptr<Module> clone() const override { return std::make_unique<GroupedLinear>(*this); }
 
  private:
   void init(WeightTensor weight, Eigen::VectorXf bias) {
@@ -99,10 +89,7 @@ class GroupedLinear : public Module {
     for (const auto& p : weight.params()) {
       if (p.zero_point != 0) raise("GroupedLinear: weights must be symmetric (zero point 0)");
     }
-    if (bias.size() != weight.shape()[0]) {
-      raise<ShapeError>("GroupedLinear: bias has ", bias.size(), " entries for ", weight.shape()[0],
-                        " output channels");
-    }
+    detail::check_bias_size("GroupedLinear", bias.size(), weight.shape()[0]);
     if (options_.scale_type == kernels::ScaleType::f16) weight = with_f16_scales(std::move(weight));
     weight_ = std::move(weight);
     bias_ = std::move(bias);
@@ -125,8 +112,6 @@ class GroupedLinear : public Module {
   }
 
   GroupedLinearOptions options_;
-  WeightTensor weight_;
-  Eigen::VectorXf bias_;
   kernels::PackedInt4Weights packed_;
 };
 

@@ -29,6 +29,7 @@
 #include "eigenq/kernels/packed_weights.hpp"
 #include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
+#include "eigenq/nn/quantized_linear_base.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
@@ -41,10 +42,10 @@ struct StaticLinearOptions {
   int threads = 1;
 };
 
-class StaticLinear : public Module {
+// The bias is int32 with scale s_in * s_w(n).
+class StaticLinear
+    : public QuantizedLinearBase<StaticLinear, eigenq::Linear<std::int8_t>, std::vector<std::int32_t>> {
  public:
-  using WeightTensor = QTensor<eigenq::Linear<std::int8_t>>;
-
   // `input` / `output`: calibrated activation parameters (int8 affine).
   StaticLinear(const Eigen::MatrixXf& weight, const Eigen::VectorXf& bias, LinearParams input,
                LinearParams output, bool relu, StaticLinearOptions options = {})
@@ -64,10 +65,6 @@ class StaticLinear : public Module {
     init(std::move(weight), std::move(bias), input, output, relu);
   }
 
-  Index in_features() const { return weight_.shape()[1]; }
-  Index out_features() const { return weight_.shape()[0]; }
-  const WeightTensor& weight() const { return weight_; }
-  const std::vector<std::int32_t>& bias() const { return bias_; }  // int32, scale s_in * s_w(n)
   LinearParams input_params() const { return input_; }
   LinearParams output_params() const { return output_; }
   bool relu() const { return relu_; }
@@ -121,19 +118,12 @@ class StaticLinear : public Module {
   std::size_t weight_bytes() const override {
     return weight_.storage_bytes() + sizeof(std::int32_t) * bias_.size();
   }
-  Index weight_count() const override { return weight_.size(); }
-  Eigen::MatrixXf dequantized_weight() const override {
-    return weight_.template dequantize<Eigen::MatrixXf>();
-  }
-  std::unique_ptr<Module> clone() const override { return std::make_unique<StaticLinear>(*this); }
 
  private:
   // Bias as int32 with scale s_in * s_w(n), zero point 0, rounded half away (TFLite).
   static std::vector<std::int32_t> quantize_bias(const Eigen::VectorXf& bias, Index out, LinearParams input,
                                                  const std::vector<LinearParams>& params) {
-    if (bias.size() != 0 && bias.size() != out) {
-      raise<ShapeError>("StaticLinear: bias has ", bias.size(), " entries for ", out, " output channels");
-    }
+    if (bias.size() != 0) detail::check_bias_size("StaticLinear", bias.size(), out);
     std::vector<std::int32_t> q(static_cast<std::size_t>(out), 0);
     for (Index n = 0; n < bias.size(); ++n) {
       const double scale = static_cast<double>(input.scale) * params[static_cast<std::size_t>(n)].scale;
@@ -163,10 +153,7 @@ class StaticLinear : public Module {
     for (const auto& p : weight.params()) {
       if (p.zero_point != 0) raise("StaticLinear: weights must be symmetric (zero point 0)");
     }
-    if (static_cast<Index>(bias.size()) != weight.shape()[0]) {
-      raise<ShapeError>("StaticLinear: bias has ", bias.size(), " entries for ", weight.shape()[0],
-                        " output channels");
-    }
+    detail::check_bias_size("StaticLinear", static_cast<Index>(bias.size()), weight.shape()[0]);
     check_activation_params(input, output);
     weight_ = std::move(weight);
     bias_ = std::move(bias);
@@ -184,8 +171,6 @@ class StaticLinear : public Module {
   }
 
   StaticLinearOptions options_;
-  WeightTensor weight_;
-  std::vector<std::int32_t> bias_;
   LinearParams input_;
   LinearParams output_;
   bool relu_ = false;

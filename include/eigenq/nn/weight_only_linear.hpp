@@ -16,26 +16,28 @@
 #include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
+#include "eigenq/nn/quantized_linear_base.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
 namespace eigenq {
 namespace nn {
 
 template <class Policy>
-class WeightOnlyLinear : public Module {
+class WeightOnlyLinear : public QuantizedLinearBase<WeightOnlyLinear<Policy>, Policy> {
+  using Base = QuantizedLinearBase<WeightOnlyLinear<Policy>, Policy>;
+  using Base::bias_;
+  using Base::weight_;
+
  public:
-  using WeightTensor = QTensor<Policy>;
+  using typename Base::WeightTensor;
 
   WeightOnlyLinear(WeightTensor weight, Eigen::VectorXf bias, std::string scheme_name)
-      : weight_(std::move(weight)), bias_(std::move(bias)), name_(std::move(scheme_name)) {
+      : Base(std::move(weight), std::move(bias)), name_(std::move(scheme_name)) {
     if (weight_.rank() != 2) {
       raise<ShapeError>("WeightOnlyLinear: weight of shape ", to_string(weight_.shape()), " is not [out, in]");
     }
     if (bias_.size() == 0) bias_ = Eigen::VectorXf::Zero(weight_.shape()[0]);
-    if (bias_.size() != weight_.shape()[0]) {
-      raise<ShapeError>("WeightOnlyLinear: bias has ", bias_.size(), " entries for ", weight_.shape()[0],
-                        " output channels");
-    }
+    detail::check_bias_size("WeightOnlyLinear", bias_.size(), weight_.shape()[0]);
     decoded_ = weight_.template dequantize<Eigen::MatrixXf>();
   }
 
@@ -43,14 +45,10 @@ class WeightOnlyLinear : public Module {
   WeightOnlyLinear(const nn::FloatLinear& layer, const Quantizer<Policy, G>& quantizer, std::string scheme_name)
       : WeightOnlyLinear(quantizer.quantize(layer.weight()), layer.bias(), std::move(scheme_name)) {}
 
-  Index in_features() const { return weight_.shape()[1]; }
-  Index out_features() const { return weight_.shape()[0]; }
-  const WeightTensor& weight() const { return weight_; }
-  const Eigen::VectorXf& bias() const { return bias_; }
   const std::string& scheme_name() const { return name_; }
 
   Matrix forward(const Matrix& x) const override {
-    nn::detail::check_input_features(x, in_features(), "WeightOnlyLinear");
+    nn::detail::check_input_features(x, this->in_features(), "WeightOnlyLinear");
     Matrix y = x * decoded_.transpose();
     y.rowwise() += bias_.transpose();
     return y;
@@ -60,15 +58,8 @@ class WeightOnlyLinear : public Module {
   std::size_t weight_bytes() const override {
     return weight_.storage_bytes() + sizeof(float) * static_cast<std::size_t>(bias_.size());
   }
-  Index weight_count() const override { return weight_.size(); }
-  Eigen::MatrixXf dequantized_weight() const override {
-    return weight_.template dequantize<Eigen::MatrixXf>();
-  }
-  std::unique_ptr<Module> clone() const override { return std::make_unique<WeightOnlyLinear>(*this); }
 
  private:
-  WeightTensor weight_;
-  Eigen::VectorXf bias_;
   std::string name_;
   Eigen::MatrixXf decoded_;
 };

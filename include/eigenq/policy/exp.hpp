@@ -24,7 +24,7 @@
 namespace eigenq {
 
 template <class Code = std::uint8_t>
-class Exp {
+class Exp : public MappedPolicy<Exp<Code>> {
   static_assert(is_code_type_v<Code>, "codes are int8, uint8, int16 or uint16");
 
  public:
@@ -79,18 +79,9 @@ class Exp {
     return {min, max};
   }
 
-  Code quantize(float x, const Params& p) const { return Mapping(*this, p).quantize(x); }
-  float dequantize(Code q, const Params& p) const { return Mapping(*this, p).dequantize(q); }
-
-  void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
-    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.quantize(x[i]); });
-  }
-
-  void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
-    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.dequantize(q[i]); });
-  }
-
  private:
+  friend class MappedPolicy<Exp>;
+
   struct Mapping {
     Mapping(const Exp& policy, const Params& p)
         : r(policy.range_), r_min(p.r_min), r_max(p.r_max), log_b(policy.log_base(p)) {}

@@ -57,7 +57,7 @@ std::int32_t magnitude_codes_for_bits(int bits, const char* policy) {
 //   eigenq::Quantizer q(eigenq::Log<std::uint8_t>().with_bits(4));
 //   auto qt = q.quantize(W_positive);
 template <class Code = std::uint8_t>
-class Log {
+class Log : public MappedPolicy<Log<Code>> {
   static_assert(is_code_type_v<Code>, "codes are int8, uint8, int16 or uint16");
 
  public:
@@ -105,18 +105,9 @@ class Log {
     return {min, max};
   }
 
-  Code quantize(float x, const Params& p) const { return Mapping(*this, p).quantize(x); }
-  float dequantize(Code q, const Params& p) const { return Mapping(*this, p).dequantize(q); }
-
-  void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
-    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.quantize(x[i]); });
-  }
-
-  void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
-    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.dequantize(q[i]); });
-  }
-
  private:
+  friend class MappedPolicy<Log>;
+
   // One parameter set's constants, computed once per run.
   struct Mapping {
     Mapping(const Log& policy, const Params& p)
@@ -165,7 +156,7 @@ class Log {
 // span below the maximum from 6 bits on. with_octaves() sets it.
 //   eigenq::Quantizer q(eigenq::LogSigned<std::int8_t>().with_bits(4), eigenq::PerChannel{0});
 template <class Code = std::int8_t>
-class LogSigned {
+class LogSigned : public MappedPolicy<LogSigned<Code>> {
   static_assert(std::is_same_v<Code, std::int8_t> || std::is_same_v<Code, std::int16_t>,
                 "signed log codes are int8 or int16");
 
@@ -225,18 +216,9 @@ class LogSigned {
     return p;
   }
 
-  Code quantize(float x, const Params& p) const { return Mapping(*this, p).quantize(x); }
-  float dequantize(Code q, const Params& p) const { return Mapping(*this, p).dequantize(q); }
-
-  void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
-    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.quantize(x[i]); });
-  }
-
-  void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
-    for_each_with_mapping<Mapping>(*this, n, p, step, [&](const Mapping& m, Index i) { out[i] = m.dequantize(q[i]); });
-  }
-
  private:
+  friend class MappedPolicy<LogSigned>;
+
   struct Mapping {
     Mapping(const LogSigned& policy, const Params& p)
         : m(policy.magnitudes_),

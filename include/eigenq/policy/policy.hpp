@@ -89,6 +89,42 @@ void for_each_with_mapping(const Policy& policy, Index n, const typename Policy:
   }
 }
 
+// The value-level and bulk operations of a policy whose per-parameter-set constants live in
+// a Mapping: Derived::Mapping(const Derived&, const Params&), with Code quantize(float) and
+// float dequantize(Code). Derived inherits quantize, dequantize, quantize_run and
+// dequantize_run (and befriends this class when its Mapping is private):
+//   template <class Code> class Log : public MappedPolicy<Log<Code>> { ... struct Mapping; };
+// The members are templates only so that they name Derived's types once Derived is complete;
+// D is always Derived.
+template <class Derived>
+class MappedPolicy {
+ public:
+  template <class D = Derived>
+  typename D::code_type quantize(float x, const typename D::Params& p) const {
+    return typename D::Mapping(self(), p).quantize(x);
+  }
+  template <class D = Derived>
+  float dequantize(typename D::code_type q, const typename D::Params& p) const {
+    return typename D::Mapping(self(), p).dequantize(q);
+  }
+
+  template <class D = Derived>
+  void quantize_run(const float* x, Index n, const typename D::Params* p, Index step,
+                    typename D::code_type* out) const {
+    using Mapping = typename D::Mapping;
+    for_each_with_mapping<Mapping>(self(), n, p, step, [&](const Mapping& m, Index i) { out[i] = m.quantize(x[i]); });
+  }
+  template <class D = Derived>
+  void dequantize_run(const typename D::code_type* q, Index n, const typename D::Params* p, Index step,
+                      float* out) const {
+    using Mapping = typename D::Mapping;
+    for_each_with_mapping<Mapping>(self(), n, p, step, [&](const Mapping& m, Index i) { out[i] = m.dequantize(q[i]); });
+  }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
 template <class Policy>
 std::size_t param_bytes(const Policy& policy, const typename Policy::Params& p) {
   if constexpr (detail::has_param_bytes<Policy>::value) {

@@ -1,4 +1,4 @@
-// Deterministic float models and inputs for the nn tests.
+// Deterministic float models and inputs shared by the nn and io tests.
 #pragma once
 
 #include "eigenq/nn/float_linear.hpp"

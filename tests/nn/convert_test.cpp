@@ -1,4 +1,5 @@
 #include "eigenq/nn/convert.hpp"
+#include "eigenq/nn.hpp"
 
 #include "eigenq/analysis/mixed_precision.hpp"
 #include "eigenq/analysis/mlp_model.hpp"
@@ -172,6 +173,19 @@ TEST(Convert, StaticRejectsBatchesThatAreNotBatchByIn) {
                                         {"no calibration batches"});
   expect_error<eigenq::InvalidArgument>([&] { eigenq::nn::quantize_static(m, std::array<Matrix, 0>{}); },
                                         {"no calibration batches"});
+}
+
+// The README's flow, from the entry header <eigenq/nn.hpp> alone.
+TEST(Convert, EntryHeaderOffersTheReadmeFlow) {
+  const Sequential model = small_mlp(8);
+  const Eigen::MatrixXf X_calib = batches(1, 64, 9)[0];  // [batch, in], column-major
+  const Sequential dyn = eigenq::nn::quantize_dynamic(model);
+  const Sequential full = eigenq::nn::quantize_static(model, X_calib);
+  const Sequential q4 = eigenq::nn::quantize_grouped(model);
+  const eigenq::MlpModel mlp = eigenq::to_mlp_model(model);
+  EXPECT_EQ(mlp.layers().size(), 3u);
+  const Matrix x = batches(1, 8, 10)[0];
+  for (const Sequential* q : {&dyn, &full, &q4}) EXPECT_GT(sqnr_db(model(x), (*q)(x)), 12.0);
 }
 
 TEST(Convert, MixedPlansByNameOrFactory) {

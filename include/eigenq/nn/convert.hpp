@@ -137,13 +137,15 @@ template <class T>
 constexpr bool is_eigen_matrix_v = decltype(derives_from_matrix_base(std::declval<const T*>()))::value;
 
 // Whether R is a range (std::begin/std::end) of Eigen matrices: std::vector, std::array, ...
+// (Eigen 3.4 vectors have begin() too: an Eigen type is one batch, never a range.)
 template <class R, class = void>
-struct is_batch_range : std::false_type {};
+struct has_matrix_elements : std::false_type {};
 template <class R>
-struct is_batch_range<R, std::void_t<decltype(std::begin(std::declval<const R&>())),
-                                     decltype(std::end(std::declval<const R&>()))>>
-    : std::bool_constant<!is_eigen_matrix_v<R> &&
-                         is_eigen_matrix_v<std::decay_t<decltype(*std::begin(std::declval<const R&>()))>>> {};
+struct has_matrix_elements<R, std::void_t<decltype(*std::begin(std::declval<const R&>())),
+                                          decltype(std::end(std::declval<const R&>()))>>
+    : std::bool_constant<is_eigen_matrix_v<std::decay_t<decltype(*std::begin(std::declval<const R&>()))>>> {};
+template <class R>
+struct is_batch_range : std::conjunction<std::bool_constant<!is_eigen_matrix_v<R>>, has_matrix_elements<R>> {};
 
 // The conversion; for_each_batch(f) calls f(batch) on every calibration batch in order.
 template <class ForEachBatch>

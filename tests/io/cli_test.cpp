@@ -551,7 +551,7 @@ TEST(CliErrors, BadTensorLateInTheFileLeavesNoOutputAndKeepsAnOldOne) {
   eigenq::io::write_safetensors(dir / "v.safetensors", tensors);
   ASSERT_EQ(run({"quantize", dir / "v.safetensors", dir / "v.q.safetensors", "--quiet"}).exit_code, 0);
   expect_exit_2(run({"quantize", dir / "v.safetensors", dir / "v.q2.safetensors", "--quiet", "--quantize-vectors"}),
-                {"v.safetensors: tensor 'norm': ", "inf at index [5]"});
+                {"v.safetensors: tensor 'norm': ", "+Inf at index [5]"});
   ::unlink((dir / "v.safetensors").c_str());
   ::unlink((dir / "v.q.safetensors").c_str());
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"m.safetensors"});

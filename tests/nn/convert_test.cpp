@@ -83,7 +83,9 @@ TEST(Convert, StaticRejectsWhatItCannotConvert) {
   EXPECT_THROW(eigenq::nn::quantize_static(small_mlp(1), {}), eigenq::InvalidArgument);
   Sequential starts_with_relu;
   starts_with_relu.add(eigenq::nn::ReLU());
-  EXPECT_THROW(eigenq::nn::quantize_static(starts_with_relu, batches(1, 4, 1)), eigenq::InvalidArgument);
+  eigenq_test::expect_error<eigenq::InvalidArgument>(
+      [&] { eigenq::nn::quantize_static(starts_with_relu, batches(1, 4, 1)); },
+      {"quantize_static: layer 0 (ReLU) is not a FloatLinear, or a ReLU following one"});
 }
 
 // ---- quantize_static's calibration: one matrix or any range of them, either storage order -----

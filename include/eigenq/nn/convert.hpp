@@ -162,7 +162,7 @@ Sequential quantize_static_batches(const Sequential& model, bool no_batches, For
     const FloatLinear* lin = as_float_linear(model[i]);
     if (lin == nullptr) {
       raise("quantize_static: layer ", i, " (", model[i].kind(),
-            ") is not a float FloatLinear or a ReLU following one");
+            ") is not a FloatLinear, or a ReLU following one");
     }
     const bool relu = i + 1 < model.size() && is_relu(model[i + 1]);
     blocks.push_back({lin, relu});

@@ -26,9 +26,31 @@ struct InspectArgs {
 
 namespace detail {
 
+// "I8 4-bit packed 2/byte": the codes' type, and how they are packed into the stored bytes.
+inline std::string describe_codes(const eigenq::io::QuantizedTensorMeta& m) {
+  std::string s = eigenq::io::to_string(m.code_dtype);
+  if (m.packed()) {
+    s += " " + std::to_string(m.storage_bits) + "-bit packed ";
+    s += 8 % m.storage_bits == 0 ? std::to_string(8 / m.storage_bits) + "/byte" : "8 per " + std::to_string(m.storage_bits) + " bytes";
+  }
+  return s;
+}
+
+// What the stored dtype column shows for a quantized tensor: the codes, then each parameter
+// tensor's type and name: "I8 4-bit packed 2/byte + F32 scale".
+inline std::string describe_stored(const eigenq::io::QuantizedFile& q, const std::string& name) {
+  const eigenq::io::QuantizedTensorMeta& m = q.meta(name);
+  std::string s = describe_codes(m);
+  for (const std::string& stored : q.stored_tensors(name)) {
+    if (stored == name) continue;
+    const std::string param = stored.rfind(name + ".", 0) == 0 ? stored.substr(name.size() + 1) : stored;
+    s += " + " + std::string(eigenq::io::to_string(q.file().info(stored).dtype)) + " " + param;
+  }
+  return s;
+}
+
 inline std::string describe_quantization(const eigenq::io::QuantizedTensorMeta& m) {
-  std::string s = m.scheme + " " + std::to_string(m.bits) + "-bit " + eigenq::io::to_string(m.code_dtype);
-  if (m.packed()) s += " packed " + std::to_string(8 / m.storage_bits) + "/byte";
+  std::string s = m.scheme + " " + std::to_string(m.bits) + "-bit";
   s += ", per " + std::string(eigenq::to_string(m.granularity.kind));
   if (m.granularity.kind == eigenq::Granularity::Kind::channel) s += " (axis " + std::to_string(m.granularity.axis) + ")";
   if (m.granularity.kind == eigenq::Granularity::Kind::group) {
@@ -37,7 +59,6 @@ inline std::string describe_quantization(const eigenq::io::QuantizedTensorMeta& 
   s += ", codes [" + std::to_string(m.qmin) + ", " + std::to_string(m.qmax) + "]";
   if (m.convention != "none") s += ", " + m.convention + " convention";
   if (!m.profile.empty()) s += ", " + m.profile;
-  s += ", from " + std::string(eigenq::io::to_string(m.dtype));
   return s;
 }
 
@@ -88,25 +109,33 @@ inline int run_inspect(const InspectArgs& a) {
     for (const std::string& name : q.logical()) {
       nlohmann::ordered_json t;
       t["name"] = name;
-      std::uint64_t bytes = 0;
+      std::uint64_t stored_bytes = 0;
       nlohmann::ordered_json stored = nlohmann::ordered_json::array();
       for (const std::string& s : q.stored_tensors(name)) {
         const io::TensorInfo& info = f.info(s);
         stored.push_back({{"name", s}, {"dtype", io::to_string(info.dtype)}, {"shape", info.shape}, {"bytes", info.bytes()}});
-        bytes += info.bytes();
+        stored_bytes += info.bytes();
       }
+      // original_*: the tensor before quantization (what dequantize gives back, in F32);
+      // stored_*: what the file holds for it (codes, then the parameter tensors in "stored").
       if (q.is_quantized(name)) {
         const io::QuantizedTensorMeta& m = q.meta(name);
-        t["dtype"] = io::to_string(m.dtype);
         t["shape"] = m.shape;
+        t["original_dtype"] = io::to_string(m.dtype);
+        t["original_bytes"] = static_cast<std::uint64_t>(eigenq::element_count(m.shape)) * io::dtype_size(m.dtype);
+        t["stored_dtype"] = io::to_string(m.code_dtype);
+        t["stored_bytes"] = stored_bytes;
         t["quantized"] = true;
         t["quantization"] = nlohmann::ordered_json::parse(m.to_json());
       } else {
-        t["dtype"] = io::to_string(f.info(name).dtype);
-        t["shape"] = f.info(name).shape;
+        const io::TensorInfo& info = f.info(name);
+        t["shape"] = info.shape;
+        t["original_dtype"] = io::to_string(info.dtype);
+        t["original_bytes"] = info.bytes();
+        t["stored_dtype"] = io::to_string(info.dtype);
+        t["stored_bytes"] = stored_bytes;
         t["quantized"] = false;
       }
-      t["bytes"] = bytes;
       t["stored"] = std::move(stored);
       tensors.push_back(std::move(t));
     }
@@ -126,22 +155,28 @@ inline int run_inspect(const InspectArgs& a) {
     std::printf("eigenq format %s: %zu quantized, %zu plain tensors\n", io::quantized_format_version, q.quantized().size(),
                 q.plain().size());
   }
-  Table table({"tensor", "dtype", "shape", "bytes", "quantization"}, {false, false, false, true, false});
+  // The original dtype (before quantization) and the stored one (what the file holds), each
+  // next to its own byte count.
+  Table table({"tensor", "shape", "original dtype", "original bytes", "stored dtype", "stored bytes", "quantization"},
+              {false, false, false, true, false, true, false});
   for (const std::string& name : q.logical()) {
-    std::uint64_t bytes = 0;
-    std::string stored;
+    std::uint64_t stored_bytes = 0;
+    std::string params;  // the parameter tensors' shapes
     for (const std::string& s : q.stored_tensors(name)) {
       const io::TensorInfo& info = f.info(s);
-      bytes += info.bytes();
-      if (s != name) stored += "; " + s + " " + io::to_string(info.dtype) + " " + eigenq::to_string(info.shape);
+      stored_bytes += info.bytes();
+      if (s != name) params += "; " + s + " " + eigenq::to_string(info.shape);
     }
     if (q.is_quantized(name)) {
       const io::QuantizedTensorMeta& m = q.meta(name);
-      table.add({name, io::to_string(m.dtype), eigenq::to_string(m.shape), human_bytes(static_cast<double>(bytes)),
-                 detail::describe_quantization(m) + stored});
+      const double original_bytes = static_cast<double>(eigenq::element_count(m.shape)) * static_cast<double>(io::dtype_size(m.dtype));
+      table.add({name, eigenq::to_string(m.shape), io::to_string(m.dtype), human_bytes(original_bytes),
+                 detail::describe_stored(q, name), human_bytes(static_cast<double>(stored_bytes)),
+                 detail::describe_quantization(m) + params});
     } else {
-      table.add({name, io::to_string(f.info(name).dtype), eigenq::to_string(f.info(name).shape),
-                 human_bytes(static_cast<double>(bytes)), "-"});
+      const io::TensorInfo& info = f.info(name);
+      table.add({name, eigenq::to_string(info.shape), io::to_string(info.dtype), human_bytes(static_cast<double>(info.bytes())),
+                 io::to_string(info.dtype), human_bytes(static_cast<double>(stored_bytes)), "-"});
     }
   }
   std::fputs(table.str().c_str(), stdout);

@@ -1,8 +1,9 @@
 // eigenq: quantize model files and see what it costs.
 //
-//   eigenq quantize IN OUT [scheme options] [--include RE] [--exclude RE] [--jobs N] [--report FILE.json] [--quiet]
+//   eigenq quantize IN OUT [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N]
+//                   [--report FILE.json] [--quiet]
 //   eigenq dequantize IN OUT [--jobs N] [--quiet]
-//   eigenq report IN [scheme options] [--include RE] [--exclude RE] [--jobs N] [--json] [--quiet]
+//   eigenq report IN [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
 //   eigenq inspect FILE [--json]
 //
 // Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the
@@ -48,7 +49,7 @@ void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
   cmd->add_option("--bits", s.bits, "bits per code, 2..16 (log2: 2..8); 2..4-bit codes are packed")->default_val(8);
   cmd->add_option("--granularity", s.granularity,
                   "tensor, channel or group (default: channel on axis 0 for tensors of rank >= 2, tensor for rank "
-                  "0 and 1; channel always falls back to tensor below rank 2)");
+                  "0 and 1 with --quantize-vectors; channel always falls back to tensor below rank 2)");
   f.axis = cmd->add_option("--axis", f.axis_value, "axis of channels or groups (default 0 for channel, -1 for group)");
   f.group_size = cmd->add_option("--group-size", s.group_size, "elements per group (with --granularity group)")
                      ->default_val(32);
@@ -64,6 +65,10 @@ void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
                               "pytorch, onnx or tflite: whose parameter choice and rounding (linear, inference)")
                   ->default_val("pytorch");
 }
+
+constexpr const char* quantize_vectors_help =
+    "also quantize tensors of rank 0 and 1 (biases, norm weights, scalars); by default they are kept in float, "
+    "as llama.cpp's quantize keeps them";
 
 void finish_scheme_options(SchemeOptions& s, const SchemeFlags& f) {
   if (f.axis->count() > 0) s.axis = f.axis_value;
@@ -109,12 +114,14 @@ int main(int argc, char** argv) {
   SchemeFlags report_flags;
   quantize.jobs = report.jobs = dequantize.jobs = default_jobs();
 
-  CLI::App* q = app.add_subcommand("quantize", "quantize every float tensor of IN into OUT (eigenq format, safetensors)");
+  CLI::App* q = app.add_subcommand(
+      "quantize", "quantize every float tensor of rank >= 2 of IN into OUT (eigenq format, safetensors), copy the others");
   q->add_option("IN", quantize.in, "input .safetensors, or .npy (one tensor named after the file)")->required();
   q->add_option("OUT", quantize.out, "output .safetensors (written to a temporary file, renamed on success)")->required();
   add_scheme_options(q, quantize.scheme, quantize_flags);
   q->add_option("--include", quantize.include, "quantize only tensors whose name matches this regex");
   q->add_option("--exclude", quantize.exclude, "never quantize tensors whose name matches this regex (copied as they are)");
+  q->add_flag("--quantize-vectors", quantize.quantize_vectors, quantize_vectors_help);
   q->add_option("--jobs", quantize.jobs, "threads over tensors (memory grows with it)")->default_val(quantize.jobs);
   q->add_option("--report", quantize.report_path, "also measure the error and write the report JSON here");
   q->add_flag("--quiet", quantize.quiet, "no progress, no summary");
@@ -130,6 +137,7 @@ int main(int argc, char** argv) {
   add_scheme_options(r, report.scheme, report_flags);
   r->add_option("--include", report.include, "only tensors whose name matches this regex");
   r->add_option("--exclude", report.exclude, "leave out tensors whose name matches this regex");
+  r->add_flag("--quantize-vectors", report.quantize_vectors, quantize_vectors_help);
   r->add_option("--jobs", report.jobs, "threads over tensors")->default_val(report.jobs);
   r->add_flag("--json", report.json, "print one JSON object (tensors, totals) instead of the table");
   r->add_flag("--quiet", report.quiet, "no progress");

@@ -1,6 +1,8 @@
 // `eigenq quantize IN OUT` and `eigenq report IN`: one pipeline. Every float
-// tensor that --include/--exclude select is quantized with the scheme options;
-// every other tensor is copied through. quantize streams the result into OUT
+// tensor of rank >= 2 that --include/--exclude select is quantized with the
+// scheme options (tensors of rank 0 and 1, biases and norm weights, only with
+// --quantize-vectors, as llama.cpp's quantize does); every other tensor is
+// copied through, and the summary says which floats were kept and why. quantize streams the result into OUT
 // (laid out before any data is written, so threads write disjoint ranges and
 // the file is the same for any --jobs); report only measures the error.
 #pragma once
@@ -37,11 +39,26 @@ struct QuantizeArgs {
   SchemeOptions scheme;
   std::string include;
   std::string exclude;
+  bool quantize_vectors = false;  // also tensors of rank 0 and 1
   int jobs = 1;
   std::string report_path;  // quantize --report FILE.json
   bool quiet = false;
   bool json = false;  // report --json
 };
+
+// Why a tensor was copied instead of quantized.
+enum class CopyReason { none, not_float, empty, excluded, rank };
+
+inline const char* to_string(CopyReason r) {
+  switch (r) {
+    case CopyReason::none: return "";
+    case CopyReason::not_float: return "not a float";
+    case CopyReason::empty: return "empty";
+    case CopyReason::excluded: return "excluded";
+    case CopyReason::rank: return "rank < 2";
+  }
+  return "?";
+}
 
 // What happened to one tensor.
 struct TensorOutcome {
@@ -49,6 +66,7 @@ struct TensorOutcome {
   eigenq::Shape shape;
   eigenq::io::DType dtype = eigenq::io::DType::f32;
   bool quantized = false;
+  CopyReason copied_because = CopyReason::none;
   std::string scheme = "copy";
   int bits = 0;
   std::string granularity = "-";
@@ -99,10 +117,16 @@ inline std::regex compile_regex(const std::string& pattern, const char* option) 
   }
 }
 
-// Wraps a library error with the file and tensor it happened on.
-[[noreturn]] inline void rethrow_for_tensor(const std::string& file, const std::string& tensor, const eigenq::Error& e) {
+// Wraps a library error with the file and tensor it happened on, in the tool's words.
+[[noreturn]] inline void rethrow_for_tensor(const std::string& file, const std::string& tensor, const eigenq::Error& e,
+                                            const SchemeOptions& scheme) {
   if (dynamic_cast<const eigenq::IoError*>(&e)) throw;  // names the output file already
-  throw eigenq::Error(file + ": tensor '" + tensor + "': " + e.what());
+  throw eigenq::Error(file + ": tensor '" + tensor + "': " + in_tool_words(e.what(), scheme));
+}
+
+// A float tensor that was copied, not quantized (rank < 2, excluded or empty).
+inline bool kept_in_float(const TensorOutcome& t) {
+  return !t.quantized && t.copied_because != CopyReason::not_float;
 }
 
 inline nlohmann::ordered_json metrics_json(const TensorOutcome& t) {
@@ -124,7 +148,13 @@ inline nlohmann::ordered_json report_json(const std::string& in, const std::vect
   std::uint64_t before = 0;
   std::uint64_t after = 0;
   std::size_t quantized = 0;
+  std::size_t kept_float = 0;
+  std::uint64_t kept_float_bytes = 0;
   for (const TensorOutcome& t : outcomes) {
+    if (detail::kept_in_float(t)) {
+      ++kept_float;
+      kept_float_bytes += t.bytes_before;
+    }
     nlohmann::ordered_json j;
     j["name"] = t.name;
     j["shape"] = t.shape;
@@ -132,6 +162,8 @@ inline nlohmann::ordered_json report_json(const std::string& in, const std::vect
     j["scheme"] = t.scheme;
     j["bits"] = t.bits;
     j["granularity"] = t.granularity;
+    if (t.quantized) j["copied_because"] = nullptr;
+    else j["copied_because"] = to_string(t.copied_because);
     const nlohmann::ordered_json m = detail::metrics_json(t);
     for (auto it = m.begin(); it != m.end(); ++it) j[it.key()] = it.value();
     j["bytes_before"] = t.bytes_before;
@@ -149,6 +181,8 @@ inline nlohmann::ordered_json report_json(const std::string& in, const std::vect
   nlohmann::ordered_json totals;
   totals["tensors"] = outcomes.size();
   totals["quantized"] = quantized;
+  totals["kept_float"] = kept_float;  // float tensors copied: rank < 2, excluded or empty
+  totals["kept_float_bytes"] = kept_float_bytes;
   totals["bytes_before"] = before;
   totals["bytes_after"] = after;
   totals["compression"] = after > 0 ? static_cast<double>(before) / static_cast<double>(after) : 0.0;
@@ -176,7 +210,8 @@ inline std::string summary_table(const std::vector<TensorOutcome>& outcomes, boo
   right.push_back(true);
   Table table(header, right);
   for (const TensorOutcome& t : outcomes) {
-    std::vector<std::string> row{t.name, eigenq::to_string(t.shape), eigenq::io::to_string(t.dtype), t.scheme,
+    const std::string scheme = t.quantized ? t.scheme : t.scheme + " (" + to_string(t.copied_because) + ")";
+    std::vector<std::string> row{t.name, eigenq::to_string(t.shape), eigenq::io::to_string(t.dtype), scheme,
                                  std::to_string(t.bits), t.granularity};
     if (with_metrics) {
       const eigenq::ErrorMetrics m = t.sums.metrics();
@@ -208,6 +243,37 @@ inline std::string totals_line(const std::vector<TensorOutcome>& outcomes, doubl
   s += format_double(" in %.2f s", seconds);
   if (seconds > 0.0) s += " (" + human_bytes(static_cast<double>(before) / seconds) + "/s)";
   return s;
+}
+
+// "kept in float: ..." lines, one per reason (none when every float tensor was quantized):
+//   kept in float: 2 tensors of rank < 2, 96 B (layers.0.bias, layers.1.bias); --quantize-vectors quantizes them
+inline std::string kept_in_float_lines(const std::vector<TensorOutcome>& outcomes) {
+  constexpr std::size_t max_names = 8;
+  std::string out;
+  for (CopyReason reason : {CopyReason::rank, CopyReason::excluded, CopyReason::empty}) {
+    std::size_t count = 0;
+    std::uint64_t bytes = 0;
+    std::string names;
+    for (const TensorOutcome& t : outcomes) {
+      if (!detail::kept_in_float(t) || t.copied_because != reason) continue;
+      if (count < max_names) names += (count > 0 ? ", " : "") + t.name;
+      ++count;
+      bytes += t.bytes_before;
+    }
+    if (count == 0) continue;
+    if (count > max_names) names += ", ... (" + std::to_string(count - max_names) + " more)";
+    const std::string tensors = std::to_string(count) + (count == 1 ? " tensor" : " tensors");
+    out += "kept in float: " + tensors;
+    switch (reason) {
+      case CopyReason::rank: out += " of rank < 2"; break;
+      case CopyReason::excluded: out += " left out by --include/--exclude"; break;
+      default: out += " without elements"; break;
+    }
+    out += ", " + human_bytes(static_cast<double>(bytes)) + " (" + names + ")";
+    if (reason == CopyReason::rank) out += "; --quantize-vectors quantizes them";
+    out += "\n";
+  }
+  return out;
 }
 
 // The shared pipeline: plans, (writes,) measures. Returns one outcome per input tensor.
@@ -251,9 +317,16 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
     o.dtype = t.dtype;
     o.bits = 8 * static_cast<int>(io::dtype_size(t.dtype));
     o.bytes_before = t.bytes;
-    o.quantized = io::converts_to_float(t.dtype) && eigenq::element_count(t.shape) > 0 &&
-                  (!use_include || std::regex_search(t.name, include)) &&
-                  !(use_exclude && std::regex_search(t.name, exclude));
+    if (!io::converts_to_float(t.dtype)) {
+      o.copied_because = CopyReason::not_float;
+    } else if (eigenq::element_count(t.shape) == 0) {
+      o.copied_because = CopyReason::empty;
+    } else if ((use_include && !std::regex_search(t.name, include)) || (use_exclude && std::regex_search(t.name, exclude))) {
+      o.copied_because = CopyReason::excluded;
+    } else if (t.shape.size() < 2 && !a.quantize_vectors) {
+      o.copied_because = CopyReason::rank;
+    }
+    o.quantized = o.copied_because == CopyReason::none;
     first_entry[i] = entries.size();
     if (!o.quantized) {
       o.bytes_after = t.bytes;
@@ -278,7 +351,7 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
       entries.insert(entries.end(), plan.entries.begin(), plan.entries.end());
       metadata[plan.metadata_key] = plan.metadata_json;
     } catch (const eigenq::Error& e) {
-      detail::rethrow_for_tensor(a.in, t.name, e);
+      detail::rethrow_for_tensor(a.in, t.name, e, a.scheme);
     }
   }
   metadata[io::quantized_format_key] = io::quantized_format_version;
@@ -356,11 +429,12 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
         });
       }
     } catch (const eigenq::Error& e) {
-      detail::rethrow_for_tensor(a.in, t.name, e);
+      detail::rethrow_for_tensor(a.in, t.name, e, a.scheme);
     }
     in.release(i);
     std::string line = t.name + ": " + io::to_string(t.dtype) + " " + eigenq::to_string(t.shape) + " -> ";
-    line += o.quantized ? o.scheme + " " + std::to_string(o.bits) + "-bit " + o.granularity : std::string("copied");
+    line += o.quantized ? o.scheme + " " + std::to_string(o.bits) + "-bit " + o.granularity
+                        : "copied (" + std::string(to_string(o.copied_because)) + ")";
     line += ", " + human_bytes(static_cast<double>(o.bytes_before)) + " -> " + human_bytes(static_cast<double>(o.bytes_after));
     progress.done(t.bytes, line);
   });
@@ -382,7 +456,8 @@ inline int run_quantize(const QuantizeArgs& a) {
   }
   if (!a.quiet) {
     std::fputs(summary_table(outcomes, measure).c_str(), stdout);
-    std::printf("%s\nwrote %s\n", totals_line(outcomes, seconds).c_str(), a.out.c_str());
+    std::printf("%s\n%swrote %s\n", totals_line(outcomes, seconds).c_str(), kept_in_float_lines(outcomes).c_str(),
+                a.out.c_str());
   }
   return 0;
 }
@@ -399,9 +474,9 @@ inline int run_report(const QuantizeArgs& a) {
       if (t.quantized) detail::merge_sums(all.sums, t.sums);
     }
     const eigenq::ErrorMetrics m = all.sums.metrics();
-    std::printf("%s\nall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
-                totals_line(outcomes, timer.seconds()).c_str(), m.mse, eigenq::ErrorMetrics::format_db(m.sqnr_db).c_str(),
-                m.max_abs, m.cosine);
+    std::printf("%s\n%sall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
+                totals_line(outcomes, timer.seconds()).c_str(), kept_in_float_lines(outcomes).c_str(), m.mse,
+                eigenq::ErrorMetrics::format_db(m.sqnr_db).c_str(), m.max_abs, m.cosine);
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -136,6 +137,24 @@ struct SchemeOptions {
     }
   }
 };
+
+// Library messages name C++ types where the tool has flags ("use LogSigned or Log2",
+// "PercentileObserver batch 0 found NaN ..."); this says them in the tool's words.
+inline std::string in_tool_words(std::string message, const SchemeOptions& o) {
+  static const std::pair<const char*, const char*> phrases[] = {
+      {"LogSigned or Log2", "--scheme log-signed or --scheme log2"},
+  };
+  for (const auto& [cpp, tool] : phrases) {
+    const std::string from(cpp);
+    const std::string to(tool);
+    for (std::size_t at = 0; (at = message.find(from, at)) != std::string::npos; at += to.size()) {
+      message.replace(at, from.size(), to);
+    }
+  }
+  // The calibration observers: "MseClipObserver batch 0 found NaN" -> "--calibration mse found NaN".
+  static const std::regex observer("\\b[A-Za-z]+Observer( batch [0-9]+)?");
+  return std::regex_replace(message, observer, "--calibration " + o.calibration);
+}
 
 // Calls f(policy) with the policy object the options describe (codes of 8 bits
 // or fewer in 8-bit types, wider ones in 16-bit types).

@@ -13,7 +13,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -145,7 +147,7 @@ void quantize_and_back(const io_test::TempDir& dir, const std::vector<std::strin
   ASSERT_EQ(d.exit_code, 0) << d.err;
 }
 
-TEST(Cli, DefaultsAreInt8PerChannelAndPerTensorForVectors) {
+TEST(Cli, DefaultsAreInt8PerChannelAndVectorsStayFloat) {
   using namespace eigenq;
   io_test::TempDir dir;
   const Model m;
@@ -155,17 +157,67 @@ TEST(Cli, DefaultsAreInt8PerChannelAndPerTensorForVectors) {
   expect_matches_library(dir, "layers.0.weight", m.w1, sym, PerChannel{0});
   expect_matches_library(dir, "layers.1.weight", m.w2, sym, PerChannel{0});
   expect_matches_library(dir, "embed", m.half_as_float(), sym, PerChannel{0});
-  // The bias, a vector, gets one scale: the library quantizes the [12] vector per tensor.
+  // The bias, a vector, is kept in float (as llama.cpp's quantize keeps tensors of rank < 2).
+  const io::QuantizedFile q(dir / "q.safetensors");
+  EXPECT_EQ(q.plain(), (std::vector<std::string>{"layers.1.bias", "ids"}));
+  EXPECT_EQ(q.file().info("layers.1.bias").dtype, DType::f32);
+  EXPECT_TRUE(same_bits(q.file().tensor("layers.1.bias").to_float(), row_major(m.bias)));
+  const io::SafetensorsFile d(dir / "d.safetensors");
+  EXPECT_TRUE(same_bits(d.tensor("layers.1.bias").to_float(), row_major(m.bias)));
+  // Integers are copied, and the user's metadata kept.
+  EXPECT_EQ(d.tensor("ids").values<std::int64_t>(), m.ids);
+  EXPECT_EQ(d.metadata(), (std::map<std::string, std::string>{{"format", "pt"}}));
+  EXPECT_EQ(nlohmann::json::parse(q.file().metadata().at("eigenq:embed"))["dtype"], "F16");
+}
+
+TEST(Cli, QuantizeVectorsQuantizesRankZeroAndOnePerTensor) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  quantize_and_back(dir, {"--quantize-vectors"});
+  const auto sym = Linear<std::int8_t>::symmetric();
+  expect_matches_library(dir, "layers.0.weight", m.w1, sym, PerChannel{0});
+  // The bias gets one scale: the library quantizes the [12] vector per tensor.
   const auto bias = Quantizer<Linear<std::int8_t>, PerTensor>(sym, PerTensor{}).quantize(m.bias);
   const io::SafetensorsFile d(dir / "d.safetensors");
   EXPECT_EQ(d.info("layers.1.bias").shape, Shape{12});
   EXPECT_TRUE(same_bits(d.tensor("layers.1.bias").to_float(), bias.dequantize_flat()));
-  // Integers are copied, and the user's metadata kept.
-  EXPECT_EQ(d.tensor("ids").values<std::int64_t>(), m.ids);
-  EXPECT_EQ(d.metadata(), (std::map<std::string, std::string>{{"format", "pt"}}));
-  const io::QuantizedFile q(dir / "q.safetensors");
-  EXPECT_EQ(q.plain(), std::vector<std::string>{"ids"});
-  EXPECT_EQ(nlohmann::json::parse(q.file().metadata().at("eigenq:embed"))["dtype"], "F16");
+  EXPECT_EQ(io::QuantizedFile(dir / "q.safetensors").plain(), std::vector<std::string>{"ids"});
+
+  // A scalar (rank 0) and a norm weight (rank 1) next to a matrix; --include selects by name,
+  // the rank rule still applies unless --quantize-vectors.
+  const std::vector<float> w = row_major(random_matrix(4, 8, 5));
+  const std::vector<float> norm = row_major(random_matrix(1, 8, 6));
+  const float temperature = 0.7f;
+  io::write_safetensors(dir / "v.safetensors", {io::make_tensor("w", {4, 8}, w.data()),
+                                                io::make_tensor("norm.weight", {8}, norm.data()),
+                                                io::make_tensor("temperature", {}, &temperature)});
+  const Result kept = run({"quantize", dir / "v.safetensors", dir / "kept.safetensors", "--include", "w|norm"});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_EQ(io::QuantizedFile(dir / "kept.safetensors").quantized(), std::vector<std::string>{"w"});
+  EXPECT_NE(kept.out.find("3 tensors (1 quantized, 2 copied)"), std::string::npos) << kept.out;
+  EXPECT_NE(kept.out.find("kept in float: 1 tensor of rank < 2, 32 B (norm.weight); --quantize-vectors quantizes them\n"),
+            std::string::npos)
+      << kept.out;
+  EXPECT_NE(kept.out.find("kept in float: 1 tensor left out by --include/--exclude, 4 B (temperature)\n"),
+            std::string::npos)
+      << kept.out;
+  EXPECT_NE(kept.err.find("norm.weight: F32 [8] -> copied (rank < 2)"), std::string::npos) << kept.err;
+  const Result all = run({"quantize", dir / "v.safetensors", dir / "all.safetensors", "--quantize-vectors"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(io::QuantizedFile(dir / "all.safetensors").quantized(),
+            (std::vector<std::string>{"w", "norm.weight", "temperature"}));
+  EXPECT_EQ(all.out.find("kept in float"), std::string::npos) << all.out;
+  // report follows the same rule.
+  const auto report = nlohmann::json::parse(run({"report", dir / "v.safetensors", "--json", "--quiet"}).out);
+  EXPECT_EQ(report["totals"]["quantized"], 1);
+  EXPECT_EQ(report["totals"]["kept_float"], 2);
+  EXPECT_EQ(report["totals"]["kept_float_bytes"], 36);
+  const auto report_all =
+      nlohmann::json::parse(run({"report", dir / "v.safetensors", "--json", "--quiet", "--quantize-vectors"}).out);
+  EXPECT_EQ(report_all["totals"]["quantized"], 3);
+  EXPECT_EQ(report_all["totals"]["kept_float"], 0);
 }
 
 TEST(Cli, EverySchemeMatchesTheLibrary) {
@@ -291,7 +343,8 @@ TEST(Cli, ReportJsonHasTheDocumentedKeys) {
   std::int64_t before = 0;
   std::int64_t after = 0;
   for (const auto& t : j["tensors"]) {
-    for (const char* key : {"name", "shape", "scheme", "bits", "mse", "sqnr_db", "max_abs", "cosine", "bytes_before", "bytes_after"}) {
+    for (const char* key : {"name", "shape", "scheme", "bits", "copied_because", "mse", "sqnr_db", "max_abs", "cosine",
+                            "bytes_before", "bytes_after"}) {
       EXPECT_TRUE(t.contains(key)) << key;
     }
     before += t["bytes_before"].get<std::int64_t>();
@@ -300,7 +353,14 @@ TEST(Cli, ReportJsonHasTheDocumentedKeys) {
   EXPECT_EQ(j["totals"]["bytes_before"], before);
   EXPECT_EQ(j["totals"]["bytes_after"], after);
   EXPECT_EQ(j["totals"]["tensors"], 5);
-  EXPECT_EQ(j["totals"]["quantized"], 4);
+  EXPECT_EQ(j["totals"]["quantized"], 3);
+  EXPECT_EQ(j["totals"]["kept_float"], 1) << "the bias";
+  EXPECT_EQ(j["totals"]["kept_float_bytes"], 12 * 4);
+  EXPECT_TRUE(j["tensors"][0]["copied_because"].is_null());
+  EXPECT_EQ(j["tensors"][2]["name"], "layers.1.bias");
+  EXPECT_EQ(j["tensors"][2]["copied_because"], "rank < 2");
+  EXPECT_EQ(j["tensors"][2]["scheme"], "copy");
+  EXPECT_EQ(j["tensors"][4]["copied_because"], "not a float");
   // The first tensor's numbers are the library's compare() of the same reconstruction.
   const auto& t0 = j["tensors"][0];
   EXPECT_EQ(t0["name"], "layers.0.weight");
@@ -329,14 +389,20 @@ TEST(Cli, TablesProgressAndQuiet) {
   ASSERT_EQ(q.exit_code, 0) << q.err;
   EXPECT_NE(q.err.find("[1/5] layers.0.weight: F32 [8, 40] -> linear-symmetric 8-bit channel(0)"), std::string::npos) << q.err;
   EXPECT_NE(q.err.find("[5/5]"), std::string::npos) << "one plain line per tensor when stderr is not a terminal";
-  EXPECT_NE(q.out.find("5 tensors (4 quantized, 1 copied)"), std::string::npos) << q.out;
-  EXPECT_NE(q.out.find("layers.1.bias"), std::string::npos);
+  EXPECT_NE(q.out.find("5 tensors (3 quantized, 2 copied)"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("kept in float: 1 tensor of rank < 2, 48 B (layers.1.bias); --quantize-vectors quantizes them"),
+            std::string::npos)
+      << q.out;
+  EXPECT_NE(q.out.find("copy (rank < 2)"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("copy (not a float)"), std::string::npos) << q.out;
+  EXPECT_NE(q.err.find("[3/5] layers.1.bias: F32 [12] -> copied (rank < 2), 48 B -> 48 B"), std::string::npos) << q.err;
   const Result quiet = run({"quantize", dir / "m.safetensors", dir / "q2.safetensors", "--quiet"});
   EXPECT_EQ(quiet.exit_code, 0);
   EXPECT_TRUE(quiet.out.empty() && quiet.err.empty());
   const Result report = run({"report", dir / "m.safetensors", "--quiet", "--scheme", "log-signed", "--bits", "4"});
   EXPECT_NE(report.out.find("sqnr_db"), std::string::npos) << report.out;
   EXPECT_NE(report.out.find("all quantized elements: mse"), std::string::npos);
+  EXPECT_NE(report.out.find("kept in float: 1 tensor of rank < 2, 48 B (layers.1.bias)"), std::string::npos) << report.out;
 }
 
 TEST(Cli, InspectDescribesFiles) {
@@ -345,16 +411,47 @@ TEST(Cli, InspectDescribesFiles) {
   ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet", "--bits", "4", "--granularity", "group"}).exit_code, 0);
   const Result text = run({"inspect", dir / "q.safetensors"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  EXPECT_NE(text.out.find("eigenq format 1: 4 quantized, 1 plain tensors"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("linear-symmetric 4-bit I8 packed 2/byte, per group (axis 1, G = 32)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("eigenq format 1: 3 quantized, 2 plain tensors"), std::string::npos) << text.out;
+  // Each tensor's original dtype and bytes, then what is stored for it and its bytes.
+  const auto line_of = [&](const std::string& tensor) {
+    const std::size_t at = text.out.find("\n" + tensor + " ");
+    return at == std::string::npos ? std::string() : text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(text.out.find("original dtype  original bytes  stored dtype"), std::string::npos) << text.out;
+  // [8, 40] F32 = 1280 B; 160 B of packed codes + 8 x 2 F32 scales = 224 B.
+  EXPECT_TRUE(std::regex_search(line_of("layers.0.weight"),
+                                std::regex(R"(\[8, 40\] +F32 +1\.2 KiB +I8 4-bit packed 2/byte \+ F32 scale +224 B +)"
+                                           R"(linear-symmetric 4-bit, per group \(axis 1, G = 32\), codes \[-8, 7\])")))
+      << text.out;
+  EXPECT_TRUE(std::regex_search(line_of("embed"), std::regex(R"(\[5, 6\] +F16 +60 B +I8 4-bit packed 2/byte \+ F32 scale)"))) << text.out;
+  EXPECT_TRUE(std::regex_search(line_of("layers.1.bias"), std::regex(R"(\[12\] +F32 +48 B +F32 +48 B +-$)"))) << text.out;
+  EXPECT_TRUE(std::regex_search(line_of("ids"), std::regex(R"(\[4\] +I64 +32 B +I64 +32 B +-$)"))) << text.out;
   const Result json = run({"inspect", dir / "q.safetensors", "--json"});
   ASSERT_EQ(json.exit_code, 0);
   const auto j = nlohmann::json::parse(json.out);
   EXPECT_EQ(j["eigenq_format"], "1");
   EXPECT_EQ(j["metadata"]["format"], "pt");
-  EXPECT_EQ(j["tensors"][0]["name"], "layers.0.weight");
-  EXPECT_EQ(j["tensors"][0]["quantization"]["storage_bits"], 4);
-  EXPECT_EQ(j["tensors"][0]["stored"].size(), 2u);
+  const auto& t0 = j["tensors"][0];
+  EXPECT_EQ(t0["name"], "layers.0.weight");
+  EXPECT_EQ(t0["original_dtype"], "F32");
+  EXPECT_EQ(t0["original_bytes"], 8 * 40 * 4);
+  EXPECT_EQ(t0["stored_dtype"], "I8");
+  EXPECT_EQ(t0["stored_bytes"], 224);
+  EXPECT_EQ(t0["quantization"]["storage_bits"], 4);
+  EXPECT_EQ(t0["stored"].size(), 2u);
+  EXPECT_EQ(j["tensors"][3]["name"], "embed");
+  EXPECT_EQ(j["tensors"][3]["original_dtype"], "F16");
+  EXPECT_EQ(j["tensors"][3]["original_bytes"], 60);
+  const auto& ids = j["tensors"][4];
+  EXPECT_EQ(ids["original_dtype"], "I64");
+  EXPECT_EQ(ids["stored_dtype"], "I64");
+  EXPECT_EQ(ids["original_bytes"], ids["stored_bytes"]);
+  // 3-bit codes pack 8 to 3 bytes.
+  ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "c.safetensors", "--quiet", "--scheme", "codebook", "--bits", "3"})
+                .exit_code,
+            0);
+  const Result codebook = run({"inspect", dir / "c.safetensors"});
+  EXPECT_NE(codebook.out.find("U8 3-bit packed 8 per 3 bytes + F32 codebook"), std::string::npos) << codebook.out;
   const Result plain = run({"inspect", dir / "m.safetensors", "--json"});
   EXPECT_TRUE(nlohmann::json::parse(plain.out)["eigenq_format"].is_null());
   eigenq::io::write_npy(dir / "v.npy", random_matrix(2, 3, 1));
@@ -365,11 +462,17 @@ TEST(Cli, InspectDescribesFiles) {
 
 // ---- Errors: exit code 2, one line on stderr naming file, tensor and problem, nothing on stdout.
 
+// The library's C++ names (policies, observers, types), which the tool's messages must not use:
+// it says --scheme log-signed, not LogSigned.
+const std::regex cpp_names(R"(LogSigned|Log2|LinearRealOffset|Linear<|Codebook|Observer|Histogram|QTensor|Quantizer|)"
+                           R"(PerTensor|PerChannel|PerGroup|DoubleQuantized|eigenq::|std::)");
+
 void expect_exit_2(const Result& r, std::initializer_list<const char*> fragments) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
   for (const char* f : fragments) EXPECT_NE(r.err.find(f), std::string::npos) << r.err << "missing: " << f;
+  EXPECT_FALSE(std::regex_search(r.err, cpp_names)) << "a C++ name in the tool's message: " << r.err;
 }
 
 TEST(CliErrors, UsageErrors) {
@@ -431,6 +534,24 @@ TEST(CliErrors, BadTensorLateInTheFileLeavesNoOutputAndKeepsAnOldOne) {
     EXPECT_NE(last.find("NaN at index [1, 36] (channel 1 of axis 0)"), std::string::npos) << last;
     EXPECT_EQ(dir.entries(), std::vector<std::string>{"m.safetensors"}) << "no OUT, no temporary file";
   }
+  // Every calibration names the tensor, the option and the index, in the tool's words.
+  for (const char* calibration : {"percentile:99.9", "mse", "kl"}) {
+    expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet", "--calibration", calibration}),
+                  {"m.safetensors: tensor 'late': --calibration ", calibration, " found NaN at index [1, 36] (channel 1 of axis 0)"});
+    EXPECT_EQ(dir.entries(), std::vector<std::string>{"m.safetensors"});
+  }
+  // A bad vector fails only when vectors are quantized; the failure leaves nothing either.
+  std::vector<float> bad_vector(64, 1.0f);
+  bad_vector[5] = std::numeric_limits<float>::infinity();
+  tensors.pop_back();
+  tensors.push_back(eigenq::io::make_tensor("norm", {64}, bad_vector.data()));
+  eigenq::io::write_safetensors(dir / "v.safetensors", tensors);
+  ASSERT_EQ(run({"quantize", dir / "v.safetensors", dir / "v.q.safetensors", "--quiet"}).exit_code, 0);
+  expect_exit_2(run({"quantize", dir / "v.safetensors", dir / "v.q2.safetensors", "--quiet", "--quantize-vectors"}),
+                {"v.safetensors: tensor 'norm': ", "+Inf at index [5]"});
+  ::unlink((dir / "v.safetensors").c_str());
+  ::unlink((dir / "v.q.safetensors").c_str());
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"m.safetensors"});
   io_test::write_text(dir / "q.safetensors", "an older good output");
   EXPECT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 2);
   EXPECT_EQ(slurp(dir / "q.safetensors"), "an older good output") << "a failure never clobbers an existing file";
@@ -451,7 +572,8 @@ TEST(CliErrors, BadFilesNameTheFileAndTheProblem) {
   expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--axis", "2"}),
                {"m.safetensors: tensor 'layers.0.weight'", "axis 2 is out of range"});
   expect_exit_2(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--scheme", "log"}),
-               {"tensor 'layers.0.weight'", "log quantization needs positive data"});
+               {"tensor 'layers.0.weight'", "log quantization needs positive data",
+                "use --scheme log-signed or --scheme log2 for data with zeros or negative values"});
   expect_exit_2(run({"dequantize", dir / "m.safetensors", dir / "d.safetensors"}), {"not an eigenq-quantized file"});
   ASSERT_EQ(run({"quantize", dir / "m.safetensors", dir / "q.safetensors", "--quiet"}).exit_code, 0);
   expect_exit_2(run({"quantize", dir / "q.safetensors", dir / "qq.safetensors"}), {"already an eigenq-quantized file"});
@@ -460,8 +582,10 @@ TEST(CliErrors, BadFilesNameTheFileAndTheProblem) {
   const std::vector<float> v{1, 2, 3};
   eigenq::io::write_safetensors(dir / "clash.safetensors",
                                 {eigenq::io::make_tensor("w", {3}, v.data()), eigenq::io::make_tensor("w.scale", {3}, v.data())});
-  expect_exit_2(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors"}),
+  expect_exit_2(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors", "--quantize-vectors"}),
                {"clash.safetensors: tensors 'w' and 'w.scale' would both be stored as 'w.scale'"});
+  // Vectors are kept in float by default, so nothing clashes.
+  EXPECT_EQ(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors", "--quiet"}).exit_code, 0);
 }
 
 }  // namespace

@@ -1,18 +1,22 @@
 #include "eigenq/nn/convert.hpp"
+#include "eigenq/nn.hpp"
 
 #include "eigenq/analysis/mixed_precision.hpp"
 #include "eigenq/analysis/mlp_model.hpp"
 
 #include "support/nn_models.hpp"
+#include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <list>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -79,7 +83,111 @@ TEST(Convert, StaticRejectsWhatItCannotConvert) {
   EXPECT_THROW(eigenq::nn::quantize_static(small_mlp(1), {}), eigenq::InvalidArgument);
   Sequential starts_with_relu;
   starts_with_relu.add(eigenq::nn::ReLU());
-  EXPECT_THROW(eigenq::nn::quantize_static(starts_with_relu, batches(1, 4, 1)), eigenq::InvalidArgument);
+  eigenq_test::expect_error<eigenq::InvalidArgument>(
+      [&] { eigenq::nn::quantize_static(starts_with_relu, batches(1, 4, 1)); },
+      {"quantize_static: layer 0 (ReLU) is not a FloatLinear, or a ReLU following one"});
+}
+
+// ---- quantize_static's calibration: one matrix or any range of them, either storage order -----
+
+using ColMajor = Eigen::MatrixXf;
+
+// Two static models are the same: parameters, weight codes, biases and outputs, bit for bit.
+void expect_same_static_model(const Sequential& expected, const Sequential& got) {
+  ASSERT_EQ(expected.size(), got.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    SCOPED_TRACE("layer " + std::to_string(i));
+    const auto& e = dynamic_cast<const eigenq::nn::StaticLinear&>(expected[i]);
+    const auto& g = dynamic_cast<const eigenq::nn::StaticLinear&>(got[i]);
+    EXPECT_EQ(e.input_params(), g.input_params());
+    EXPECT_EQ(e.output_params(), g.output_params());
+    EXPECT_EQ(e.relu(), g.relu());
+    EXPECT_EQ(e.weight().unpacked_codes(), g.weight().unpacked_codes());
+    EXPECT_EQ(e.bias(), g.bias());
+  }
+  const Matrix x = batches(1, 16, 99)[0];
+  const Matrix ye = expected(x);
+  const Matrix yg = got(x);
+  EXPECT_TRUE(eigenq_test::same_bits(std::vector<float>(ye.data(), ye.data() + ye.size()),
+                                     std::vector<float>(yg.data(), yg.data() + yg.size())));
+}
+
+std::vector<ColMajor> column_major(const std::vector<Matrix>& v) { return std::vector<ColMajor>(v.begin(), v.end()); }
+
+TEST(Convert, StaticTakesAnyRangeOfBatchesOfEitherOrder) {
+  const Sequential m = small_mlp(3);
+  const std::vector<Matrix> calib = batches(3, 32, 4);
+  const Sequential expected = eigenq::nn::quantize_static(m, calib);
+
+  // Column-major batches hold the same values: exactly the same model.
+  const std::vector<ColMajor> col = column_major(calib);
+  ASSERT_FALSE(ColMajor::IsRowMajor);
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, col));
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, std::array<Matrix, 3>{calib[0], calib[1], calib[2]}));
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, std::array<ColMajor, 3>{col[0], col[1], col[2]}));
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, std::list<ColMajor>(col.begin(), col.end())));
+  // Maps and Refs of the batches (nothing copied by the caller).
+  std::vector<Eigen::Map<const ColMajor>> maps;
+  std::vector<Eigen::Ref<const Matrix>> refs;
+  for (std::size_t b = 0; b < calib.size(); ++b) {
+    maps.emplace_back(col[b].data(), col[b].rows(), col[b].cols());
+    refs.emplace_back(calib[b]);
+  }
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, maps));
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, refs));
+  // A braced list converts to row-major batches.
+  expect_same_static_model(expected, eigenq::nn::quantize_static(m, {col[0], col[1], col[2]}));
+}
+
+TEST(Convert, StaticTakesOneMatrixOfEitherOrder) {
+  const Sequential m = small_mlp(3);
+  const Matrix x = batches(1, 96, 4)[0];  // [batch, in] = [96, 64]
+  const ColMajor x_col = x;
+  for (auto cal : {eigenq::nn::Calibration::minmax, eigenq::nn::Calibration::percentile,
+                   eigenq::nn::Calibration::mse, eigenq::nn::Calibration::kl}) {
+    SCOPED_TRACE(static_cast<int>(cal));
+    eigenq::nn::StaticQuantOptions o;
+    o.calibration = cal;
+    const Sequential expected = eigenq::nn::quantize_static(m, std::vector<Matrix>{x}, o);
+    expect_same_static_model(expected, eigenq::nn::quantize_static(m, x, o));
+    expect_same_static_model(expected, eigenq::nn::quantize_static(m, x_col, o));
+    expect_same_static_model(expected, eigenq::nn::quantize_static(m, Eigen::Map<const ColMajor>(x_col.data(), 96, 64), o));
+    expect_same_static_model(expected, eigenq::nn::quantize_static(m, Eigen::Ref<const ColMajor>(x_col), o));
+  }
+  // A block of a larger matrix is a batch too.
+  ColMajor big(200, 64);
+  big.setRandom();
+  big.middleRows(50, 96) = x_col;
+  expect_same_static_model(eigenq::nn::quantize_static(m, x), eigenq::nn::quantize_static(m, big.middleRows(50, 96)));
+}
+
+TEST(Convert, StaticRejectsBatchesThatAreNotBatchByIn) {
+  using eigenq_test::expect_error;
+  const Sequential m = small_mlp(3);  // 64 inputs
+  const std::vector<Matrix> calib = batches(2, 32, 4);
+  // [in, batch] instead of [batch, in].
+  const ColMajor transposed = calib[1].transpose();
+  expect_error<eigenq::ShapeError>([&] { eigenq::nn::quantize_static(m, std::vector<ColMajor>{calib[0], transposed}); },
+                                   {"calibration batch 1 has shape [64, 32]", "expected [batch, 64]", "one example per row"});
+  expect_error<eigenq::ShapeError>([&] { eigenq::nn::quantize_static(m, transposed); }, {"batch 0 has shape [64, 32]"});
+  expect_error<eigenq::ShapeError>([&] { eigenq::nn::quantize_static(m, Matrix(0, 64)); }, {"batch 0 has shape [0, 64]"});
+  expect_error<eigenq::InvalidArgument>([&] { eigenq::nn::quantize_static(m, std::vector<ColMajor>{}); },
+                                        {"no calibration batches"});
+  expect_error<eigenq::InvalidArgument>([&] { eigenq::nn::quantize_static(m, std::array<Matrix, 0>{}); },
+                                        {"no calibration batches"});
+}
+
+// The README's flow, from the entry header <eigenq/nn.hpp> alone.
+TEST(Convert, EntryHeaderOffersTheReadmeFlow) {
+  const Sequential model = small_mlp(8);
+  const Eigen::MatrixXf X_calib = batches(1, 64, 9)[0];  // [batch, in], column-major
+  const Sequential dyn = eigenq::nn::quantize_dynamic(model);
+  const Sequential full = eigenq::nn::quantize_static(model, X_calib);
+  const Sequential q4 = eigenq::nn::quantize_grouped(model);
+  const eigenq::MlpModel mlp = eigenq::to_mlp_model(model);
+  EXPECT_EQ(mlp.layers().size(), 3u);
+  const Matrix x = batches(1, 8, 10)[0];
+  for (const Sequential* q : {&dyn, &full, &q4}) EXPECT_GT(sqnr_db(model(x), (*q)(x)), 12.0);
 }
 
 TEST(Convert, MixedPlansByNameOrFactory) {

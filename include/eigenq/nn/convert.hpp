@@ -1,7 +1,8 @@
 // Model conversion: the two flows of the seed document, and mixed precision.
 //
 //   auto dyn = eigenq::nn::quantize_dynamic(model);                 // torch quantize_dynamic
-//   auto full = eigenq::nn::quantize_static(model, calibration);    // TFLite full-integer int8
+//   auto full = eigenq::nn::quantize_static(model, calibration);    // TFLite full-integer int8;
+//                                                     // calibration: one [batch, in] matrix or a range of them
 //   auto mix = eigenq::nn::quantize_mixed(model, {layer_schemes::int8_dynamic(),
 //                                                 layer_schemes::int4_grouped(32), ...});
 //
@@ -13,10 +14,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <Eigen/Core>
 
 #include "eigenq/calibrate/kl_entropy.hpp"
 #include "eigenq/calibrate/minmax.hpp"
@@ -24,6 +29,7 @@
 #include "eigenq/calibrate/percentile.hpp"
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
+#include "eigenq/core/shape.hpp"
 #include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
@@ -122,14 +128,30 @@ class ActivationCalibrator {
   KlEntropyObserver kl_{PerTensor{}};
 };
 
-}  // namespace detail
+// Whether T is an Eigen matrix or matrix expression (Matrix of either storage order, Map, Ref,
+// a block...): deduction against MatrixBase<D> fails quietly for anything else.
+template <class D>
+std::true_type derives_from_matrix_base(const Eigen::MatrixBase<D>*);
+std::false_type derives_from_matrix_base(...);
+template <class T>
+constexpr bool is_eigen_matrix_v = decltype(derives_from_matrix_base(std::declval<const T*>()))::value;
 
-// Calibrates every activation boundary on `calibration` batches (the model's
-// float inputs), then converts each Linear (+ a following ReLU) into a
-// StaticLinear. The model must start with a Linear.
-inline Sequential quantize_static(const Sequential& model, const std::vector<Matrix>& calibration,
-                                  const StaticQuantOptions& options = {}) {
-  if (calibration.empty()) raise("quantize_static: no calibration batches");
+// Whether R is a range (std::begin/std::end) of Eigen matrices: std::vector, std::array, ...
+// (Eigen 3.4 vectors have begin() too: an Eigen type is one batch, never a range.)
+template <class R, class = void>
+struct has_matrix_elements : std::false_type {};
+template <class R>
+struct has_matrix_elements<R, std::void_t<decltype(*std::begin(std::declval<const R&>())),
+                                          decltype(std::end(std::declval<const R&>()))>>
+    : std::bool_constant<is_eigen_matrix_v<std::decay_t<decltype(*std::begin(std::declval<const R&>()))>>> {};
+template <class R>
+struct is_batch_range : std::conjunction<std::bool_constant<!is_eigen_matrix_v<R>>, has_matrix_elements<R>> {};
+
+// The conversion; for_each_batch(f) calls f(batch) on every calibration batch in order.
+template <class ForEachBatch>
+Sequential quantize_static_batches(const Sequential& model, bool no_batches, ForEachBatch&& for_each_batch,
+                                   const StaticQuantOptions& options) {
+  if (no_batches) raise("quantize_static: no calibration batches");
   // Blocks: a Linear, optionally with the ReLU after it.
   struct Block {
     const FloatLinear* linear;
@@ -137,32 +159,82 @@ inline Sequential quantize_static(const Sequential& model, const std::vector<Mat
   };
   std::vector<Block> blocks;
   for (std::size_t i = 0; i < model.size(); ++i) {
-    const FloatLinear* lin = detail::as_float_linear(model[i]);
+    const FloatLinear* lin = as_float_linear(model[i]);
     if (lin == nullptr) {
       raise("quantize_static: layer ", i, " (", model[i].kind(),
-            ") is not a float FloatLinear or a ReLU following one");
+            ") is not a FloatLinear, or a ReLU following one");
     }
-    const bool relu = i + 1 < model.size() && detail::is_relu(model[i + 1]);
+    const bool relu = i + 1 < model.size() && is_relu(model[i + 1]);
     blocks.push_back({lin, relu});
     if (relu) ++i;
   }
+  const Index in_features = blocks.empty() ? 0 : blocks.front().linear->in_features();
   // Boundary b is the input of block b (b = blocks.size(): the model's output).
-  std::vector<detail::ActivationCalibrator> boundaries(blocks.size() + 1, detail::ActivationCalibrator(options));
-  for (std::size_t batch = 0; batch < calibration.size(); ++batch) {
-    Matrix x = calibration[batch];
+  std::vector<ActivationCalibrator> boundaries(blocks.size() + 1, ActivationCalibrator(options));
+  std::size_t batch = 0;
+  for_each_batch([&](const auto& calibration_batch) {
+    Matrix x = calibration_batch;  // row-major whatever the batch's storage order: the same values
+    if (!blocks.empty() && (x.rows() == 0 || x.cols() != in_features)) {
+      raise<ShapeError>("quantize_static: calibration batch ", batch, " has shape ", to_string(Shape{x.rows(), x.cols()}),
+                        ", expected [batch, ", in_features, "] (one example per row, batch >= 1)");
+    }
     for (std::size_t b = 0; b < blocks.size(); ++b) {
       boundaries[b].observe(x);
       x = blocks[b].linear->forward(x);
       if (blocks[b].relu) x = x.cwiseMax(0.0f);
     }
     boundaries.back().observe(x);
-  }
+    ++batch;
+  });
   Sequential out;
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     out.add(StaticLinear(blocks[b].linear->weight(), blocks[b].linear->bias(), boundaries[b].params(),
                          boundaries[b + 1].params(), blocks[b].relu, options.layer));
   }
   return out;
+}
+
+// The same over a range of batches.
+template <class Range>
+Sequential quantize_static_range(const Sequential& model, const Range& calibration, const StaticQuantOptions& options) {
+  return quantize_static_batches(
+      model, std::begin(calibration) == std::end(calibration),
+      [&](auto&& f) {
+        for (const auto& batch : calibration) f(batch);
+      },
+      options);
+}
+
+}  // namespace detail
+
+// Calibrates every activation boundary on the model's float inputs, then converts each Linear
+// (+ a following ReLU) into a StaticLinear. The model must start with a Linear.
+//
+// A calibration batch is a matrix [batch, in]: one example per row, `in` the first layer's
+// input features, like the inputs of forward(). It may be any Eigen matrix or expression, of
+// either storage order (Matrix, Map, Ref, a block); a column-major batch gives exactly the
+// model its row-major copy gives. `calibration` is one batch, or a range of batches
+// (std::vector, std::array, ... of Eigen matrices, observed in order):
+//
+//   auto q = eigenq::nn::quantize_static(model, X_calib);                  // one [N, in] matrix
+//   auto q = eigenq::nn::quantize_static(model, std::vector<Eigen::MatrixXf>{x1, x2});
+//
+// Throws InvalidArgument without a batch, ShapeError for a batch that is not [batch >= 1, in].
+template <class Batch, std::enable_if_t<detail::is_eigen_matrix_v<Batch>, int> = 0>
+Sequential quantize_static(const Sequential& model, const Batch& calibration, const StaticQuantOptions& options = {}) {
+  return detail::quantize_static_batches(
+      model, false, [&](auto&& f) { f(calibration); }, options);
+}
+
+template <class Range, std::enable_if_t<detail::is_batch_range<Range>::value, int> = 0>
+Sequential quantize_static(const Sequential& model, const Range& calibration, const StaticQuantOptions& options = {}) {
+  return detail::quantize_static_range(model, calibration, options);
+}
+
+// Row-major batches; also takes a braced list ({x1, x2}; {} has no batch and throws).
+inline Sequential quantize_static(const Sequential& model, const std::vector<Matrix>& calibration,
+                                  const StaticQuantOptions& options = {}) {
+  return detail::quantize_static_range(model, calibration, options);
 }
 
 // ---- mixed precision -----------------------------------------------------------------------

@@ -116,9 +116,7 @@ class Linear {
     return quantize_one(x, p, r, scale_factor(p));
   }
 
-  float dequantize(Code q, const Params& p) const {
-    return (static_cast<float>(q) - static_cast<float>(p.zero_point)) * p.scale;
-  }
+  float dequantize(Code q, const Params& p) const { return kernels::dequantize_value(q, p.scale, p.zero_point); }
 
   // Bulk versions. 8-bit codes run the SIMD kernels of kernels/elementwise.hpp, which give
   // quantize()/dequantize()'s bits on every ISA; step 1 runs (a channel per element) are
@@ -126,10 +124,14 @@ class Linear {
   void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
     const CodeRange r = range();
     if constexpr (sizeof(Code) == 1) {
-      const kernels::QuantizeRounding rounding = kernels::quantize_rounding_for(profile_);
+      const kernels::Scaling scaling = this->scaling();
+      const Rounding rounding = this->rounding();
       if (step == 0) {
-        if constexpr (std::is_signed_v<Code>) kernels::quantize_f32_s8(x, n, p->scale, p->zero_point, r, rounding, out);
-        else kernels::quantize_f32_u8(x, n, p->scale, p->zero_point, r, rounding, out);
+        if constexpr (std::is_signed_v<Code>) {
+          kernels::quantize_f32_s8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
+        } else {
+          kernels::quantize_f32_u8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
+        }
         return;
       }
       constexpr Index block = 256;
@@ -142,9 +144,9 @@ class Linear {
           zero_point[i] = p[i0 + i].zero_point;
         }
         if constexpr (std::is_signed_v<Code>) {
-          kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, rounding, out + i0, m);
+          kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         } else {
-          kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, rounding, out + i0, m);
+          kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         }
       }
     } else if (step == 0) {
@@ -179,9 +181,8 @@ class Linear {
         }
       }
     } else if (step == 0) {
-      const float scale = p->scale;
-      const float zp = static_cast<float>(p->zero_point);
-      for (Index i = 0; i < n; ++i) out[i] = (static_cast<float>(q[i]) - zp) * scale;
+      const Params one = *p;
+      for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], one);
     } else {
       for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], p[i]);
     }
@@ -191,18 +192,13 @@ class Linear {
   static std::int32_t floor_half(std::int32_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
 
   // PyTorch multiplies by the float reciprocal; ONNX and TFLite divide.
-  float scale_factor(const Params& p) const {
-    return profile_ == Profile::pytorch ? 1.0f / p.scale : p.scale;
-  }
+  kernels::Scaling scaling() const { return kernels::scaling_for(profile_); }
+  float scale_factor(const Params& p) const { return kernels::scale_factor(p.scale, scaling()); }
 
+  // The one definition of quantizing a value (kernels/arithmetic.hpp), which every kernel path
+  // reproduces.
   Code quantize_one(float x, const Params& p, CodeRange r, float factor) const {
-    float scaled;
-    if (profile_ == Profile::pytorch) scaled = round_half_to_even(x * factor);
-    else if (profile_ == Profile::onnx) scaled = round_half_to_even(x / factor);
-    else scaled = round_half_away_from_zero(x / factor);
-    if (std::isnan(scaled)) return static_cast<Code>(p.zero_point);
-    const float shifted = scaled + static_cast<float>(p.zero_point);
-    return static_cast<Code>(saturate_to_int(shifted, r.qmin, r.qmax, p.zero_point));
+    return kernels::quantize_value<Code>(x, factor, p.zero_point, r, scaling(), rounding());
   }
 
   Symmetry symmetry_ = Symmetry::affine;

@@ -18,6 +18,7 @@
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/checks.hpp"
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/gemm_driver.hpp"
 #include "eigenq/kernels/isa.hpp"
@@ -57,18 +58,13 @@ void gemm(const A* a, Index m, Index lda, std::int32_t a_zero_point, const Packe
                 "gemm: activations are uint8 or int8");
   const Index k = b.depth();
   const Index n = b.cols();
-  if (m < 0) raise<ShapeError>("gemm: M = ", m, " must be >= 0");
-  if (m > 0 && k > 0 && a == nullptr) raise("gemm: A is null but ", m, " x ", k);
-  if (m > 1 && lda < k) raise<ShapeError>("gemm: lda = ", lda, " is less than K = ", k);
-  if (m > 0 && n > 0 && c == nullptr) raise("gemm: C is null but ", m, " x ", n);
-  if (m > 1 && ldc < n) raise<ShapeError>("gemm: ldc = ", ldc, " is less than N = ", n);
+  detail::check_product("gemm", m, k, n, {"A", "lda", a, lda}, {"C", "ldc", c, ldc}, threads);
   if (a_zero_point < std::int32_t{std::numeric_limits<A>::min()} ||
       a_zero_point > std::int32_t{std::numeric_limits<A>::max()}) {
     raise("gemm: activation zero point ", a_zero_point, " is outside the range of A's type [",
           std::int32_t{std::numeric_limits<A>::min()}, ", ",
           std::int32_t{std::numeric_limits<A>::max()}, "]");
   }
-  if (threads < 1) raise("gemm: threads = ", threads, " must be >= 1");
 
   thread_local detail::PreparedOutput out;
   detail::prepare_output<Out>(stage, m, n, b.padded_cols(), out);

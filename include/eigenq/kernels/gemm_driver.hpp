@@ -163,15 +163,15 @@ inline void column_offsets(const PackedWeights& b, std::int32_t a_zero_point, st
 }
 
 // The micro-kernel of every tile height (1..max_rows) and panel width (1..3 vectors of 16
-// columns), Path::tile<Rows, Vectors>, in a table: the one place that turns a tile's shape
+// columns), Path::tile<Rows, Vectors>::run, in a table: the one place that turns a tile's shape
 // into the kernel instantiated for it.
 template <class Path>
 using TileKernel = void (*)(const TileArgs<typename Path::packed_a>&);
 
 template <class Path, std::size_t... R>
 constexpr std::array<std::array<TileKernel<Path>, 3>, sizeof...(R)> tile_kernels(std::index_sequence<R...>) {
-  return {{{{&Path::template tile<int(R) + 1, 1>, &Path::template tile<int(R) + 1, 2>,
-             &Path::template tile<int(R) + 1, 3>}}...}};
+  return {{{{&Path::template tile<int(R) + 1, 1>::run, &Path::template tile<int(R) + 1, 2>::run,
+             &Path::template tile<int(R) + 1, 3>::run}}...}};
 }
 
 template <class Path>
@@ -212,15 +212,16 @@ void finish_row(const PreparedOutput& out, const std::int32_t* acc, Index count,
   }
 }
 
-// What a GemmPath specialization states besides its micro-kernel
-//   template <int Rows, int Vectors> static void tile(const TileArgs<packed_a>&);
-// (Rows up to max_rows, Vectors 1..3): its ISA (the output stages run on
-// ElementwisePath<isa>), the type it multiplies A as, and its tallest tile.
-template <Isa I, class PackedA, int MaxRows>
+// What a GemmPath specialization is: its ISA (the output stages run on ElementwisePath<isa>),
+// the type its micro-kernel multiplies A as, its tallest tile, and the micro-kernel,
+// Tile<Rows, Vectors>::run(const TileArgs<PackedA>&) for Rows up to MaxRows and Vectors 1..3.
+template <Isa I, class PackedA, int MaxRows, template <int Rows, int Vectors> class Tile>
 struct GemmPathTraits {
   static constexpr Isa isa = I;
   using packed_a = PackedA;  // std::uint8_t (vpdpbusd), std::int8_t (sdot) or std::int16_t (widened)
   static constexpr int max_rows = MaxRows;
+  template <int Rows, int Vectors>
+  using tile = Tile<Rows, Vectors>;
 };
 
 // The offset packing adds to A so the micro-kernel's type holds it: 128 turns s8 into u8,

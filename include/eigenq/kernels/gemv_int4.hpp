@@ -17,6 +17,7 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/checks.hpp"
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
@@ -100,16 +101,9 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
 // scalar/gemv_int4.hpp; x(m, k) = x[m * ldx + k]. `bias` holds N values or is null.
 // Any M works; rows go four at a time. y must not overlap x, W or bias.
 inline void gemv_int4(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
-                    float* y, Index ldy, int threads = 1) {
-  const Index k = w.depth();
-  const Index n = w.cols();
-  if (m < 0) raise<ShapeError>("gemv_int4: M = ", m, " must be >= 0");
-  if (m > 0 && k > 0 && x == nullptr) raise("gemv_int4: x is null but ", m, " x ", k);
-  if (m > 1 && ldx < k) raise<ShapeError>("gemv_int4: ldx = ", ldx, " is less than K = ", k);
-  if (m > 0 && n > 0 && y == nullptr) raise("gemv_int4: y is null but ", m, " x ", n);
-  if (m > 1 && ldy < n) raise<ShapeError>("gemv_int4: ldy = ", ldy, " is less than N = ", n);
-  if (threads < 1) raise("gemv_int4: threads = ", threads, " must be >= 1");
-  if (m == 0 || n == 0) return;
+                      float* y, Index ldy, int threads = 1) {
+  detail::check_product("gemv_int4", m, w.depth(), w.cols(), {"x", "ldx", x, ldx}, {"y", "ldy", y, ldy}, threads);
+  if (m == 0 || w.cols() == 0) return;
   dispatch<GemvInt4Path>([&](auto path) {
     detail::gemv_int4_run<decltype(path)>(x, m, ldx, w, bias, y, ldy, threads);
   });

@@ -81,31 +81,9 @@ enum class Isa { scalar, avx2, avx512, avx512vnni, neon_dotprod };
 
 namespace detail {
 
-#if defined(EIGENQ_HAVE_AVX2)
-inline constexpr bool avx2_compiled = true;
-#else
-inline constexpr bool avx2_compiled = false;
-#endif
-#if defined(EIGENQ_HAVE_AVX512)
-inline constexpr bool avx512_compiled = true;
-#else
-inline constexpr bool avx512_compiled = false;
-#endif
-#if defined(EIGENQ_HAVE_AVX512VNNI)
-inline constexpr bool avx512vnni_compiled = true;
-#else
-inline constexpr bool avx512vnni_compiled = false;
-#endif
-#if defined(EIGENQ_HAVE_NEON_DOTPROD)
-inline constexpr bool neon_dotprod_compiled = true;
-#else
-inline constexpr bool neon_dotprod_compiled = false;
-#endif
-
 struct IsaRow {
   Isa isa;
-  const char* name;      // to_string() and the EIGENQ_ISA value
-  bool compiled;         // whether this build has the path (independent of the CPU)
+  const char* name;       // to_string() and the EIGENQ_ISA value
   const char* cpu_needs;  // what the CPU must have, for messages
 };
 
@@ -114,13 +92,11 @@ struct IsaRow {
 // Every ISA path, one row each, the reference first. Within an architecture a later row is
 // preferred: the default path is the last one this build compiles and the CPU runs.
 inline constexpr detail::IsaRow isa_table[] = {
-    {Isa::scalar, "scalar", true, "nothing"},
-    {Isa::avx2, "avx2", detail::avx2_compiled, "x86-64 AVX2 and FMA"},
-    {Isa::avx512, "avx512", detail::avx512_compiled, "x86-64 AVX-512 F, BW, VL and DQ"},
-    {Isa::avx512vnni, "avx512vnni", detail::avx512vnni_compiled,
-     "x86-64 AVX-512 F, BW, VL, DQ and VNNI"},
-    {Isa::neon_dotprod, "neon_dotprod", detail::neon_dotprod_compiled,
-     "AArch64 Advanced SIMD with the dot-product extension (asimddp)"},
+    {Isa::scalar, "scalar", "nothing"},
+    {Isa::avx2, "avx2", "x86-64 AVX2 and FMA"},
+    {Isa::avx512, "avx512", "x86-64 AVX-512 F, BW, VL and DQ"},
+    {Isa::avx512vnni, "avx512vnni", "x86-64 AVX-512 F, BW, VL, DQ and VNNI"},
+    {Isa::neon_dotprod, "neon_dotprod", "AArch64 Advanced SIMD with the dot-product extension (asimddp)"},
 };
 
 namespace detail {
@@ -143,7 +119,24 @@ inline constexpr std::array<Isa, std::size(isa_table)> all_isas =
 constexpr const char* to_string(Isa isa) { return detail::row_of(isa).name; }
 
 // Whether this build compiled the path (independent of the CPU).
-constexpr bool compiled(Isa isa) { return detail::row_of(isa).compiled; }
+constexpr bool compiled(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return true;
+#if defined(EIGENQ_HAVE_AVX2)
+    case Isa::avx2: return true;
+#endif
+#if defined(EIGENQ_HAVE_AVX512)
+    case Isa::avx512: return true;
+#endif
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+    case Isa::avx512vnni: return true;
+#endif
+#if defined(EIGENQ_HAVE_NEON_DOTPROD)
+    case Isa::neon_dotprod: return true;
+#endif
+    default: return false;
+  }
+}
 
 inline Isa isa_from_string(const std::string& s) {
   std::string names;
@@ -187,7 +180,7 @@ inline bool cpu_has(Isa isa) {
 
 inline Isa detect_best() {
   for (auto row = std::rbegin(isa_table); row != std::rend(isa_table); ++row) {
-    if (row->compiled && cpu_has(row->isa)) return row->isa;
+    if (compiled(row->isa) && cpu_has(row->isa)) return row->isa;
   }
   return Isa::scalar;
 }
@@ -201,7 +194,7 @@ inline bool supported(Isa isa) { return compiled(isa) && detail::cpu_has(isa); }
 // the features it needs.
 inline std::string unsupported_reason(Isa isa) {
   const detail::IsaRow& row = detail::row_of(isa);
-  if (!row.compiled) {
+  if (!compiled(isa)) {
     return std::string(row.name) + " is not compiled in this build (it is for " + row.cpu_needs +
            ", with GCC or Clang)";
   }

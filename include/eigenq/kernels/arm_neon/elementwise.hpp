@@ -17,9 +17,7 @@
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/arm_neon/vector.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace arm_neon {
+namespace eigenq::kernels::arm_neon {
 
 // ---- int4: 32 codes <-> 16 bytes ---------------------------------------------------------------
 // ld2/st2 (de)interleave even and odd codes; sli puts the odd code in the high nibble and keeps
@@ -48,16 +46,11 @@ EIGENQ_TARGET_NEON_DOTPROD EIGENQ_ALWAYS_INLINE void unpack_int4_block(const std
   vst2q_u8(reinterpret_cast<std::uint8_t*>(codes), pairs);
 }
 
+}  // namespace eigenq::kernels::arm_neon
+
+#define EIGENQ_GENERIC_ISA neon_dotprod
+#define EIGENQ_GENERIC_NAMESPACE arm_neon
 #define EIGENQ_TARGET EIGENQ_TARGET_NEON_DOTPROD
 #include "eigenq/kernels/generic/elementwise-inl.hpp"
-#undef EIGENQ_TARGET
-
-}  // namespace arm_neon
-
-template <>
-struct ElementwisePath<Isa::neon_dotprod> : arm_neon::Elementwise {};
-
-}  // namespace kernels
-}  // namespace eigenq
 
 #endif  // EIGENQ_HAVE_NEON_DOTPROD

@@ -26,9 +26,7 @@
 #include "eigenq/kernels/gemm_driver.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace arm_neon {
+namespace eigenq::kernels::arm_neon {
 
 using detail::TileArgs;
 
@@ -42,8 +40,14 @@ EIGENQ_TARGET_NEON_DOTPROD int8x16_t load_a_quads(const std::int8_t* a, Index ro
   return vreinterpretq_s8_u32(vld1q_u32(quads));
 }
 
-template <int Rows>
-EIGENQ_TARGET_NEON_DOTPROD void tile_s8s8(const TileArgs<std::int8_t>& t) {
+template <int Rows, int Vectors>
+struct TileS8S8 {
+  EIGENQ_TARGET_NEON_DOTPROD static void run(const TileArgs<std::int8_t>& t);
+};
+
+// The panel's t.vectors 16-column blocks in turn (Vectors is not needed).
+template <int Rows, int Vectors>
+EIGENQ_TARGET_NEON_DOTPROD void TileS8S8<Rows, Vectors>::run(const TileArgs<std::int8_t>& t) {
   const bool has_zb = t.zb != nullptr;
   const Index b_step = 64 * t.vectors;
   for (int block = 0; block < t.vectors; ++block) {  // 16 columns at a time
@@ -78,18 +82,13 @@ EIGENQ_TARGET_NEON_DOTPROD void tile_s8s8(const TileArgs<std::int8_t>& t) {
   }
 }
 
-}  // namespace arm_neon
+}  // namespace eigenq::kernels::arm_neon
 
-// A as signed bytes (sdot), 4 x 16 tiles swept over the panel.
+namespace eigenq::kernels {
+// A as signed bytes (sdot), up to 4 rows.
 template <>
-struct GemmPath<Isa::neon_dotprod> : detail::GemmPathTraits<Isa::neon_dotprod, std::int8_t, 4> {
-  template <int Rows, int Vectors>
-  static void tile(const arm_neon::TileArgs<std::int8_t>& t) {
-    arm_neon::tile_s8s8<Rows>(t);
-  }
-};
-
-}  // namespace kernels
-}  // namespace eigenq
+struct GemmPath<Isa::neon_dotprod>
+    : detail::GemmPathTraits<Isa::neon_dotprod, std::int8_t, 4, arm_neon::TileS8S8> {};
+}  // namespace eigenq::kernels
 
 #endif  // EIGENQ_HAVE_NEON_DOTPROD

@@ -21,15 +21,13 @@
 #include "eigenq/kernels/packed_int4_weights.hpp"
 #include "eigenq/kernels/scalar/gemv_int4.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace arm_neon {
-
-using detail::Int4PanelArgs;
-
+#define EIGENQ_GENERIC_NAMESPACE arm_neon
 #define EIGENQ_TARGET EIGENQ_TARGET_NEON_DOTPROD
 #include "eigenq/kernels/generic/gemv_int4-inl.hpp"
-#undef EIGENQ_TARGET
+
+namespace eigenq::kernels::arm_neon {
+
+static_assert(lanes == 4, "a 16-byte row of a block is 4 channels: one vector of sdot sums");
 
 // Vectors 4-channel vectors starting at channel c0, for Rows rows.
 template <int Rows, int Vectors>
@@ -81,7 +79,9 @@ EIGENQ_TARGET_NEON_DOTPROD void int4_pass(const Int4PanelArgs& a, Index c0) {
   }
 }
 
-}  // namespace arm_neon
+}  // namespace eigenq::kernels::arm_neon
+
+namespace eigenq::kernels {
 
 // 16 channels per pass for one or two rows, 8 for three or four.
 template <>
@@ -93,7 +93,6 @@ struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations {
   }
 };
 
-}  // namespace kernels
-}  // namespace eigenq
+}  // namespace eigenq::kernels
 
 #endif  // EIGENQ_HAVE_NEON_DOTPROD

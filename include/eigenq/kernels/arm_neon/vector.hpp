@@ -24,12 +24,11 @@
 
 #define EIGENQ_V EIGENQ_TARGET_NEON_DOTPROD EIGENQ_ALWAYS_INLINE
 
-namespace eigenq {
-namespace kernels {
-namespace arm_neon {
+namespace eigenq::kernels::arm_neon {
 
 using F32 = float32x4_t;
 using I32 = int32x4_t;
+using I16 = int16x8_t;
 template <class Code>
 using Bytes = std::conditional_t<std::is_signed_v<Code>, int8x16_t, uint8x16_t>;  // `block` codes
 
@@ -107,31 +106,26 @@ EIGENQ_V Bytes<Code> pack_codes(I32 a, I32 b, I32 c, I32 d) {
   }
 }
 
+EIGENQ_V I16 set1_i16(std::int16_t v) { return vdupq_n_s16(v); }
 template <class Code>
-struct CodeOffset {
-  int16x8_t zero_point16;  // the zero point in every 16-bit lane
-  Bytes<Code> qmin8;       // qmin in every byte
-};
-
-template <class Code>
-EIGENQ_V CodeOffset<Code> code_offset(std::int32_t zero_point, std::int32_t qmin) {
+EIGENQ_V Bytes<Code> set1_codes(std::int32_t v) {
   if constexpr (std::is_signed_v<Code>) {
-    return {vdupq_n_s16(static_cast<std::int16_t>(zero_point)), vdupq_n_s8(static_cast<std::int8_t>(qmin))};
+    return vdupq_n_s8(static_cast<std::int8_t>(v));
   } else {
-    return {vdupq_n_s16(static_cast<std::int16_t>(zero_point)), vdupq_n_u8(static_cast<std::uint8_t>(qmin))};
+    return vdupq_n_u8(static_cast<std::uint8_t>(v));
   }
 }
 
 // max(q + zero_point, qmin) for q <= qmax - zero_point, by saturating narrows: int32 -> int16,
 // + zero point with int16 saturation, -> int8/uint8, then a byte max.
 template <class Code>
-EIGENQ_V Bytes<Code> pack_codes_offset(I32 a, I32 b, I32 c, I32 d, const CodeOffset<Code>& o) {
-  const int16x8_t ab = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), o.zero_point16);
-  const int16x8_t cd = vqaddq_s16(vcombine_s16(vqmovn_s32(c), vqmovn_s32(d)), o.zero_point16);
+EIGENQ_V Bytes<Code> pack_codes_offset(I32 a, I32 b, I32 c, I32 d, I16 zero_point, Bytes<Code> qmin) {
+  const I16 ab = vqaddq_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)), zero_point);
+  const I16 cd = vqaddq_s16(vcombine_s16(vqmovn_s32(c), vqmovn_s32(d)), zero_point);
   if constexpr (std::is_signed_v<Code>) {
-    return vmaxq_s8(vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd)), o.qmin8);
+    return vmaxq_s8(vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd)), qmin);
   } else {
-    return vmaxq_u8(vcombine_u8(vqmovun_s16(ab), vqmovun_s16(cd)), o.qmin8);
+    return vmaxq_u8(vcombine_u8(vqmovun_s16(ab), vqmovun_s16(cd)), qmin);
   }
 }
 
@@ -189,9 +183,7 @@ EIGENQ_V F32 load_f16(const std::uint8_t* p) {
   return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const std::uint16_t*>(p))));
 }
 
-}  // namespace arm_neon
-}  // namespace kernels
-}  // namespace eigenq
+}  // namespace eigenq::kernels::arm_neon
 
 #undef EIGENQ_V
 

@@ -1,12 +1,15 @@
 // The elementwise loops of a SIMD path, written once for every ISA (simdjson's generic/,
-// Highway's -inl files). No include guard: an ISA's elementwise.hpp includes this file inside
-// its own namespace (eigenq::kernels::<folder>) after its vector.hpp, with EIGENQ_TARGET
-// defined as its target attribute, so every function here is compiled for that ISA and calls
-// its primitives unqualified. The result is that namespace's `Elementwise`, which the ISA's
-// ElementwisePath derives from (dispatch.hpp).
+// Highway's -inl files). No include guard: an ISA's elementwise.hpp includes this file after its
+// vector.hpp with three macros defined, e.g.
+//   #define EIGENQ_GENERIC_ISA avx2                 (the Isa value)
+//   #define EIGENQ_GENERIC_NAMESPACE x86_avx2       (its folder and namespace)
+//   #define EIGENQ_TARGET EIGENQ_TARGET_AVX2        (its target attribute)
+// and gets eigenq::kernels::x86_avx2::Elementwise, every function compiled for that ISA and
+// calling its primitives unqualified, and ElementwisePath<Isa::avx2> (dispatch.hpp) deriving from
+// it. The macros are undefined at the end.
 //
 // What this file needs from vector.hpp (V = F32 or I32; all inline, all with the target):
-//   F32, I32, Bytes<Code>, lanes (32-bit lanes per vector), block (4 * lanes),
+//   F32, I32, I16, Bytes<Code>, lanes (32-bit lanes per vector), block (4 * lanes),
 //   masked_tails (true: the *_first byte functions below exist and take masks);
 //   set1, add, sub, mul, div, mul_add(a, b, c) = a * b + c rounded once, min, max (int32);
 //   at_most(v, hi), at_least(v, lo): min/max that keep a NaN v NaN;
@@ -15,13 +18,14 @@
 //   load(p), load_first(p, count) (the first count values, zeros after), store(p, v),
 //     store_first(p, v, count), for float (and load for int32);
 //   pack_codes<Code>(a, b, c, d): four vectors of values inside Code's range -> `block` codes;
-//   code_offset<Code>(zp, qmin), pack_codes_offset<Code>(a, b, c, d, offset):
+//   set1_i16, set1_codes<Code>, pack_codes_offset<Code>(a, b, c, d, zp16, qmin8):
 //     max(saturate(q + zp), qmin) for q <= qmax - zp (each step saturating and monotone);
 //   store_bytes(Code*, Bytes), load_codes(const Code*, F32& a..d) (`block` codes as floats);
 //     with masked_tails also store_bytes_first(p, count, bytes), load_codes_first(p, count, a..d);
 //   saturating_shift_left, doubling_high_mul (b >= 0), rounding_divide_by_pot,
 //     multiply_single_rounding<MayExceedInt32>(x, m, e, lo, hi) (fixed_point.hpp, clamped);
-//   int4_block, pack_int4_block(codes, packed), unpack_int4_block(packed, codes).
+//   int4_block, pack_int4_block(codes, packed), unpack_int4_block(packed, codes) (the ISA's
+//     elementwise.hpp defines these before including this file).
 //
 // Quantization without out-of-range conversions: with the integral bounds lo = qmin - zp and
 // hi = qmax - zp,  clamp(round(v) + zp, qmin, qmax) == round(clamp(v, lo, hi)) + zp  because
@@ -32,9 +36,11 @@
 // NaN converts to 0, which gives the zero point: so these loops need the zero point inside
 // [qmin, qmax] (elementwise.hpp sends other zero points to the scalar path) unless no product
 // is NaN (the GEMM output stages: multipliers finite and > 0).
-#ifndef EIGENQ_TARGET
-#error "generic/elementwise-inl.hpp is included by an ISA's elementwise.hpp, with EIGENQ_TARGET defined"
+#if !defined(EIGENQ_GENERIC_ISA) || !defined(EIGENQ_GENERIC_NAMESPACE) || !defined(EIGENQ_TARGET)
+#error "include generic/elementwise-inl.hpp from an ISA's elementwise.hpp (see the top of this file)"
 #endif
+
+namespace eigenq::kernels::EIGENQ_GENERIC_NAMESPACE {
 
 #define EIGENQ_INL EIGENQ_TARGET EIGENQ_ALWAYS_INLINE
 
@@ -113,8 +119,9 @@ struct QuantizeSame {
   const In* x;
   Code* y;
   F32 factor;
-  F32 hi;  // qmax - zero point
-  CodeOffset<Code> offset;
+  F32 hi;             // qmax - zero point
+  I16 zero_point16;   // the zero point in every 16-bit lane
+  Bytes<Code> qmin8;  // qmin in every code
 
   EIGENQ_INL I32 round_capped(F32 v) const { return to_i32<R>(at_most(scale_by<S>(v, factor), hi)); }
 
@@ -124,15 +131,19 @@ struct QuantizeSame {
     const I32 q1 = round_capped(as_f32(load_v<Partial>(x + i + lanes, rest - lanes)));
     const I32 q2 = round_capped(as_f32(load_v<Partial>(x + i + 2 * lanes, rest - 2 * lanes)));
     const I32 q3 = round_capped(as_f32(load_v<Partial>(x + i + 3 * lanes, rest - 3 * lanes)));
-    store_bytes_v<Partial>(y + i, rest, pack_codes_offset<Code>(q0, q1, q2, q3, offset));
+    store_bytes_v<Partial>(y + i, rest, pack_codes_offset<Code>(q0, q1, q2, q3, zero_point16, qmin8));
   }
 };
 
 template <class Code, Scaling S, Rounding R, class In>
 EIGENQ_TARGET void quantize_same_run(const In* x, Index n, float factor, std::int32_t zero_point, CodeRange range,
                                  Code* y) {
-  const QuantizeSame<Code, S, R, In> kernel{x, y, set1(factor), set1(static_cast<float>(range.qmax - zero_point)),
-                                            code_offset<Code>(zero_point, range.qmin)};
+  const QuantizeSame<Code, S, R, In> kernel{x,
+                                            y,
+                                            set1(factor),
+                                            set1(static_cast<float>(range.qmax - zero_point)),
+                                            set1_i16(static_cast<std::int16_t>(zero_point)),
+                                            set1_codes<Code>(range.qmin)};
   run_blocks(n, kernel);
 }
 
@@ -406,3 +417,14 @@ struct Elementwise {
 };
 
 #undef EIGENQ_INL
+
+}  // namespace eigenq::kernels::EIGENQ_GENERIC_NAMESPACE
+
+namespace eigenq::kernels {
+template <>
+struct ElementwisePath<Isa::EIGENQ_GENERIC_ISA> : EIGENQ_GENERIC_NAMESPACE::Elementwise {};
+}  // namespace eigenq::kernels
+
+#undef EIGENQ_GENERIC_ISA
+#undef EIGENQ_GENERIC_NAMESPACE
+#undef EIGENQ_TARGET

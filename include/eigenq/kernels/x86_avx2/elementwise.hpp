@@ -16,9 +16,7 @@
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/x86_avx2/vector.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx2 {
+namespace eigenq::kernels::x86_avx2 {
 
 // ---- int4 (two codes a byte, low nibble first) ----------------------------------------------
 
@@ -51,16 +49,11 @@ EIGENQ_TARGET_AVX2 EIGENQ_ALWAYS_INLINE void unpack_int4_block(const std::uint8_
   }
 }
 
+}  // namespace eigenq::kernels::x86_avx2
+
+#define EIGENQ_GENERIC_ISA avx2
+#define EIGENQ_GENERIC_NAMESPACE x86_avx2
 #define EIGENQ_TARGET EIGENQ_TARGET_AVX2
 #include "eigenq/kernels/generic/elementwise-inl.hpp"
-#undef EIGENQ_TARGET
-
-}  // namespace x86_avx2
-
-template <>
-struct ElementwisePath<Isa::avx2> : x86_avx2::Elementwise {};
-
-}  // namespace kernels
-}  // namespace eigenq
 
 #endif  // EIGENQ_HAVE_AVX2

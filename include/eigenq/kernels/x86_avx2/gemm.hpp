@@ -31,23 +31,9 @@
 #include "eigenq/kernels/packed_weights.hpp"
 #include "eigenq/kernels/x86_avx2/elementwise.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx2 {
+namespace eigenq::kernels::x86_avx2 {
 
 using detail::TileArgs;
-
-// One vpmaddwd and one vpaddd. GCC 12 otherwise hoists all products ahead of
-// the adds and spills accumulators (a third slower); clang needs no help.
-EIGENQ_TARGET_AVX2 inline __m256i madd_accumulate(__m256i acc, __m256i a, __m256i b) {
-#if defined(__clang__)
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
-#else
-  __m256i product;
-  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(a), "x"(b));
-  return acc;
-#endif
-}
 
 // One pass over K for `Rows` rows and 4 * Blocks columns starting at column c0:
 // accumulator (r, j) holds columns c0 + 4j .. c0 + 4j + 3, two partial sums each.
@@ -111,26 +97,27 @@ EIGENQ_TARGET_AVX2 void tile_pass_s16(const TileArgs<std::int16_t>& t, Index c0)
   }
 }
 
-}  // namespace x86_avx2
-
-// A widened to int16 (u8 and s8 both fit), 6-row tiles.
-template <>
-struct GemmPath<Isa::avx2> : detail::GemmPathTraits<Isa::avx2, std::int16_t, 6> {
-  // Columns per pass, so that the accumulators fit the 16 ymm registers with the B vectors,
-  // the A broadcast and a product: one row takes the whole panel (up to 12 accumulators),
-  // two rows 16 columns at a time, three to six rows 8.
-  template <int Rows, int Vectors>
-  EIGENQ_TARGET_AVX2 static void tile(const x86_avx2::TileArgs<std::int16_t>& t) {
+// Columns per pass, so that the accumulators fit the 16 ymm registers with the B vectors,
+// the A broadcast and a product: one row takes the whole panel (up to 12 accumulators),
+// two rows 16 columns at a time, three to six rows 8.
+template <int Rows, int Vectors>
+struct TileS16 {
+  EIGENQ_TARGET_AVX2 static void run(const TileArgs<std::int16_t>& t) {
     if constexpr (Rows == 1) {
-      x86_avx2::tile_pass_s16<1, 4 * Vectors>(t, 0);
+      tile_pass_s16<1, 4 * Vectors>(t, 0);
     } else {
       constexpr int blocks = Rows == 2 ? 4 : 2;
-      for (Index c0 = 0; c0 < 16 * Vectors; c0 += 4 * blocks) x86_avx2::tile_pass_s16<Rows, blocks>(t, c0);
+      for (Index c0 = 0; c0 < 16 * Vectors; c0 += 4 * blocks) tile_pass_s16<Rows, blocks>(t, c0);
     }
   }
 };
 
-}  // namespace kernels
-}  // namespace eigenq
+}  // namespace eigenq::kernels::x86_avx2
+
+namespace eigenq::kernels {
+// A widened to int16 (u8 and s8 both fit), up to 6 rows.
+template <>
+struct GemmPath<Isa::avx2> : detail::GemmPathTraits<Isa::avx2, std::int16_t, 6, x86_avx2::TileS16> {};
+}  // namespace eigenq::kernels
 
 #endif  // EIGENQ_HAVE_AVX2

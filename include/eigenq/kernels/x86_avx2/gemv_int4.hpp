@@ -29,15 +29,11 @@
 #include "eigenq/kernels/scalar/gemv_int4.hpp"
 #include "eigenq/kernels/x86_avx2/vector.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx2 {
-
-using detail::Int4PanelArgs;
-
+#define EIGENQ_GENERIC_NAMESPACE x86_avx2
 #define EIGENQ_TARGET EIGENQ_TARGET_AVX2
 #include "eigenq/kernels/generic/gemv_int4-inl.hpp"
-#undef EIGENQ_TARGET
+
+namespace eigenq::kernels::x86_avx2 {
 
 // The int32 sums of one group for Rows rows and Halves 8-channel halves from
 // half h0, into isum[r * 64 + c]. Octet rows are read in order, all the
@@ -57,16 +53,9 @@ EIGENQ_TARGET_AVX2 void group_sums(const Int4PanelArgs& a, const std::uint8_t* r
       for (int h = 0; h < Halves; ++h) acc16[r][h] = _mm256_setzero_si256();
     }
     for (Index o = o0; o < o0 + 4; ++o) {
-      __m256i x_lo[Rows], x_hi[Rows];  // the octet's two activation quads, broadcast
+      __m256i x_lo[Rows], x_hi[Rows];
 #pragma GCC unroll 2
-      for (int r = 0; r < Rows; ++r) {
-        const std::int8_t* quads = a.q + r * a.q_stride + g * a.group_size + 8 * o;
-        std::int32_t lo_quad, hi_quad;
-        std::memcpy(&lo_quad, quads, 4);
-        std::memcpy(&hi_quad, quads + 4, 4);
-        x_lo[r] = _mm256_set1_epi32(lo_quad);
-        x_hi[r] = _mm256_set1_epi32(hi_quad);
-      }
+      for (int r = 0; r < Rows; ++r) broadcast_octet(a, r, g, o, x_lo[r], x_hi[r]);
       const std::uint8_t* row = rec + o * nb * 64 + h0 * 32;  // half h at row + 32 h
 #pragma GCC unroll 8
       for (int h = 0; h < Halves; ++h) {
@@ -138,7 +127,9 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
   }
 }
 
-}  // namespace x86_avx2
+}  // namespace eigenq::kernels::x86_avx2
+
+namespace eigenq::kernels {
 
 // One or two rows at a time. Also the int4 GEMV of the avx512 path (x86_avx512/gemv_int4.hpp).
 template <>
@@ -150,7 +141,6 @@ struct GemvInt4Path<Isa::avx2> : x86_avx2::Int4Activations {
   }
 };
 
-}  // namespace kernels
-}  // namespace eigenq
+}  // namespace eigenq::kernels
 
 #endif  // EIGENQ_HAVE_AVX2

@@ -18,15 +18,10 @@
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/x86_avx512/vector.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC PR 105593, see vector.hpp
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx512 {
+EIGENQ_AVX512_DIAGNOSTICS_BEGIN
+
+namespace eigenq::kernels::x86_avx512 {
 
 // ---- int4: 64 codes <-> 32 bytes, code 2j in the low nibble of byte j -----------------------
 
@@ -53,22 +48,18 @@ EIGENQ_TARGET_AVX512 EIGENQ_ALWAYS_INLINE void unpack_int4_block(const std::uint
   _mm512_storeu_si512(codes, v);
 }
 
+}  // namespace eigenq::kernels::x86_avx512
+
+#define EIGENQ_GENERIC_ISA avx512
+#define EIGENQ_GENERIC_NAMESPACE x86_avx512
 #define EIGENQ_TARGET EIGENQ_TARGET_AVX512
 #include "eigenq/kernels/generic/elementwise-inl.hpp"
-#undef EIGENQ_TARGET
 
-}  // namespace x86_avx512
-
-template <>
-struct ElementwisePath<Isa::avx512> : x86_avx512::Elementwise {};
+namespace eigenq::kernels {
 template <>
 struct ElementwisePath<Isa::avx512vnni> : ElementwisePath<Isa::avx512> {};
+}  // namespace eigenq::kernels
 
-}  // namespace kernels
-}  // namespace eigenq
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EIGENQ_AVX512_DIAGNOSTICS_END
 
 #endif  // EIGENQ_HAVE_AVX512

@@ -7,9 +7,9 @@
 // bytes (A) by signed bytes (B), adds each group of four products to an int32
 // lane and wraps: s8 activations are packed as A + 128 and the driver removes
 // 128 * sum_k B (gemm_driver.hpp proves the correction).
-// GCC 12 allocates registers badly around the vpdpbusd builtin (it copies and
-// spills the accumulator each time: half speed), so under GCC the instruction
-// is issued through inline assembly with the same operands.
+// Under GCC vpdpbusd and the vpmaddwd/vpaddd pair are issued through inline
+// assembly (vector.hpp: dot_u8s8, madd_accumulate), which GCC 12 needs to keep
+// the accumulators in registers.
 //
 // AVX-512BW without VNNI, 4 x 48 tile: vpmaddubsw would saturate for u8 x s8
 // (255 * 127 * 2 > 32767), so A is widened to int16 when packed and B is
@@ -34,16 +34,10 @@
 #include "eigenq/kernels/packed_weights.hpp"
 #include "eigenq/kernels/x86_avx512/elementwise.hpp"
 
-// GCC 12 warns that the "undefined" pass-through operand of the AVX-512
-// intrinsics it inlines here may be used uninitialized (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx512 {
+EIGENQ_AVX512_DIAGNOSTICS_BEGIN
+
+namespace eigenq::kernels::x86_avx512 {
 
 using detail::TileArgs;
 
@@ -77,20 +71,11 @@ EIGENQ_TARGET_AVX512 inline void store_tile(const TileArgs<Acc>& t, __m512i (&ac
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 
-EIGENQ_TARGET_AVX512VNNI inline __m512i dot_u8s8(__m512i acc, __m512i a_u8, __m512i b_s8) {
-#if defined(__clang__)
-  return _mm512_dpbusd_epi32(acc, a_u8, b_s8);
-#else
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(b_s8));
-  return acc;
-#endif
-}
-
 // Rows x (16 * Vectors) tile over the whole K, which is cut into Streams
 // contiguous parts run side by side (their sums are added at the end: integer
 // addition, so the split changes no bit).
 template <int Rows, int Vectors, int Streams>
-EIGENQ_TARGET_AVX512VNNI void tile_u8s8_vnni(const TileArgs<std::uint8_t>& t) {
+EIGENQ_TARGET_AVX512VNNI void tile_u8s8_streams(const TileArgs<std::uint8_t>& t) {
   __m512i acc[Streams][Rows][Vectors];
 #pragma GCC unroll 4
   for (int s = 0; s < Streams; ++s) {
@@ -159,26 +144,17 @@ EIGENQ_TARGET_AVX512VNNI void tile_u8s8_vnni(const TileArgs<std::uint8_t>& t) {
 // One or two rows (GEMV) stream the panel as two halves of K side by side:
 // two memory streams measured 5-10% faster than one when the weights come
 // from L3; more rows are compute-bound and keep one stream.
-template <int Rows>
-constexpr int vnni_streams = Rows <= 2 ? 2 : 1;
+template <int Rows, int Vectors>
+struct TileU8S8 {
+  static void run(const TileArgs<std::uint8_t>& t) { tile_u8s8_streams<Rows, Vectors, (Rows <= 2 ? 2 : 1)>(t); }
+};
 
 #endif  // EIGENQ_HAVE_AVX512VNNI
-
-// One vpmaddwd and one vpaddd, kept together (see the note on GCC above).
-EIGENQ_TARGET_AVX512 inline __m512i madd_accumulate(__m512i acc, __m512i a, __m512i b) {
-#if defined(__clang__)
-  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
-#else
-  __m512i product;
-  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+v"(acc), "=&v"(product) : "v"(a), "v"(b));
-  return acc;
-#endif
-}
 
 // Accumulator pair (v, h) of a 16-column block: lanes 2c and 2c + 1 of half h
 // hold the two partial sums of column 8h + c.
 template <int Rows, int Vectors>
-EIGENQ_TARGET_AVX512 void tile_s16(const TileArgs<std::int16_t>& t) {
+EIGENQ_TARGET_AVX512 void tile_s16_sums(const TileArgs<std::int16_t>& t) {
   __m512i acc[Rows][2 * Vectors];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -223,33 +199,25 @@ EIGENQ_TARGET_AVX512 void tile_s16(const TileArgs<std::int16_t>& t) {
   store_tile<Rows, Vectors>(t, sums);
 }
 
-}  // namespace x86_avx512
-
-// A widened to int16 (u8 and s8 both fit), 4 x 48 tiles.
-template <>
-struct GemmPath<Isa::avx512> : detail::GemmPathTraits<Isa::avx512, std::int16_t, 4> {
-  template <int Rows, int Vectors>
-  static void tile(const x86_avx512::TileArgs<std::int16_t>& t) {
-    x86_avx512::tile_s16<Rows, Vectors>(t);
-  }
+template <int Rows, int Vectors>
+struct TileS16 {
+  static void run(const TileArgs<std::int16_t>& t) { tile_s16_sums<Rows, Vectors>(t); }
 };
 
+}  // namespace eigenq::kernels::x86_avx512
+
+namespace eigenq::kernels {
+// A widened to int16 (u8 and s8 both fit), up to 4 rows.
+template <>
+struct GemmPath<Isa::avx512> : detail::GemmPathTraits<Isa::avx512, std::int16_t, 4, x86_avx512::TileS16> {};
 #if defined(EIGENQ_HAVE_AVX512VNNI)
-// A as unsigned bytes (vpdpbusd), 8 x 48 tiles.
+// A as unsigned bytes (vpdpbusd), up to 8 rows.
 template <>
-struct GemmPath<Isa::avx512vnni> : detail::GemmPathTraits<Isa::avx512vnni, std::uint8_t, 8> {
-  template <int Rows, int Vectors>
-  static void tile(const x86_avx512::TileArgs<std::uint8_t>& t) {
-    x86_avx512::tile_u8s8_vnni<Rows, Vectors, x86_avx512::vnni_streams<Rows>>(t);
-  }
-};
+struct GemmPath<Isa::avx512vnni>
+    : detail::GemmPathTraits<Isa::avx512vnni, std::uint8_t, 8, x86_avx512::TileU8S8> {};
 #endif
+}  // namespace eigenq::kernels
 
-}  // namespace kernels
-}  // namespace eigenq
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EIGENQ_AVX512_DIAGNOSTICS_END
 
 #endif  // EIGENQ_HAVE_AVX512

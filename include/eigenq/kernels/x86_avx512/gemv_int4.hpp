@@ -27,31 +27,16 @@
 #include "eigenq/kernels/x86_avx2/gemv_int4.hpp"
 #include "eigenq/kernels/x86_avx512/vector.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC bug 105593, see vector.hpp
-#endif
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx512 {
+EIGENQ_AVX512_DIAGNOSTICS_BEGIN
 
-using detail::Int4PanelArgs;
-
+#define EIGENQ_GENERIC_NAMESPACE x86_avx512
 #define EIGENQ_TARGET EIGENQ_TARGET_AVX512
 #include "eigenq/kernels/generic/gemv_int4-inl.hpp"
-#undef EIGENQ_TARGET
+
+namespace eigenq::kernels::x86_avx512 {
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
-
-EIGENQ_TARGET_AVX512VNNI inline __m512i dot_u4s8(__m512i acc, __m512i w, __m512i x) {
-#if defined(__clang__)
-  return _mm512_dpbusd_epi32(acc, w, x);
-#else
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));  // see x86_avx512/gemm.hpp
-  return acc;
-#endif
-}
 
 // Blocks 16-channel blocks starting at block b0, for Rows rows. One row keeps
 // separate low- and high-nibble accumulators: twice the independent chains.
@@ -84,14 +69,7 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
     for (Index o = 0; o < octets; ++o) {
       __m512i x_lo[Rows], x_hi[Rows];
 #pragma GCC unroll 4
-      for (int r = 0; r < Rows; ++r) {
-        const std::int8_t* quads = a.q + r * a.q_stride + g * a.group_size + 8 * o;
-        std::int32_t lo_quad, hi_quad;
-        std::memcpy(&lo_quad, quads, 4);
-        std::memcpy(&hi_quad, quads + 4, 4);
-        x_lo[r] = _mm512_set1_epi32(lo_quad);
-        x_hi[r] = _mm512_set1_epi32(hi_quad);
-      }
+      for (int r = 0; r < Rows; ++r) broadcast_octet(a, r, g, o, x_lo[r], x_hi[r]);
       const std::uint8_t* block = rec + (o * nb + b0) * 64;
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) {
@@ -100,11 +78,11 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
         const __m512i w_hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
 #pragma GCC unroll 4
         for (int r = 0; r < Rows; ++r) {
-          acc[r][b] = dot_u4s8(acc[r][b], w_lo, x_lo[r]);
+          acc[r][b] = dot_u8s8(acc[r][b], w_lo, x_lo[r]);
           if constexpr (split) {
-            acc_hi[0][b] = dot_u4s8(acc_hi[0][b], w_hi, x_hi[r]);
+            acc_hi[0][b] = dot_u8s8(acc_hi[0][b], w_hi, x_hi[r]);
           } else {
-            acc[r][b] = dot_u4s8(acc[r][b], w_hi, x_hi[r]);
+            acc[r][b] = dot_u8s8(acc[r][b], w_hi, x_hi[r]);
           }
         }
       }
@@ -156,7 +134,9 @@ EIGENQ_TARGET_AVX512VNNI void int4_panel(const Int4PanelArgs& a) {
 
 #endif  // EIGENQ_HAVE_AVX512VNNI
 
-}  // namespace x86_avx512
+}  // namespace eigenq::kernels::x86_avx512
+
+namespace eigenq::kernels {
 
 template <>
 struct GemvInt4Path<Isa::avx512> : GemvInt4Path<Isa::avx2> {};
@@ -172,11 +152,8 @@ struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
 };
 #endif
 
-}  // namespace kernels
-}  // namespace eigenq
+}  // namespace eigenq::kernels
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EIGENQ_AVX512_DIAGNOSTICS_END
 
 #endif  // EIGENQ_HAVE_AVX512

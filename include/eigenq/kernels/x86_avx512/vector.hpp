@@ -22,21 +22,27 @@
 #include "eigenq/core/types.hpp"
 
 // GCC 12.2 reports its own _mm512_undefined_*() self-initialisation as maybe-uninitialized
-// once the intrinsics are inlined (GCC PR 105593, fixed in later releases).
+// once the intrinsics are inlined (GCC PR 105593, fixed in later releases): every header of
+// this folder puts its code between these two.
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
+#define EIGENQ_AVX512_DIAGNOSTICS_BEGIN                                          \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
+#define EIGENQ_AVX512_DIAGNOSTICS_END _Pragma("GCC diagnostic pop")
+#else
+#define EIGENQ_AVX512_DIAGNOSTICS_BEGIN
+#define EIGENQ_AVX512_DIAGNOSTICS_END
 #endif
+
+EIGENQ_AVX512_DIAGNOSTICS_BEGIN
 
 #define EIGENQ_V EIGENQ_TARGET_AVX512 EIGENQ_ALWAYS_INLINE
 
-namespace eigenq {
-namespace kernels {
-namespace x86_avx512 {
+namespace eigenq::kernels::x86_avx512 {
 
 using F32 = __m512;
 using I32 = __m512i;
+using I16 = __m512i;
 template <class Code>
 using Bytes = __m512i;  // `block` codes
 
@@ -130,24 +136,19 @@ EIGENQ_V Bytes<Code> pack_codes(I32 a, I32 b, I32 c, I32 d) {
   return restore_order(std::is_signed_v<Code> ? _mm512_packs_epi16(ab, cd) : _mm512_packus_epi16(ab, cd));
 }
 
+EIGENQ_V I16 set1_i16(std::int16_t v) { return _mm512_set1_epi16(v); }
 template <class Code>
-struct CodeOffset {
-  I32 zero_point16;  // the zero point in every 16-bit lane
-  I32 qmin8;         // qmin in every byte
-};
-
-template <class Code>
-EIGENQ_V CodeOffset<Code> code_offset(std::int32_t zero_point, std::int32_t qmin) {
-  return {_mm512_set1_epi16(static_cast<std::int16_t>(zero_point)), _mm512_set1_epi8(static_cast<char>(qmin))};
+EIGENQ_V Bytes<Code> set1_codes(std::int32_t v) {
+  return _mm512_set1_epi8(static_cast<char>(v));
 }
 
 // max(q + zero_point, qmin) for q <= qmax - zero_point, by saturating steps.
 template <class Code>
-EIGENQ_V Bytes<Code> pack_codes_offset(I32 a, I32 b, I32 c, I32 d, const CodeOffset<Code>& o) {
-  const I32 ab = _mm512_adds_epi16(_mm512_packs_epi32(a, b), o.zero_point16);
-  const I32 cd = _mm512_adds_epi16(_mm512_packs_epi32(c, d), o.zero_point16);
-  if constexpr (std::is_signed_v<Code>) return restore_order(_mm512_max_epi8(_mm512_packs_epi16(ab, cd), o.qmin8));
-  return restore_order(_mm512_max_epu8(_mm512_packus_epi16(ab, cd), o.qmin8));
+EIGENQ_V Bytes<Code> pack_codes_offset(I32 a, I32 b, I32 c, I32 d, I16 zero_point, Bytes<Code> qmin) {
+  const I32 ab = _mm512_adds_epi16(_mm512_packs_epi32(a, b), zero_point);
+  const I32 cd = _mm512_adds_epi16(_mm512_packs_epi32(c, d), zero_point);
+  if constexpr (std::is_signed_v<Code>) return restore_order(_mm512_max_epi8(_mm512_packs_epi16(ab, cd), qmin));
+  return restore_order(_mm512_max_epu8(_mm512_packus_epi16(ab, cd), qmin));
 }
 
 template <class Code>
@@ -177,6 +178,33 @@ EIGENQ_V void load_codes_first(const Code* p, Index count, F32& a, F32& b, F32& 
   c = codes_to_f32<Code>(_mm_maskz_loadu_epi8(first_lanes(count - 32), p + 32));
   d = codes_to_f32<Code>(_mm_maskz_loadu_epi8(first_lanes(count - 48), p + 48));
 }
+
+// acc + vpmaddwd(a, b), one vpmaddwd and one vpaddd kept together under GCC (see
+// x86_avx2/vector.hpp, madd_accumulate).
+EIGENQ_V I32 madd_accumulate(I32 acc, I32 a, I32 b) {
+#if defined(__clang__)
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#else
+  I32 product;
+  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+v"(acc), "=&v"(product) : "v"(a), "v"(b));
+  return acc;
+#endif
+}
+
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+// acc + vpdpbusd(a, b): each group of four u8 x s8 products added exactly into an int32 lane,
+// which wraps. GCC 12 allocates registers badly around the vpdpbusd builtin (it copies and
+// spills the accumulator each time: half speed), so under GCC the instruction is issued
+// through inline assembly with the same operands.
+EIGENQ_TARGET_AVX512VNNI EIGENQ_ALWAYS_INLINE I32 dot_u8s8(I32 acc, I32 a_u8, I32 b_s8) {
+#if defined(__clang__)
+  return _mm512_dpbusd_epi32(acc, a_u8, b_s8);
+#else
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(b_s8));
+  return acc;
+#endif
+}
+#endif
 
 // ---- fixed point (fixed_point.hpp) ---------------------------------------------------------
 
@@ -242,14 +270,10 @@ EIGENQ_V F32 load_f16(const std::uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-}  // namespace x86_avx512
-}  // namespace kernels
-}  // namespace eigenq
+}  // namespace eigenq::kernels::x86_avx512
 
 #undef EIGENQ_V
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EIGENQ_AVX512_DIAGNOSTICS_END
 
 #endif  // EIGENQ_HAVE_AVX512

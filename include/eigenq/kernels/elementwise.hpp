@@ -20,6 +20,7 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/arithmetic.hpp"
+#include "eigenq/kernels/checks.hpp"
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/isa.hpp"
@@ -53,14 +54,6 @@ void run_elementwise(bool simd, const Run& run) {
 // Per-column constants (reciprocal scales, multipliers) are prepared this many columns at a
 // time on the stack, so the per-column entry points never allocate.
 constexpr Index column_block = 256;
-
-inline void check_count(const char* fn, const char* what, Index value) {
-  if (value < 0) raise(fn, ": ", what, " = ", value, " must be >= 0");
-}
-
-inline void check_pointer(const char* fn, const char* what, const void* p, Index count) {
-  if (count > 0 && p == nullptr) raise(fn, ": ", what, " is null but ", count, " elements are to be used");
-}
 
 // n values read from `in`, written to `out`.
 inline void check_run(const char* fn, Index n, const void* in, const char* in_name, const void* out,

@@ -84,10 +84,12 @@ float from_bits(std::uint32_t b) {
 // Every 262147th float bit pattern (NaNs, infinities, denormals, both signs), ties at a few
 // scales and their neighbours.
 std::vector<float> float_inputs() {
-  std::vector<float> v = {0.0f, -0.0f, std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                          std::numeric_limits<float>::quiet_NaN(), from_bits(0xffc00001u), 2147483648.0f, -2147483904.0f,
-                          8388608.5f, 1e20f, -1e20f};
-  for (std::uint64_t b = 0; b < (std::uint64_t{1} << 32); b += 262147) v.push_back(from_bits(static_cast<std::uint32_t>(b)));
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), from_bits(0xffc00001u),
+                          2147483648.0f, -2147483904.0f, 8388608.5f, 1e20f, -1e20f};
+  for (std::uint64_t b = 0; b < (std::uint64_t{1} << 32); b += 262147) {
+    v.push_back(from_bits(static_cast<std::uint32_t>(b)));
+  }
   for (float scale : {1.0f, 0.1f, 1.0f / 127.5f, 0.0123f}) {
     for (int q = -300; q <= 300; ++q) {
       const float t = (static_cast<float>(q) + 0.5f) * scale;
@@ -165,8 +167,8 @@ void check_output_stage_float() {
   constexpr std::int32_t type_max = std::numeric_limits<Out>::max();
   for (float m : output_stage_multipliers()) {
     for (std::int32_t zp : {type_min, type_max, (type_min + type_max) / 2, type_min + 3}) {
-      for (CodeRange r : {CodeRange{type_min, type_max}, CodeRange{zp, type_max}, CodeRange{type_min + 10, type_min + 20},
-                          CodeRange{type_max - 5, type_max}}) {
+      for (CodeRange r : {CodeRange{type_min, type_max}, CodeRange{zp, type_max},
+                          CodeRange{type_min + 10, type_min + 20}, CodeRange{type_max - 5, type_max}}) {
         for (std::int32_t t : acc) {
           const std::int32_t want = former_output_float(t, m, zp, r.qmin - zp, r.qmax - zp);
           ASSERT_EQ(want, +k::requantize_float_value<Out>(t, m, zp, r)) << "t " << t << " m " << m << " zp " << zp;
@@ -208,10 +210,11 @@ void check_output_stage_fixed_point() {
   constexpr std::int32_t type_min = std::numeric_limits<Out>::min();
   constexpr std::int32_t type_max = std::numeric_limits<Out>::max();
   const std::vector<std::int32_t> acc = accumulators();
-  for (k::FixedPointRounding rounding : {k::FixedPointRounding::double_rounding, k::FixedPointRounding::single_rounding}) {
+  for (auto rounding : {k::FixedPointRounding::double_rounding, k::FixedPointRounding::single_rounding}) {
     for (k::FixedPointMultiplier m : fixed_point_multipliers()) {
       for (std::int32_t zp : {type_min, type_max, type_min + 3}) {
-        for (CodeRange r : {CodeRange{type_min, type_max}, CodeRange{zp, type_max}, CodeRange{type_min + 10, type_min + 20}}) {
+        for (CodeRange r :
+             {CodeRange{type_min, type_max}, CodeRange{zp, type_max}, CodeRange{type_min + 10, type_min + 20}}) {
           for (std::int32_t t : acc) {
             const std::int32_t want = former_output_fixed_point(t, m, rounding, zp, r.qmin - zp, r.qmax - zp);
             ASSERT_EQ(want, +k::requantize_fixed_point_value<Out>(t, m, rounding, zp, r)) << "t " << t << " zp " << zp;

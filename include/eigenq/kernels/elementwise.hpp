@@ -25,16 +25,9 @@
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/kernels/scalar/elementwise.hpp"
-
-#if defined(EIGENQ_HAVE_AVX2)
 #include "eigenq/kernels/x86_avx2/elementwise.hpp"
-#endif
-#if defined(EIGENQ_HAVE_AVX512)
 #include "eigenq/kernels/x86_avx512/elementwise.hpp"
-#endif
-#if defined(EIGENQ_HAVE_NEON_DOTPROD)
 #include "eigenq/kernels/arm_neon/elementwise.hpp"
-#endif
 
 namespace eigenq {
 namespace kernels {
@@ -169,7 +162,9 @@ void dequantize_rows(const char* fn, const Code* q, Index rows, Index cols, Inde
   if (!check_block(fn, rows, cols, "ldq", ldq, ldy, q, "q", y, scale, "scale", rows)) return;
   check_pointer(fn, "zero_point", zero_point, rows);
   run_elementwise(true, [&](auto path) {
-    for (Index r = 0; r < rows; ++r) decltype(path)::dequantize(q + r * ldq, cols, scale[r], zero_point[r], y + r * ldy);
+    for (Index r = 0; r < rows; ++r) {
+      decltype(path)::dequantize(q + r * ldq, cols, scale[r], zero_point[r], y + r * ldy);
+    }
   });
 }
 
@@ -179,7 +174,9 @@ void dequantize_cols(const char* fn, const Code* q, Index rows, Index cols, Inde
   if (!check_block(fn, rows, cols, "ldq", ldq, ldy, q, "q", y, scale, "scale", cols)) return;
   check_pointer(fn, "zero_point", zero_point, cols);
   run_elementwise(true, [&](auto path) {
-    for (Index r = 0; r < rows; ++r) decltype(path)::dequantize_channels(q + r * ldq, cols, scale, zero_point, y + r * ldy);
+    for (Index r = 0; r < rows; ++r) {
+      decltype(path)::dequantize_channels(q + r * ldq, cols, scale, zero_point, y + r * ldy);
+    }
   });
 }
 

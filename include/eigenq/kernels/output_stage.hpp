@@ -192,8 +192,8 @@ inline void prepare_output(const Requantize& stage, Index, Index n, Index padded
                 "Requantize writes int8 or uint8 codes");
   constexpr std::int32_t type_min = std::numeric_limits<Out>::min();
   constexpr std::int32_t type_max = std::numeric_limits<Out>::max();
-  const bool fixed = stage.fixed_point_multipliers != nullptr;
-  if ((stage.float_multipliers != nullptr) == fixed) {
+  const bool fixed_point = stage.fixed_point_multipliers != nullptr;
+  if ((stage.float_multipliers != nullptr) == fixed_point) {
     raise("Requantize: give exactly one of float_multipliers and fixed_point_multipliers "
           "(Requantize::per_tensor / per_channel)");
   }
@@ -222,7 +222,7 @@ inline void prepare_output(const Requantize& stage, Index, Index n, Index padded
     for (Index j = 0; j < n; ++j) out.bias[static_cast<std::size_t>(j)] = stage.bias[j];
   }
   const auto pick = [&](Index j) { return stage.multiplier_count == 1 ? 0 : j; };
-  if (!fixed) {
+  if (!fixed_point) {
     out.kind = OutputKind::requantize_float;
     out.float_multiplier.resize(pn);
     for (Index j = 0; j < stage.multiplier_count; ++j) {

@@ -55,8 +55,9 @@ EIGENQ_V I32 min(I32 a, I32 b) { return vminq_s32(a, b); }
 EIGENQ_V I32 max(I32 a, I32 b) { return vmaxq_s32(a, b); }
 EIGENQ_V F32 to_f32(I32 v) { return vcvtq_f32_s32(v); }
 
+// The conversion itself sends NaN to 0; the value before the clamps is not needed.
 template <Rounding R>
-EIGENQ_V I32 to_i32(F32 v) {
+EIGENQ_V I32 to_i32(F32 v, F32 /*unclamped*/) {
   return R == Rounding::half_away_from_zero ? vcvtaq_s32_f32(v) : vcvtnq_s32_f32(v);
 }
 

@@ -13,8 +13,9 @@
 //   masked_tails (true: the *_first byte functions below exist and take masks);
 //   set1, add, sub, mul, div, mul_add(a, b, c) = a * b + c rounded once, min, max (int32);
 //   at_most(v, hi), at_least(v, lo): min/max that keep a NaN v NaN;
-//   to_f32 (int32 to float, nearest even), to_i32<Rounding>(F32): nearest with the tie rule,
-//     NaN -> 0, values below -2^31 -> INT32_MIN (callers never pass values >= 2^31);
+//   to_f32 (int32 to float, nearest even), to_i32<Rounding>(v, unclamped): v to the nearest
+//     integer with the tie rule, 0 where `unclamped` (v before the clamps) is NaN, INT32_MIN below
+//     -2^31 (callers never pass values >= 2^31);
 //   load(p), load_first(p, count) (the first count values, zeros after), store(p, v),
 //     store_first(p, v, count), for float (and load for int32);
 //   pack_codes<Code>(a, b, c, d): four vectors of values inside Code's range -> `block` codes;
@@ -123,7 +124,10 @@ struct QuantizeSame {
   I16 zero_point16;   // the zero point in every 16-bit lane
   Bytes<Code> qmin8;  // qmin in every code
 
-  EIGENQ_INL I32 round_capped(F32 v) const { return to_i32<R>(at_most(scale_by<S>(v, factor), hi)); }
+  EIGENQ_INL I32 round_capped(F32 x) const {
+    const F32 v = scale_by<S>(x, factor);
+    return to_i32<R>(at_most(v, hi), v);
+  }
 
   template <bool Partial>
   EIGENQ_INL void step(Index i, Index rest) const {
@@ -163,9 +167,9 @@ struct QuantizeChannels {
     const F32 v = scale_by<S>(as_f32(load_v<Partial>(x + i, rest)), load_v<Partial>(factor + i, rest));
     if constexpr (PerElementZeroPoint) {
       const I32 z = load_v<Partial>(zero_point + i, rest);
-      return add(to_i32<R>(at_least(at_most(v, to_f32(sub(qmax, z))), to_f32(sub(qmin, z)))), z);
+      return add(to_i32<R>(at_least(at_most(v, to_f32(sub(qmax, z))), to_f32(sub(qmin, z))), v), z);
     } else {
-      return add(to_i32<R>(at_least(at_most(v, hi), lo)), same_zero_point);
+      return add(to_i32<R>(at_least(at_most(v, hi), lo), v), same_zero_point);
     }
   }
 
@@ -330,7 +334,8 @@ struct Elementwise {
 
   template <class Code>
   EIGENQ_TARGET static void dequantize(const Code* q, Index n, float scale, std::int32_t zero_point, float* y) {
-    run_blocks(n, DequantizeCodes<Code, false>{q, nullptr, nullptr, y, set1(scale), set1(static_cast<float>(zero_point))});
+    const F32 z = set1(static_cast<float>(zero_point));
+    run_blocks(n, DequantizeCodes<Code, false>{q, nullptr, nullptr, y, set1(scale), z});
   }
 
   template <class Code>

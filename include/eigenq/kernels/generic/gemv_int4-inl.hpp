@@ -6,7 +6,7 @@
 //
 // Per group: amax = max |x| with NaN counted as 0 (max_ignoring_nan), which is exact and does
 // not depend on the order; then each code is round_half_even(clamp(x * inv, -127, 127)) with
-// NaN -> 0 (at_most/at_least keep NaN, to_i32 zeroes it). Loads past the group's valid inputs
+// NaN -> 0 (to_i32 zeroes it). Loads past the group's valid inputs
 // read 0, which gives code 0 as the definition's padding does.
 #if !defined(EIGENQ_GENERIC_NAMESPACE) || !defined(EIGENQ_TARGET)
 #error "include generic/gemv_int4-inl.hpp from an ISA's gemv_int4.hpp (see the top of this file)"
@@ -32,7 +32,7 @@ struct Int4Activations {
       I32 sum = set1(std::int32_t{0});
       for (Index i = 0; i < group_size; i += lanes) {
         const F32 v = mul(load_first(x + begin + i, valid - i), inv_v);
-        const I32 c = to_i32<Rounding::half_to_even>(at_least(at_most(v, hi), lo));
+        const I32 c = to_i32<Rounding::half_to_even>(at_least(at_most(v, hi), lo), v);
         sum = add(sum, c);
         store_s8(q + begin + i, c);
       }

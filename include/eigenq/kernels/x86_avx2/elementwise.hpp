@@ -29,8 +29,10 @@ EIGENQ_TARGET_AVX2 EIGENQ_ALWAYS_INLINE void pack_int4_block(const Code* codes, 
   const I32 high_nibble = _mm256_set1_epi16(0x00F0);
   const I32 a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
   const I32 b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32));
-  const I32 pa = _mm256_or_si256(_mm256_and_si256(a, low_nibble), _mm256_and_si256(_mm256_srli_epi16(a, 4), high_nibble));
-  const I32 pb = _mm256_or_si256(_mm256_and_si256(b, low_nibble), _mm256_and_si256(_mm256_srli_epi16(b, 4), high_nibble));
+  const I32 pa =
+      _mm256_or_si256(_mm256_and_si256(a, low_nibble), _mm256_and_si256(_mm256_srli_epi16(a, 4), high_nibble));
+  const I32 pb =
+      _mm256_or_si256(_mm256_and_si256(b, low_nibble), _mm256_and_si256(_mm256_srli_epi16(b, 4), high_nibble));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed), _mm256_permute4x64_epi64(_mm256_packus_epi16(pa, pb), 0xD8));
 }
 

@@ -122,7 +122,8 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
   }
   for (int r = 0; r < Rows; ++r) {
     for (Index c = 0; c < a.width; c += 8) {
-      _mm256_storeu_ps(a.out + r * 64 + c, _mm256_add_ps(_mm256_load_ps(acc + r * 64 + c), _mm256_loadu_ps(a.bias + c)));
+      const __m256 y = _mm256_add_ps(_mm256_load_ps(acc + r * 64 + c), _mm256_loadu_ps(a.bias + c));
+      _mm256_storeu_ps(a.out + r * 64 + c, y);
     }
   }
 }

@@ -55,9 +55,11 @@ EIGENQ_V I32 min(I32 a, I32 b) { return _mm256_min_epi32(a, b); }
 EIGENQ_V I32 max(I32 a, I32 b) { return _mm256_max_epi32(a, b); }
 EIGENQ_V F32 to_f32(I32 v) { return _mm256_cvtepi32_ps(v); }
 
+// `unclamped` is v before at_most/at_least (NaN in the same lanes): testing it for NaN runs
+// beside the clamps instead of after them.
 template <Rounding R>
-EIGENQ_V I32 to_i32(F32 v) {
-  v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));  // NaN -> +0
+EIGENQ_V I32 to_i32(F32 v, F32 unclamped) {
+  v = _mm256_and_ps(v, _mm256_cmp_ps(unclamped, unclamped, _CMP_ORD_Q));  // NaN -> +0
   if constexpr (R == Rounding::half_away_from_zero) {
     // round_half_away_from_zero(c) == trunc(c + copysign(0x1.fffffep-2f, c)) for every float c
     // (checked exhaustively; 0x1.fffffep-2f = nextafter(0.5f, 0)); 0.5f itself would round

@@ -89,9 +89,11 @@ EIGENQ_V I32 min(I32 a, I32 b) { return _mm512_min_epi32(a, b); }
 EIGENQ_V I32 max(I32 a, I32 b) { return _mm512_max_epi32(a, b); }
 EIGENQ_V F32 to_f32(I32 v) { return _mm512_cvtepi32_ps(v); }
 
+// `unclamped` is v before at_most/at_least (NaN in the same lanes): testing it for NaN runs
+// beside the clamps instead of after them.
 template <Rounding R>
-EIGENQ_V I32 to_i32(F32 v) {
-  const __mmask16 ordered = _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+EIGENQ_V I32 to_i32(F32 v, F32 unclamped) {
+  const __mmask16 ordered = _mm512_cmp_ps_mask(unclamped, unclamped, _CMP_ORD_Q);
   if constexpr (R == Rounding::half_away_from_zero) {
     // round_half_away_from_zero(c) == trunc(c + copysign(0x1.fffffep-2f, c)) for every float c
     // (checked exhaustively; 0x1.fffffep-2f = nextafter(0.5f, 0)); 0.5f itself would round
@@ -119,7 +121,9 @@ EIGENQ_V I32 load_first(const std::int32_t* p, Index count) {
 EIGENQ_V void store_first(float* p, F32 v, Index count) { _mm512_mask_storeu_ps(p, first_lanes(count), v); }
 
 // Sixteen values inside [-128, 127] to sixteen bytes (truncation is exact there).
-EIGENQ_V void store_s8(std::int8_t* p, I32 v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v)); }
+EIGENQ_V void store_s8(std::int8_t* p, I32 v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
+}
 
 // ---- codes --------------------------------------------------------------------------------
 
@@ -154,7 +158,9 @@ EIGENQ_V Bytes<Code> pack_codes_offset(I32 a, I32 b, I32 c, I32 d, I16 zero_poin
 template <class Code>
 EIGENQ_V void store_bytes(Code* p, Bytes<Code> v) { _mm512_storeu_si512(p, v); }
 template <class Code>
-EIGENQ_V void store_bytes_first(Code* p, Index count, Bytes<Code> v) { _mm512_mask_storeu_epi8(p, first_lanes64(count), v); }
+EIGENQ_V void store_bytes_first(Code* p, Index count, Bytes<Code> v) {
+  _mm512_mask_storeu_epi8(p, first_lanes64(count), v);
+}
 
 // Sixteen codes (sign- or zero-extended) as floats.
 template <class Code>

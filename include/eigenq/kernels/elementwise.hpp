@@ -10,7 +10,9 @@
 // ldx/ldy are leading dimensions (elements between row starts), >= cols. Requantization
 // has per-row/per-column multipliers and one output zero point, as the frameworks do.
 // A zero point outside [qmin, qmax] is legal (NaN maps to it, unclamped, as Linear does) and
-// takes the scalar path; every other input, NaN and Inf included, runs SIMD.
+// takes the scalar path, as does quantizing with Scaling::multiply_by_reciprocal and
+// Rounding::half_away_from_zero, which no profile uses; every other input, NaN and Inf
+// included, runs SIMD.
 #pragma once
 
 #include <algorithm>
@@ -83,6 +85,12 @@ void check_code_range(const char* fn, CodeRange range) {
 
 inline bool contains(CodeRange range, std::int32_t v) { return v >= range.qmin && v <= range.qmax; }
 
+// The SIMD quantize loops implement the (Scaling, Rounding) pairs of the profiles (PyTorch, ONNX,
+// TFLite); the fourth, multiply_by_reciprocal with half_away_from_zero, runs on the scalar path.
+inline bool simd_method(Scaling scaling, Rounding rounding) {
+  return scaling == Scaling::divide || rounding == Rounding::half_to_even;
+}
+
 inline void check_multiplier(const char* fn, FixedPointMultiplier m, Index channel) {
   if (m.multiplier < 0 || m.exponent < -31 || m.exponent > 30) {
     if (channel < 0) {
@@ -103,7 +111,7 @@ void quantize(const char* fn, const float* x, Index n, float scale, std::int32_t
   check_code_range<Code>(fn, range);
   if (n == 0) return;
   const float factor = scale_factor(scale, scaling);
-  run_elementwise(contains(range, zero_point), [&](auto path) {
+  run_elementwise(contains(range, zero_point) && simd_method(scaling, rounding), [&](auto path) {
     decltype(path)::quantize(x, n, factor, zero_point, range, scaling, rounding, y);
   });
 }
@@ -117,7 +125,7 @@ void quantize_rows(const char* fn, const float* x, Index rows, Index cols, Index
   check_pointer(fn, "zero_point", zero_point, rows);
   for (Index r = 0; r < rows; ++r) {
     const float factor = scale_factor(scale[r], scaling);
-    run_elementwise(contains(range, zero_point[r]), [&](auto path) {
+    run_elementwise(contains(range, zero_point[r]) && simd_method(scaling, rounding), [&](auto path) {
       decltype(path)::quantize(x + r * ldx, cols, factor, zero_point[r], range, scaling, rounding, y + r * ldy);
     });
   }
@@ -133,17 +141,17 @@ void quantize_cols(const char* fn, const float* x, Index rows, Index cols, Index
   float factor[column_block];
   for (Index c0 = 0; c0 < cols; c0 += column_block) {
     const Index nc = std::min(column_block, cols - c0);
-    bool zero_points_inside = true;
+    bool simd = simd_method(scaling, rounding);
     for (Index c = 0; c < nc; ++c) {
       factor[c] = scale_factor(scale[c0 + c], scaling);
-      zero_points_inside = zero_points_inside && contains(range, zero_point[c0 + c]);
+      simd = simd && contains(range, zero_point[c0 + c]);
     }
-    run_elementwise(zero_points_inside, [&](auto path) {
-      for (Index r = 0; r < rows; ++r) {
+    for (Index r = 0; r < rows; ++r) {
+      run_elementwise(simd, [&](auto path) {
         decltype(path)::quantize_channels(x + r * ldx + c0, nc, factor, zero_point + c0, range, scaling, rounding,
                                           y + r * ldy + c0);
-      }
-    });
+      });
+    }
   }
 }
 

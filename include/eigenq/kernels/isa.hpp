@@ -217,7 +217,8 @@ inline Isa initial_isa() {
   if (env == nullptr || *env == '\0') return best;
   const Isa wanted = isa_from_string(env);
   if (!supported(wanted)) {
-    raise("EIGENQ_ISA=", env, ": ", unsupported_reason(wanted), " (best is ", to_string(best), ")");
+    raise("EIGENQ_ISA=", env, " is not available in this build on this CPU (it needs ", row_of(wanted).cpu_needs,
+          "; best is ", to_string(best), ")");
   }
   return wanted;
 }

@@ -307,16 +307,21 @@ struct DequantizeAccumulators {
 // The kernels of ElementwisePath (elementwise.hpp states their contracts). Quantization and
 // requantization need the zero point inside [qmin, qmax] (see the top).
 struct Elementwise {
+  // The three (Scaling, Rounding) pairs of the profiles: PyTorch, ONNX, TFLite. (elementwise.hpp
+  // runs the fourth, multiply_by_reciprocal with half_away_from_zero, on the scalar path.)
+  EIGENQ_TARGET static int profile_method(Scaling scaling, Rounding rounding) {
+    return scaling == Scaling::multiply_by_reciprocal ? 0 : rounding == Rounding::half_to_even ? 1 : 2;
+  }
+
   template <class Code>
   EIGENQ_TARGET static void quantize(const float* x, Index n, float factor, std::int32_t zero_point, CodeRange range,
                                      Scaling scaling, Rounding rounding, Code* y) {
     using Fn = void (*)(const float*, Index, float, std::int32_t, CodeRange, Code*);
-    static constexpr Fn by_method[2][2] = {
-        {&quantize_same_run<Code, Scaling::multiply_by_reciprocal, Rounding::half_to_even, float>,
-         &quantize_same_run<Code, Scaling::multiply_by_reciprocal, Rounding::half_away_from_zero, float>},
-        {&quantize_same_run<Code, Scaling::divide, Rounding::half_to_even, float>,
-         &quantize_same_run<Code, Scaling::divide, Rounding::half_away_from_zero, float>}};
-    by_method[static_cast<int>(scaling)][static_cast<int>(rounding)](x, n, factor, zero_point, range, y);
+    static constexpr Fn by_method[3] = {
+        &quantize_same_run<Code, Scaling::multiply_by_reciprocal, Rounding::half_to_even, float>,
+        &quantize_same_run<Code, Scaling::divide, Rounding::half_to_even, float>,
+        &quantize_same_run<Code, Scaling::divide, Rounding::half_away_from_zero, float>};
+    by_method[profile_method(scaling, rounding)](x, n, factor, zero_point, range, y);
   }
 
   template <class Code>
@@ -324,12 +329,11 @@ struct Elementwise {
                                               const std::int32_t* zero_point, CodeRange range, Scaling scaling,
                                               Rounding rounding, Code* y) {
     using Fn = void (*)(const float*, Index, const float*, const std::int32_t*, std::int32_t, CodeRange, Code*);
-    static constexpr Fn by_method[2][2] = {
-        {&quantize_channels_run<Code, Scaling::multiply_by_reciprocal, Rounding::half_to_even, true, float>,
-         &quantize_channels_run<Code, Scaling::multiply_by_reciprocal, Rounding::half_away_from_zero, true, float>},
-        {&quantize_channels_run<Code, Scaling::divide, Rounding::half_to_even, true, float>,
-         &quantize_channels_run<Code, Scaling::divide, Rounding::half_away_from_zero, true, float>}};
-    by_method[static_cast<int>(scaling)][static_cast<int>(rounding)](x, n, factor, zero_point, 0, range, y);
+    static constexpr Fn by_method[3] = {
+        &quantize_channels_run<Code, Scaling::multiply_by_reciprocal, Rounding::half_to_even, true, float>,
+        &quantize_channels_run<Code, Scaling::divide, Rounding::half_to_even, true, float>,
+        &quantize_channels_run<Code, Scaling::divide, Rounding::half_away_from_zero, true, float>};
+    by_method[profile_method(scaling, rounding)](x, n, factor, zero_point, 0, range, y);
   }
 
   template <class Code>

@@ -71,7 +71,7 @@ class GroupedLinear : public Module {
     nn::detail::check_input_features(x, in_features(), "GroupedLinear");
     Matrix y(x.rows(), out_features());
     kernels::gemv_int4(x.data(), x.rows(), in_features(), packed_, bias_.data(), y.data(), out_features(),
-                     options_.threads);
+                       options_.threads);
     return y;
   }
 

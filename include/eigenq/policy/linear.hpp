@@ -134,21 +134,13 @@ class Linear {
         }
         return;
       }
-      constexpr Index block = 256;
-      float scale[block];
-      std::int32_t zero_point[block];
-      for (Index i0 = 0; i0 < n; i0 += block) {
-        const Index m = n - i0 < block ? n - i0 : block;
-        for (Index i = 0; i < m; ++i) {
-          scale[i] = p[i0 + i].scale;
-          zero_point[i] = p[i0 + i].zero_point;
-        }
+      for_param_blocks(p, n, [&](Index i0, Index m, const float* scale, const std::int32_t* zero_point) {
         if constexpr (std::is_signed_v<Code>) {
           kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         } else {
           kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         }
-      }
+      });
     } else if (step == 0) {
       const Params one = *p;
       const float factor = scale_factor(one);
@@ -165,21 +157,13 @@ class Linear {
         else kernels::dequantize_u8_f32(q, n, p->scale, p->zero_point, out);
         return;
       }
-      constexpr Index block = 256;
-      float scale[block];
-      std::int32_t zero_point[block];
-      for (Index i0 = 0; i0 < n; i0 += block) {
-        const Index m = n - i0 < block ? n - i0 : block;
-        for (Index i = 0; i < m; ++i) {
-          scale[i] = p[i0 + i].scale;
-          zero_point[i] = p[i0 + i].zero_point;
-        }
+      for_param_blocks(p, n, [&](Index i0, Index m, const float* scale, const std::int32_t* zero_point) {
         if constexpr (std::is_signed_v<Code>) {
           kernels::dequantize_s8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
         } else {
           kernels::dequantize_u8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
         }
-      }
+      });
     } else if (step == 0) {
       const Params one = *p;
       for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], one);
@@ -190,6 +174,23 @@ class Linear {
 
  private:
   static std::int32_t floor_half(std::int32_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+  // Runs f(i0, m, scale, zero_point) over [0, n) in blocks of up to 256 elements, with the
+  // per-element params regrouped into scale and zero-point arrays (the per-column kernels' form).
+  template <class F>
+  static void for_param_blocks(const Params* p, Index n, const F& f) {
+    constexpr Index block = 256;
+    float scale[block];
+    std::int32_t zero_point[block];
+    for (Index i0 = 0; i0 < n; i0 += block) {
+      const Index m = n - i0 < block ? n - i0 : block;
+      for (Index i = 0; i < m; ++i) {
+        scale[i] = p[i0 + i].scale;
+        zero_point[i] = p[i0 + i].zero_point;
+      }
+      f(i0, m, scale, zero_point);
+    }
+  }
 
   // PyTorch multiplies by the float reciprocal; ONNX and TFLite divide.
   kernels::Scaling scaling() const { return kernels::scaling_for(profile_); }

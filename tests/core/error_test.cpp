@@ -11,6 +11,10 @@
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <ios>
+#include <sstream>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -100,6 +104,34 @@ TEST(Errors, QTensorRejectsInconsistentParts) {
              std::vector<eigenq::LinearParams>(3), storage);
   EXPECT_EQ(ok.axis(), 1);
   EXPECT_THROW((ok.dequantize<Eigen::Tensor<float, 3>>()), eigenq::ShapeError);
+}
+
+}  // namespace
+
+namespace {
+
+template <class... Parts>
+std::string streamed(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+// Messages of strings and numbers skip the stream (compile time) but must read exactly as
+// the stream prints them; any other part (here std::hex) goes through a stream.
+TEST(ErrorMessage, ReadsAsAnOstreamPrintsIt) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::string name = "fc1.weight";
+  const std::int8_t code = 65;
+  EXPECT_EQ(eigenq::detail::error_message("tensor '", name, "' axis ", 2, " of ", std::size_t{5}, ": ", 0.1f, " ",
+                                          1e-7, " ", -0.0f, " ", inf, " ", -inf, " ", 123456789.0f, " ", true),
+            streamed("tensor '", name, "' axis ", 2, " of ", std::size_t{5}, ": ", 0.1f, " ", 1e-7, " ", -0.0f, " ",
+                     inf, " ", -inf, " ", 123456789.0f, " ", true));
+  EXPECT_EQ(eigenq::detail::error_message(std::int64_t{-9000000000}, code, 'x', std::uint16_t{65535}),
+            streamed(std::int64_t{-9000000000}, code, 'x', std::uint16_t{65535}));
+  EXPECT_EQ(eigenq::detail::error_message(nan), streamed(nan));
+  EXPECT_EQ(eigenq::detail::error_message("0x", std::hex, 255u, std::dec, " ", 10), "0xff 10");
 }
 
 }  // namespace

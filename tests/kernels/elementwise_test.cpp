@@ -932,3 +932,21 @@ TEST(IsaOverride, EnvironmentVariableIsCheckedAndUsed) {
 }
 
 }  // namespace
+
+namespace {
+
+// kernels/elementwise.hpp installs its SIMD entry points as the Linear policy's kernels
+// (policy_kernels.hpp); tests/core/quantize_header_test.cpp checks the scalar fallback.
+TEST(PolicyKernels, AreTheSimdEntryPointsOnceElementwiseIsIncluded) {
+  const eigenq::kernels::PolicyKernels& k = eigenq::kernels::policy_kernels();
+  EXPECT_EQ(k.quantize_f32_s8, &eigenq::kernels::quantize_f32_s8);
+  EXPECT_EQ(k.quantize_f32_u8, &eigenq::kernels::quantize_f32_u8);
+  EXPECT_EQ(k.quantize_f32_s8_cols, &eigenq::kernels::quantize_f32_s8_cols);
+  EXPECT_EQ(k.quantize_f32_u8_cols, &eigenq::kernels::quantize_f32_u8_cols);
+  EXPECT_EQ(k.dequantize_s8_f32, &eigenq::kernels::dequantize_s8_f32);
+  EXPECT_EQ(k.dequantize_u8_f32, &eigenq::kernels::dequantize_u8_f32);
+  EXPECT_EQ(k.dequantize_s8_f32_cols, &eigenq::kernels::dequantize_s8_f32_cols);
+  EXPECT_EQ(k.dequantize_u8_f32_cols, &eigenq::kernels::dequantize_u8_f32_cols);
+}
+
+}  // namespace

@@ -15,6 +15,7 @@
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include "eigenq/core/shape.hpp"
+#include "eigenq/kernels/elementwise.hpp"  // the policies' bulk loops run the SIMD kernels here
 #include "eigenq/core/types.hpp"
 
 namespace eigenq_test {

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <Eigen/Core>
-#include <unsupported/Eigen/CXX11/Tensor>
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/shape.hpp"
@@ -48,7 +47,27 @@ class RowMajorView {
   Index size_ = 0;
 };
 
+}  // namespace eigenq
+
+// Eigen's Tensor module costs every translation unit about a quarter of <Eigen/Dense>'s compile
+// time, so eigenq declares the two templates it names (with all their arguments spelled out
+// where used) and leaves including <unsupported/Eigen/CXX11/Tensor> to code that has tensors.
+namespace Eigen {
+template <typename T>
+struct MakePointer;
+template <typename Scalar_, int NumIndices_, int Options_, typename IndexType>
+class Tensor;
+template <typename PlainObjectType, int Options_, template <class> class MakePointer_>
+class TensorMap;
+}  // namespace Eigen
+
+namespace eigenq {
 namespace detail {
+
+// Row-major float tensors of rank Rank, the layout eigenq's data has.
+template <class Scalar, int Rank>
+using RowMajorTensorMap =
+    Eigen::TensorMap<Eigen::Tensor<Scalar, Rank, Eigen::RowMajor, Index>, Eigen::Unaligned, Eigen::MakePointer>;
 
 template <class T, class = void>
 struct is_eigen_tensor : std::false_type {};
@@ -105,13 +124,13 @@ RowMajorView row_major_view(const T& t) {
     // Column-major storage: its layout swap is the row-major tensor with the
     // dimensions reversed; shuffling them back gives logical row-major order.
     std::vector<float> buf(static_cast<std::size_t>(element_count(shape)));
-    Eigen::array<Index, rank> dims;
-    Eigen::array<int, rank> reverse;
+    std::array<Index, rank> dims;
+    std::array<int, rank> reverse;
     for (int k = 0; k < rank; ++k) {
       dims[k] = shape[static_cast<std::size_t>(k)];
       reverse[k] = rank - 1 - k;
     }
-    Eigen::TensorMap<Eigen::Tensor<float, rank, Eigen::RowMajor, Index>> out(buf.data(), dims);
+    detail::RowMajorTensorMap<float, rank> out(buf.data(), dims);
     out = t.swap_layout().shuffle(reverse);
     return RowMajorView(std::move(buf), shape);
   }
@@ -150,14 +169,14 @@ T from_row_major(const float* data, const Shape& shape) {
     if (static_cast<int>(shape.size()) != rank) {
       raise<ShapeError>("cannot make a rank-", rank, " tensor from shape ", to_string(shape));
     }
-    Eigen::array<Index, rank> dims;
+    std::array<Index, rank> dims;
     for (int k = 0; k < rank; ++k) dims[k] = shape[static_cast<std::size_t>(k)];
-    Eigen::TensorMap<const Eigen::Tensor<const float, rank, Eigen::RowMajor, Index>> in(data, dims);
+    const detail::RowMajorTensorMap<const float, rank> in(data, dims);
     T out;
     if constexpr (static_cast<int>(T::Layout) == static_cast<int>(Eigen::RowMajor) || rank <= 1) {
       out = in;
     } else {
-      Eigen::array<int, rank> reverse;
+      std::array<int, rank> reverse;
       for (int k = 0; k < rank; ++k) reverse[k] = rank - 1 - k;
       out = in.swap_layout().shuffle(reverse);
     }

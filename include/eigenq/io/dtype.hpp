@@ -18,10 +18,7 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/shape.hpp"
 #include "eigenq/core/types.hpp"
-
-#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#error "eigenq/io reads and writes little-endian files and supports little-endian hosts only"
-#endif
+#include "eigenq/io/little_endian.hpp"
 
 namespace eigenq {
 namespace io {

@@ -32,10 +32,7 @@
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/shape.hpp"
-
-#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#error "eigenq/io reads and writes little-endian files and supports little-endian hosts only"
-#endif
+#include "eigenq/io/little_endian.hpp"
 
 namespace eigenq {
 namespace io {
@@ -431,15 +428,6 @@ struct GgufValueAccess {
     v.count_ = type == GgufType::array ? strings.size() : 1;
     v.bytes_.clear();
     v.strings_ = std::move(strings);
-    return v;
-  }
-  static GgufValue make_arrays(std::vector<GgufValue> items) {
-    GgufValue v;
-    v.type_ = GgufType::array;
-    v.element_ = GgufType::array;
-    v.count_ = items.size();
-    v.bytes_.clear();
-    v.items_ = std::move(items);
     return v;
   }
 };

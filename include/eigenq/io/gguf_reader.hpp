@@ -194,7 +194,7 @@ inline GgufValue read_gguf_value(GgufCursor& in, GgufType type, const GgufField&
     for (std::size_t i = 0; i < count; ++i) {
       items.push_back(read_gguf_value(in, GgufType::array, element_field(i), depth + 1));
     }
-    return GgufValueAccess::make_arrays(std::move(items));
+    return GgufValue::array_of_arrays(std::move(items));  // each item was read as an array
   }
   const std::size_t bytes = count * min_bytes;  // fits: checked against the bytes left above
   std::vector<std::uint8_t> data(in.here(), in.here() + bytes);

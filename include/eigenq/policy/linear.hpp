@@ -14,7 +14,8 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/rounding.hpp"
 #include "eigenq/core/types.hpp"
-#include "eigenq/kernels/elementwise.hpp"
+#include "eigenq/kernels/arithmetic.hpp"
+#include "eigenq/kernels/policy_kernels.hpp"
 #include "eigenq/policy/choose_params.hpp"
 
 namespace eigenq {
@@ -118,27 +119,29 @@ class Linear {
 
   float dequantize(Code q, const Params& p) const { return kernels::dequantize_value(q, p.scale, p.zero_point); }
 
-  // Bulk versions. 8-bit codes run the SIMD kernels of kernels/elementwise.hpp, which give
-  // quantize()/dequantize()'s bits on every ISA; step 1 runs (a channel per element) are
-  // regrouped into scale and zero-point arrays a block at a time.
+  // Bulk versions. 8-bit codes run the kernels of kernels/policy_kernels.hpp (the SIMD ones
+  // once kernels/elementwise.hpp is in the program), which give quantize()/dequantize()'s
+  // bits on every ISA; step 1 runs (a channel per element) are regrouped into scale and
+  // zero-point arrays a block at a time.
   void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
     const CodeRange r = range();
     if constexpr (sizeof(Code) == 1) {
+      const kernels::PolicyKernels& k = kernels::policy_kernels();
       const kernels::Scaling scaling = this->scaling();
       const Rounding rounding = this->rounding();
       if (step == 0) {
         if constexpr (std::is_signed_v<Code>) {
-          kernels::quantize_f32_s8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
+          k.quantize_f32_s8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
         } else {
-          kernels::quantize_f32_u8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
+          k.quantize_f32_u8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
         }
         return;
       }
       for_param_blocks(p, n, [&](Index i0, Index m, const float* scale, const std::int32_t* zero_point) {
         if constexpr (std::is_signed_v<Code>) {
-          kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
+          k.quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         } else {
-          kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
+          k.quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         }
       });
     } else if (step == 0) {
@@ -152,16 +155,17 @@ class Linear {
 
   void dequantize_run(const Code* q, Index n, const Params* p, Index step, float* out) const {
     if constexpr (sizeof(Code) == 1) {
+      const kernels::PolicyKernels& k = kernels::policy_kernels();
       if (step == 0) {
-        if constexpr (std::is_signed_v<Code>) kernels::dequantize_s8_f32(q, n, p->scale, p->zero_point, out);
-        else kernels::dequantize_u8_f32(q, n, p->scale, p->zero_point, out);
+        if constexpr (std::is_signed_v<Code>) k.dequantize_s8_f32(q, n, p->scale, p->zero_point, out);
+        else k.dequantize_u8_f32(q, n, p->scale, p->zero_point, out);
         return;
       }
       for_param_blocks(p, n, [&](Index i0, Index m, const float* scale, const std::int32_t* zero_point) {
         if constexpr (std::is_signed_v<Code>) {
-          kernels::dequantize_s8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
+          k.dequantize_s8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
         } else {
-          kernels::dequantize_u8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
+          k.dequantize_u8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
         }
       });
     } else if (step == 0) {

@@ -192,6 +192,7 @@ inline GgufType inferred_element_type(const Json& v, const std::string& file, co
 // Reads FILE.json and applies it to `m` (see the header comment).
 inline void apply_metadata_json(const std::string& file, eigenq::io::GgufMetadata& m) {
   using detail::Json;
+  using eigenq::io::GgufType;
   std::ifstream in(file, std::ios::binary);
   if (!in) throw eigenq::IoError(file + ": cannot open the --metadata file");
   std::stringstream text;
@@ -237,6 +238,12 @@ inline void apply_metadata_json(const std::string& file, eigenq::io::GgufMetadat
     }
     if (v.is_array()) m.set(key, detail::json_array(v, detail::inferred_element_type(v, file, key), file, key));
     else m.set(key, detail::json_scalar(v, detail::inferred_type(v, file, key), file, key));
+  }
+  // general.alignment sets the layout: a u32 power of two.
+  if (const eigenq::io::GgufValue* a = m.find(eigenq::io::gguf_alignment_key); a != nullptr && j.contains(eigenq::io::gguf_alignment_key)) {
+    if (a->type() != GgufType::u32) detail::metadata_error(file, eigenq::io::gguf_alignment_key, "must be a u32, found " + a->describe_type());
+    const std::uint32_t v = a->get<std::uint32_t>();
+    if (v == 0 || (v & (v - 1)) != 0) detail::metadata_error(file, eigenq::io::gguf_alignment_key, std::to_string(v) + " is not a power of two");
   }
 }
 

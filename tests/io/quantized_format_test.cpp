@@ -76,6 +76,7 @@ TEST(QuantizedFormat, RoundTripsEveryPolicyAndGranularity) {
   check_round_trip("exp uint8 3-bit", Exp<std::uint8_t>().with_bits(3), PerChannel{0}, w);
   check_round_trip("exp uint16", Exp<std::uint16_t>().with_bits(10), PerTensor{}, w);
   check_round_trip("log-signed int8 4-bit", LogSigned<std::int8_t>().with_bits(4), PerChannel{0}, w);
+  check_round_trip("log-signed int8 2-bit", LogSigned<std::int8_t>().with_bits(2), PerChannel{0}, w);
   check_round_trip("log-signed int8 octaves", LogSigned<std::int8_t>().with_octaves(9.5), PerTensor{}, w);
   check_round_trip("log-signed int16", LogSigned<std::int16_t>().with_bits(11), PerChannel{0}, w);
   check_round_trip("log2 int8 4-bit", Log2<std::int8_t>().with_bits(4), PerChannel{0}, w);

@@ -288,7 +288,8 @@ struct PolicyFormat<LogSigned<Code>>
       p.with_bits(m.bits);
       const auto octaves = m.extra.find("octaves");
       if (octaves == m.extra.end() || !octaves->is_number()) ctx.fail("eigenq metadata has no numeric \"octaves\"");
-      p.with_octaves(octaves->get<double>());
+      // 2-bit codes have one magnitude (m_min = m_max): their files say octaves 0.
+      if (p.magnitude_codes() > 1) p.with_octaves(octaves->get<double>());
     });
   }
 };

@@ -191,10 +191,10 @@ struct Case {
 // The type the speed goal names (q4_K), the other common llama.cpp choices, and the
 // importance path of each that has one.
 const Case kCases[] = {
-    {Type::q4_K, false}, {Type::q4_K, true},  {Type::q4_0, false},   {Type::q4_0, true},
-    {Type::q8_0, false}, {Type::q6_K, false}, {Type::q6_K, true},    {Type::q5_K, false},
-    {Type::q5_K, true},  {Type::q3_K, false}, {Type::q3_K, true},    {Type::q2_K, false},
-    {Type::q2_K, true},  {Type::iq4_nl, false}, {Type::iq4_nl, true},
+    {Type::q4_K, false}, {Type::q4_K, true},  {Type::q4_0, false}, {Type::q4_0, true},   {Type::q4_1, false},
+    {Type::q4_1, true},  {Type::q8_0, false}, {Type::q6_K, false}, {Type::q6_K, true},   {Type::q5_K, false},
+    {Type::q5_K, true},  {Type::q3_K, false}, {Type::q3_K, true},  {Type::q2_K, false},  {Type::q2_K, true},
+    {Type::iq4_nl, false}, {Type::iq4_nl, true},
 };
 
 const bool registered = [] {

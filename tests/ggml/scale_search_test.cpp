@@ -53,10 +53,12 @@ struct AffineSetting {
 };
 
 TEST(GgmlScaleSearch, AffineGroupsEqualOneGroupAtATime) {
-  // q4_K and q5_K without and with importance, q2_K both ways, and a search without steps.
-  const AffineSetting settings[] = {{32, 15, -1.f, 0.1f, 20, false}, {32, 31, -0.5f, 0.1f, 15, false},
-                                    {32, 15, -0.9f, 0.05f, 36, false}, {16, 3, -0.5f, 0.1f, 15, true},
-                                    {16, 3, -0.9f, 0.05f, 36, false},  {32, 15, 0.f, 0.f, 0, false}};
+  // q4_K and q5_K without importance, q4_K/q4_1 and q5_K/q5_1 with, q2_K both ways, and a
+  // search without steps.
+  const AffineSetting settings[] = {{32, 15, -1.f, 0.1f, 20, false},   {32, 31, -0.5f, 0.1f, 15, false},
+                                    {32, 15, -0.9f, 0.05f, 36, false}, {32, 31, -0.9f, 0.05f, 36, false},
+                                    {16, 3, -0.5f, 0.1f, 15, true},    {16, 3, -0.9f, 0.05f, 36, false},
+                                    {32, 15, 0.f, 0.f, 0, false}};
   SplitMix64 rng(0x5ca1e5ea'0000'0001ull);
   std::vector<float> x, w;
   long groups_checked = 0;
@@ -89,8 +91,9 @@ TEST(GgmlScaleSearch, SymmetricGroupsEqualOneGroupAtATime) {
     int n, nmax;
     bool weighted;
   };
-  // q6_K without importance (x^2) and with, q3_K's weighted search, q4_0's groups of 32.
-  const Setting settings[] = {{16, 32, false}, {16, 32, true}, {16, 4, true}, {32, 8, true}, {32, 8, false}};
+  // q6_K without importance (x^2) and with, q3_K's weighted search, q4_0's and q5_0's blocks.
+  const Setting settings[] = {{16, 32, false}, {16, 32, true}, {16, 4, true},
+                              {32, 8, true},   {32, 16, true}, {32, 8, false}};
   SplitMix64 rng(0x5ca1e5ea'0000'0002ull);
   std::vector<float> x, w;
   for (const Setting& s : settings) {

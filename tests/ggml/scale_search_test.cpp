@@ -1,16 +1,19 @@
 // eigenq/ggml/scale_search.hpp: the searches over consecutive groups (four at a time in SIMD
 // lanes where the compiler has vector extensions) give exactly the bits of the one-group
-// searches, group by group, for every setting the ggml types use. Each batch of groups mixes
+// searches, group by group, for every setting the ggml types use; the two-pass scans
+// (signed_absmax here, min_max of legacy_quants.hpp) give the bits of ggml's one-pass loops. Each batch of groups mixes
 // row kinds (zeros, constants, tiny, huge, subnormal, ties, infinities ...) so that lanes
 // which leave a search early sit beside lanes which do not.
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "eigenq/ggml/legacy_quants.hpp"
 #include "eigenq/ggml/scale_search.hpp"
 #include "ggml_test_data.hpp"
 
@@ -51,6 +54,49 @@ struct AffineSetting {
   int nstep;
   bool use_mad;
 };
+
+// ggml's loops, transcribed literally.
+float ggml_signed_absmax(const float* x, int n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+void ggml_min_max(const float* x, int n, float* min, float* max) {
+  *min = FLT_MAX;
+  *max = -FLT_MAX;
+  for (int j = 0; j < n; ++j) {
+    if (x[j] < *min) *min = x[j];
+    if (x[j] > *max) *max = x[j];
+  }
+}
+
+// Blocks built to catch an order-dependent scan: few distinct values, so ties of equal
+// magnitude and opposite sign, zeros of both signs, NaNs and infinities are common.
+TEST(GgmlScaleSearch, TwoPassScansEqualGgmlsLoops) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float pool[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, -2.0f, 0.5f, -0.5f, inf, -inf, nan, -nan, 1e-40f, -1e-40f};
+  SplitMix64 rng(0x5ca1e5ea'0000'0004ull);
+  std::vector<float> x(32);
+  for (int rep = 0; rep < 200000; ++rep) {
+    const int n = 1 + rng.below(32);
+    const int kinds = 1 + rng.below(static_cast<int>(std::size(pool)));  // draw from the first `kinds`
+    const int offset = rng.below(static_cast<int>(std::size(pool)));
+    for (int j = 0; j < n; ++j) x[j] = pool[(offset + rng.below(kinds)) % std::size(pool)];
+    const float a = gg::detail::signed_absmax(x.data(), n), b = ggml_signed_absmax(x.data(), n);
+    ASSERT_EQ(bits(a), bits(b)) << "signed_absmax, rep " << rep;
+    float mn, mx, gmn, gmx;
+    gg::detail::min_max(x.data(), n, &mn, &mx);
+    ggml_min_max(x.data(), n, &gmn, &gmx);
+    ASSERT_EQ(bits(mn), bits(gmn)) << "min, rep " << rep;
+    ASSERT_EQ(bits(mx), bits(gmx)) << "max, rep " << rep;
+  }
+}
 
 TEST(GgmlScaleSearch, AffineGroupsEqualOneGroupAtATime) {
   // q4_K and q5_K without importance, q4_K/q4_1 and q5_K/q5_1 with, q2_K both ways, and a

@@ -43,13 +43,39 @@ inline void importance_weights(const float* x, const float* qw, float sigma2, in
   for (int j = 0; j < n; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + x[j] * x[j]);
 }
 
+// ggml's scan: min = x[j] whenever x[j] < min (from FLT_MAX), max = x[j] whenever x[j] > max
+// (from -FLT_MAX); NaN never compares. The result is the first element of the smallest
+// (largest) value, which is that value itself unless it is zero, where the first zero's sign
+// decides. So: the extremes over four accumulators (no loop-carried dependency across them),
+// then for a zero extreme the first zero in the block.
 inline void min_max(const float* x, int n, float* min, float* max) {
-  *min = FLT_MAX;
-  *max = -FLT_MAX;
-  for (int j = 0; j < n; ++j) {
-    if (x[j] < *min) *min = x[j];
-    if (x[j] > *max) *max = x[j];
+  float lo[4] = {FLT_MAX, FLT_MAX, FLT_MAX, FLT_MAX};
+  float hi[4] = {-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    for (int k = 0; k < 4; ++k) {
+      lo[k] = x[j + k] < lo[k] ? x[j + k] : lo[k];
+      hi[k] = x[j + k] > hi[k] ? x[j + k] : hi[k];
+    }
   }
+  for (; j < n; ++j) {
+    lo[0] = x[j] < lo[0] ? x[j] : lo[0];
+    hi[0] = x[j] > hi[0] ? x[j] : hi[0];
+  }
+  float mn = lo[0], mx = hi[0];
+  for (int k = 1; k < 4; ++k) {
+    mn = lo[k] < mn ? lo[k] : mn;
+    mx = hi[k] > mx ? hi[k] : mx;
+  }
+  if (mn == 0.0f || mx == 0.0f) {
+    for (j = 0; j < n; ++j) {
+      if (x[j] == 0.0f) break;
+    }
+    if (mn == 0.0f) mn = x[j];
+    if (mx == 0.0f) mx = x[j];
+  }
+  *min = mn;
+  *max = mx;
 }
 
 inline void pack_nibbles_q5(const std::uint8_t* q, std::uint8_t* qs, std::uint8_t* qh_bytes) {

@@ -30,17 +30,30 @@ inline constexpr float kGroupMaxEps = 1e-15f;
 
 namespace detail {
 
-// The value of largest magnitude (the first one, on ties), as the symmetric types pick it.
+// The value of largest magnitude (the first one, on ties), as the symmetric types pick it: ggml
+// keeps x[j] whenever amax < |x[j]| (from amax = 0, max = 0; NaN never compares). In two passes
+// so the first needs no loop-carried select: the largest |x[j]| (the same whatever the order,
+// NaN left out; four accumulators), then the first x[j] of that magnitude; +0 if it is 0.
 inline float signed_absmax(const float* x, int n) {
-  float amax = 0.0f;
-  float max = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    for (int k = 0; k < 4; ++k) {
+      const float a = std::fabs(x[j + k]);
+      acc[k] = acc[k] < a ? a : acc[k];
     }
   }
-  return max;
+  for (; j < n; ++j) {
+    const float a = std::fabs(x[j]);
+    acc[0] = acc[0] < a ? a : acc[0];
+  }
+  const float ab = acc[0] < acc[1] ? acc[1] : acc[0];
+  const float cd = acc[2] < acc[3] ? acc[3] : acc[2];
+  const float amax = ab < cd ? cd : ab;
+  if (!(amax > 0.0f)) return 0.0f;
+  for (j = 0; std::fabs(x[j]) != amax; ++j) {
+  }
+  return x[j];
 }
 
 }  // namespace detail

@@ -2,13 +2,20 @@
 // F32 under its own name and logical shape; plain tensors copied as they are;
 // the user's metadata kept, eigenq's dropped. OUT may be a .npy file when IN
 // holds exactly one tensor.
+// IN may be a GGUF file: tensors of ggml's block types become F32 (ggml's
+// to_float, bit for bit), F32/F16/BF16/F64 and integer tensors are copied, shapes in
+// row-major order (ne reversed); the GGUF key/value pairs that are not arrays are kept
+// as safetensors metadata (their value as text), arrays are dropped.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <eigenq/ggml/row.hpp>
 #include <eigenq/io/npy.hpp>
 #include <eigenq/io/quantized_format.hpp>
 #include <eigenq/io/safetensors.hpp>
@@ -27,11 +34,115 @@ struct DequantizeArgs {
   bool quiet = false;
 };
 
+namespace detail {
+
+// The float32 values of rows [first, first + count) of a GGUF tensor of a block type.
+inline void dequantize_gguf_rows(const InputTensor& t, std::int64_t first, std::int64_t count, float* out) {
+  const std::int64_t ne0 = t.ne()[0];
+  const auto row_bytes = static_cast<std::size_t>(eigenq::ggml::row_size(*t.ggml_type, ne0));
+  for (std::int64_t r = 0; r < count; ++r) {
+    eigenq::ggml::dequantize_row(*t.ggml_type, t.data + static_cast<std::size_t>(first + r) * row_bytes, out + r * ne0, ne0);
+  }
+}
+
+}  // namespace detail
+
+// dequantize IN.gguf OUT(.safetensors | .npy)
+inline int run_dequantize_gguf(const DequantizeArgs& a) {
+  namespace io = eigenq::io;
+  const Stopwatch timer;
+  const InputModel in(a.in);
+  const auto& tensors = in.tensors();
+  std::vector<io::TensorEntry> entries;
+  for (const InputTensor& t : tensors) {
+    if (t.ggml_quantized) eigenq::ggml::require_supported(*t.ggml_type);
+    entries.push_back({t.name, t.ggml_quantized ? io::DType::f32 : t.dtype, t.shape});
+  }
+  std::map<std::string, std::string> metadata;
+  std::size_t dropped = 0;
+  for (const auto& e : in.gguf().metadata) {
+    if (e.value.is_array()) ++dropped;
+    else metadata[e.key] = e.value.is_string() ? e.value.str() : e.value.to_text();
+  }
+
+  if (is_npy_path(a.out)) {
+    if (tensors.size() != 1) {
+      throw UsageError("OUT '" + a.out + "' is a .npy file, which holds one tensor, but IN has " +
+                       std::to_string(tensors.size()));
+    }
+    const InputTensor& t = tensors[0];
+    if (t.ggml_quantized) {
+      std::vector<float> values(static_cast<std::size_t>(eigenq::element_count(t.shape)));
+      detail::dequantize_gguf_rows(t, 0, static_cast<std::int64_t>(values.size()) / t.ne()[0], values.data());
+      io::write_npy(a.out, values.data(), t.shape);
+    } else {
+      io::write_npy(a.out, t.dtype, t.shape, false, t.data, t.bytes);
+    }
+    if (!a.quiet) std::printf("wrote %s (%s %s)\n", a.out.c_str(), io::to_string(entries[0].dtype), eigenq::to_string(t.shape).c_str());
+    return 0;
+  }
+
+  io::SafetensorsWriter writer(a.out, entries, metadata);
+  const TempFileGuard guard(writer.temp_path());
+  Progress progress("dequantize", tensors.size(), in.total_bytes(), Progress::mode_for(a.quiet));
+  run_jobs(tensors.size(), a.jobs, [&](std::size_t i) {
+    const InputTensor& t = tensors[i];
+    if (t.ggml_quantized) {
+      // Chunks of rows: one F32 buffer of at most 16 MiB per thread.
+      const std::int64_t ne0 = t.ne()[0];
+      const std::int64_t rows = eigenq::element_count(t.shape) / ne0;
+      const std::int64_t per_chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / ne0);
+      const auto row_bytes = static_cast<std::size_t>(eigenq::ggml::row_size(*t.ggml_type, ne0));
+      thread_local std::vector<float> values;
+      for (std::int64_t r = 0; r < rows; r += per_chunk) {
+        const std::int64_t count = std::min(per_chunk, rows - r);
+        values.resize(static_cast<std::size_t>(count * ne0));
+        detail::dequantize_gguf_rows(t, r, count, values.data());
+        writer.write_chunk(i, static_cast<std::size_t>(r * ne0) * sizeof(float), values.data(), values.size() * sizeof(float));
+        in.release(i, static_cast<std::size_t>(r) * row_bytes, static_cast<std::size_t>(count) * row_bytes);
+      }
+    } else {
+      constexpr std::size_t chunk = std::size_t{64} << 20;
+      for (std::size_t off = 0; off < t.bytes; off += chunk) {
+        const std::size_t len = std::min(chunk, t.bytes - off);
+        writer.write_chunk(i, off, t.data + off, len);
+        in.release(i, off, len);
+      }
+    }
+    progress.done(t.bytes, t.name + ": " + t.type_name() + " -> " + io::to_string(entries[i].dtype) + " " +
+                               eigenq::to_string(t.shape));
+  });
+  writer.commit();
+  progress.finish();
+  if (!a.quiet) {
+    Table table({"tensor", "shape", "from", "to", "before", "after"}, {false, false, false, false, true, true});
+    std::uint64_t after_total = 0;
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      table.add({tensors[i].name, eigenq::to_string(tensors[i].shape), tensors[i].type_name(),
+                 io::to_string(entries[i].dtype), human_bytes(static_cast<double>(tensors[i].bytes)),
+                 human_bytes(static_cast<double>(entries[i].bytes()))});
+      after_total += entries[i].bytes();
+    }
+    std::fputs(table.str().c_str(), stdout);
+    std::printf("%zu tensors: %s -> %s in %.2f s\n", tensors.size(), human_bytes(static_cast<double>(in.total_bytes())).c_str(),
+                human_bytes(static_cast<double>(after_total)).c_str(), timer.seconds());
+    std::printf("GGUF metadata: %zu keys kept as safetensors metadata", metadata.size());
+    if (dropped > 0) std::printf(", %zu arrays dropped", dropped);
+    std::printf("\nwrote %s\n", a.out.c_str());
+  }
+  return 0;
+}
+
 inline int run_dequantize(const DequantizeArgs& a) {
   namespace io = eigenq::io;
   if (io::same_file(a.in, a.out)) {
     throw UsageError("OUT '" + a.out + "' is the same file as IN '" + a.in + "'; choose another output");
   }
+  if (is_gguf_path(a.out)) {
+    throw UsageError("OUT '" + a.out + "': dequantize writes .safetensors (or .npy for one tensor); to convert into "
+                     "GGUF use eigenq quantize IN OUT.gguf --type f32");
+  }
+  if (is_gguf_path(a.in)) return run_dequantize_gguf(a);
   const Stopwatch timer;
   const io::QuantizedFile in(a.in);
   if (!in.is_eigenq()) {

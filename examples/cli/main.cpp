@@ -1,10 +1,16 @@
 // eigenq: quantize model files and see what it costs.
 //
-//   eigenq quantize IN OUT [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N]
+//   eigenq quantize IN OUT.safetensors [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N]
 //                   [--report FILE.json] [--quiet]
+//   eigenq quantize IN OUT.gguf --type TYPE [--type-for REGEX=TYPE]... [--imatrix FILE] [--metadata FILE.json]
+//                   [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--report FILE.json] [--quiet]
 //   eigenq dequantize IN OUT [--jobs N] [--quiet]
-//   eigenq report IN [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
+//   eigenq report IN [scheme options | --type TYPE [--type-for REGEX=TYPE]... [--imatrix FILE]] [--include RE]
+//                 [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
 //   eigenq inspect FILE [--json]
+//
+// IN is .safetensors, .npy or .gguf; the output format follows OUT's extension (.gguf: ggml's
+// types, --type; otherwise eigenq's quantized safetensors, the scheme options).
 //
 // Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the
 // file, the tensor and the problem); 1 anything unexpected.
@@ -33,37 +39,100 @@ namespace {
 
 using eigenq_cli::SchemeOptions;
 
-// Options whose presence matters (defaults differ by scheme or are checked).
+// Options whose presence matters (defaults differ by scheme or are checked; none of them
+// applies to a GGUF output).
 struct SchemeFlags {
+  CLI::Option* scheme = nullptr;
+  CLI::Option* bits = nullptr;
+  CLI::Option* granularity = nullptr;
   CLI::Option* axis = nullptr;
   CLI::Option* group_size = nullptr;
+  CLI::Option* calibration = nullptr;
   CLI::Option* convention = nullptr;
+  CLI::Option* double_quant = nullptr;
   CLI::Option* profile = nullptr;
   int axis_value = 0;
+
+  // "--scheme", "--bits", ... as given on the command line.
+  std::vector<std::string> given() const {
+    std::vector<std::string> out;
+    for (const CLI::Option* o : {scheme, bits, granularity, axis, group_size, calibration, convention, double_quant, profile}) {
+      if (o != nullptr && o->count() > 0) out.push_back(o->get_name());
+    }
+    return out;
+  }
 };
 
 void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
-  cmd->add_option("--scheme", s.scheme,
-                  "linear-affine, linear-symmetric, log, log-signed, log2, exp or codebook")
-      ->default_val("linear-symmetric");
-  cmd->add_option("--bits", s.bits, "bits per code, 2..16 (log2: 2..8); 2..4-bit codes are packed")->default_val(8);
-  cmd->add_option("--granularity", s.granularity,
+  f.scheme = cmd->add_option("--scheme", s.scheme,
+                             "linear-affine, linear-symmetric, log, log-signed, log2, exp or codebook (eigenq's "
+                             "safetensors format)")
+                 ->default_val("linear-symmetric");
+  f.bits = cmd->add_option("--bits", s.bits, "bits per code, 2..16 (log2: 2..8); 2..4-bit codes are packed")->default_val(8);
+  f.granularity = cmd->add_option("--granularity", s.granularity,
                   "tensor, channel or group (default: channel on axis 0 for tensors of rank >= 2, tensor for rank "
                   "0 and 1 with --quantize-vectors; channel always falls back to tensor below rank 2)");
   f.axis = cmd->add_option("--axis", f.axis_value, "axis of channels or groups (default 0 for channel, -1 for group)");
   f.group_size = cmd->add_option("--group-size", s.group_size, "elements per group (with --granularity group)")
                      ->default_val(32);
-  cmd->add_option("--calibration", s.calibration, "minmax, percentile:P (e.g. percentile:99.9), mse or kl")
-      ->default_val("minmax");
+  f.calibration = cmd->add_option("--calibration", s.calibration, "minmax, percentile:P (e.g. percentile:99.9), mse or kl")
+                      ->default_val("minmax");
   f.convention = cmd->add_option("--convention", s.convention,
                                  "inference (r = scale (q - zero_point)) or real-offset (q = q_min + s (r - r_min), the seed document's form); linear "
                                  "schemes")
                      ->default_val("inference");
-  cmd->add_option("--double-quant", s.double_quant,
+  f.double_quant = cmd->add_option("--double-quant", s.double_quant,
                   "S: store per-group linear scales as 8-bit codes with one float per S groups (k-quants style)");
   f.profile = cmd->add_option("--profile", s.profile,
                               "pytorch, onnx or tflite: whose parameter choice and rounding (linear, inference)")
                   ->default_val("pytorch");
+}
+
+void add_ggml_options(CLI::App* cmd, eigenq_cli::GgufOptions& g, bool writes) {
+  cmd->add_option("--type", g.type,
+                  "a ggml type as ggml_type_name spells it, any letter case: q8_0, q4_0, q4_1, q5_0, q5_1, q2_K, q3_K, "
+                  "q4_K, q5_K, q6_K, iq4_nl, iq4_xs, tq1_0, tq2_0, mxfp4, nvfp4, q1_0, q2_0, f16, bf16, f32" +
+                      std::string(writes ? " (OUT must be .gguf)" : ""));
+  cmd->add_option("--type-for", g.type_for,
+                  "REGEX=TYPE: tensors whose name matches REGEX get TYPE instead (repeatable; the first match wins)")
+      ->allow_extra_args(false)
+      ->take_all();
+  cmd->add_option("--imatrix", g.imatrix,
+                  "llama.cpp importance matrix (GGUF imatrix or legacy .dat): each tensor's entry is passed to the "
+                  "quantizer as llama-quantize passes it");
+  if (writes) {
+    cmd->add_option("--metadata", g.metadata,
+                    "JSON object of GGUF keys to add or override (null removes one); see docs/gguf.md for the types");
+  }
+}
+
+// The GGUF path (a .gguf OUT, or report --type) and the scheme options exclude each other.
+void check_output_mode(eigenq_cli::QuantizeArgs& a, const SchemeFlags& f, bool writes) {
+  using eigenq_cli::UsageError;
+  a.scheme_flags_given = f.given();
+  const bool ggml_options = !a.gguf.type.empty() || !a.gguf.type_for.empty() || !a.gguf.imatrix.empty() ||
+                            !a.gguf.metadata.empty();
+  const bool gguf_out = writes && eigenq_cli::is_gguf_path(a.out);
+  if (gguf_out || (!writes && !a.gguf.type.empty())) {
+    if (!a.scheme_flags_given.empty()) {
+      throw UsageError(eigenq_cli::joined(a.scheme_flags_given) + (writes ? " with OUT '" + a.out + "'" : " with --type") +
+                       ": eigenq's schemes are written to safetensors; a GGUF file holds ggml types: choose one with "
+                       "--type (e.g. --type q4_K)" + (writes ? ", or name OUT .safetensors" : ""));
+    }
+    if (a.gguf.type.empty()) {
+      throw UsageError("OUT '" + a.out + "' is a GGUF file: give its ggml type with --type (e.g. --type q8_0, --type q4_K)");
+    }
+    return;
+  }
+  if (ggml_options) {
+    const char* which = !a.gguf.type.empty() ? "--type" : !a.gguf.type_for.empty() ? "--type-for"
+                        : !a.gguf.imatrix.empty() ? "--imatrix" : "--metadata";
+    if (writes) {
+      throw UsageError(std::string(which) + " with OUT '" + a.out + "': ggml types are written to GGUF files: name OUT "
+                       "with .gguf, or use --scheme for eigenq's safetensors format");
+    }
+    throw UsageError(std::string(which) + " needs --type TYPE (the ggml type to report on)");
+  }
 }
 
 constexpr const char* quantize_vectors_help =
@@ -102,7 +171,7 @@ void check_jobs(int jobs) {
 int main(int argc, char** argv) {
   keep_freed_memory();
   CLI::App app{"eigenq " + std::string(eigenq::version_string()) +
-               ": quantize model files (safetensors, npy), measure the error, read the result back"};
+               ": quantize model files (safetensors, npy, GGUF), measure the error, read the result back"};
   app.set_version_flag("--version", std::string(eigenq::version_string()));
   app.require_subcommand(1);
 
@@ -115,10 +184,17 @@ int main(int argc, char** argv) {
   quantize.jobs = report.jobs = dequantize.jobs = default_jobs();
 
   CLI::App* q = app.add_subcommand(
-      "quantize", "quantize every float tensor of rank >= 2 of IN into OUT (eigenq format, safetensors), copy the others");
-  q->add_option("IN", quantize.in, "input .safetensors, or .npy (one tensor named after the file)")->required();
-  q->add_option("OUT", quantize.out, "output .safetensors (written to a temporary file, renamed on success)")->required();
+      "quantize",
+      "quantize every float tensor of rank >= 2 of IN into OUT (eigenq format in .safetensors, ggml types in .gguf), "
+      "copy the others");
+  q->add_option("IN", quantize.in, "input .safetensors, .gguf (F32/F16/BF16 tensors), or .npy (one tensor named after the file)")
+      ->required();
+  q->add_option("OUT", quantize.out,
+                "output .safetensors (eigenq's schemes) or .gguf (ggml's types, --type); written to a temporary file, "
+                "renamed on success")
+      ->required();
   add_scheme_options(q, quantize.scheme, quantize_flags);
+  add_ggml_options(q, quantize.gguf, true);
   q->add_option("--include", quantize.include, "quantize only tensors whose name matches this regex");
   q->add_option("--exclude", quantize.exclude, "never quantize tensors whose name matches this regex (copied as they are)");
   q->add_flag("--quantize-vectors", quantize.quantize_vectors, quantize_vectors_help);
@@ -127,14 +203,15 @@ int main(int argc, char** argv) {
   q->add_flag("--quiet", quantize.quiet, "no progress, no summary");
 
   CLI::App* d = app.add_subcommand("dequantize", "turn an eigenq file back into F32 tensors (names and shapes as before)");
-  d->add_option("IN", dequantize.in, "eigenq-quantized .safetensors")->required();
+  d->add_option("IN", dequantize.in, "eigenq-quantized .safetensors, or a .gguf file")->required();
   d->add_option("OUT", dequantize.out, "output .safetensors (or .npy when IN holds one tensor)")->required();
   d->add_option("--jobs", dequantize.jobs, "threads over tensors")->default_val(dequantize.jobs);
   d->add_flag("--quiet", dequantize.quiet, "no progress, no summary");
 
   CLI::App* r = app.add_subcommand("report", "the error every tensor would get, without writing anything");
-  r->add_option("IN", report.in, "input .safetensors or .npy")->required();
+  r->add_option("IN", report.in, "input .safetensors, .gguf or .npy")->required();
   add_scheme_options(r, report.scheme, report_flags);
+  add_ggml_options(r, report.gguf, false);
   r->add_option("--include", report.include, "only tensors whose name matches this regex");
   r->add_option("--exclude", report.exclude, "leave out tensors whose name matches this regex");
   r->add_flag("--quantize-vectors", report.quantize_vectors, quantize_vectors_help);
@@ -143,7 +220,7 @@ int main(int argc, char** argv) {
   r->add_flag("--quiet", report.quiet, "no progress");
 
   CLI::App* i = app.add_subcommand("inspect", "names, dtypes, shapes, sizes and quantization metadata of a file");
-  i->add_option("FILE", inspect.file, ".safetensors or .npy")->required();
+  i->add_option("FILE", inspect.file, ".safetensors, .npy, .gguf, or a llama.cpp importance matrix (.dat or GGUF)")->required();
   i->add_flag("--json", inspect.json, "print one JSON object");
 
   const char* command = "eigenq";
@@ -166,6 +243,7 @@ int main(int argc, char** argv) {
   try {
     if (q->parsed()) {
       command = "eigenq quantize";
+      check_output_mode(quantize, quantize_flags, true);
       finish_scheme_options(quantize.scheme, quantize_flags);
       check_jobs(quantize.jobs);
       return eigenq_cli::run_quantize(quantize);
@@ -177,6 +255,7 @@ int main(int argc, char** argv) {
     }
     if (r->parsed()) {
       command = "eigenq report";
+      check_output_mode(report, report_flags, false);
       finish_scheme_options(report.scheme, report_flags);
       check_jobs(report.jobs);
       return eigenq_cli::run_report(report);

@@ -7,6 +7,7 @@
 // the file is the same for any --jobs); report only measures the error.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -26,6 +27,7 @@
 #include <eigenq/io/safetensors.hpp>
 
 #include "cli_util.hpp"
+#include "gguf_quantize_command.hpp"
 #include "input_model.hpp"
 #include "jobs.hpp"
 #include "progress.hpp"
@@ -44,6 +46,8 @@ struct QuantizeArgs {
   std::string report_path;  // quantize --report FILE.json
   bool quiet = false;
   bool json = false;  // report --json
+  GgufOptions gguf;   // --type, --type-for, --imatrix, --metadata: the GGUF path
+  std::vector<std::string> scheme_flags_given;  // eigenq scheme options on the command line ("--bits", ...)
 };
 
 // Why a tensor was copied instead of quantized.
@@ -65,6 +69,7 @@ struct TensorOutcome {
   std::string name;
   eigenq::Shape shape;
   eigenq::io::DType dtype = eigenq::io::DType::f32;
+  std::string dtype_name = "F32";  // the dtype, or a GGUF input's block type ("q4_K")
   bool quantized = false;
   CopyReason copied_because = CopyReason::none;
   std::string scheme = "copy";
@@ -158,7 +163,7 @@ inline nlohmann::ordered_json report_json(const std::string& in, const std::vect
     nlohmann::ordered_json j;
     j["name"] = t.name;
     j["shape"] = t.shape;
-    j["dtype"] = eigenq::io::to_string(t.dtype);
+    j["dtype"] = t.dtype_name;
     j["scheme"] = t.scheme;
     j["bits"] = t.bits;
     j["granularity"] = t.granularity;
@@ -211,7 +216,7 @@ inline std::string summary_table(const std::vector<TensorOutcome>& outcomes, boo
   Table table(header, right);
   for (const TensorOutcome& t : outcomes) {
     const std::string scheme = t.quantized ? t.scheme : t.scheme + " (" + to_string(t.copied_because) + ")";
-    std::vector<std::string> row{t.name, eigenq::to_string(t.shape), eigenq::io::to_string(t.dtype), scheme,
+    std::vector<std::string> row{t.name, eigenq::to_string(t.shape), t.dtype_name, scheme,
                                  std::to_string(t.bits), t.granularity};
     if (with_metrics) {
       const eigenq::ErrorMetrics m = t.sums.metrics();
@@ -315,9 +320,19 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
     o.name = t.name;
     o.shape = t.shape;
     o.dtype = t.dtype;
-    o.bits = 8 * static_cast<int>(io::dtype_size(t.dtype));
+    o.dtype_name = t.type_name();
+    o.bits = t.ggml_quantized ? static_cast<int>(std::lround(bits_per_weight(*t.ggml_type)))
+                              : 8 * static_cast<int>(io::dtype_size(t.dtype));
     o.bytes_before = t.bytes;
-    if (!io::converts_to_float(t.dtype)) {
+    if (t.ggml_quantized) {
+      // A ggml block type (a GGUF input): eigenq's safetensors format has no place for it.
+      if (write_output) {
+        throw eigenq::FormatError(a.in + ": tensor '" + t.name + "' is " + t.type_name() +
+                                  ", a ggml block type, which eigenq's safetensors format cannot hold; write a .gguf "
+                                  "OUT (with --type), or start from an F32/F16/BF16 file");
+      }
+      o.copied_because = CopyReason::not_float;
+    } else if (!io::converts_to_float(t.dtype)) {
       o.copied_because = CopyReason::not_float;
     } else if (eigenq::element_count(t.shape) == 0) {
       o.copied_because = CopyReason::empty;
@@ -443,7 +458,58 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
   return outcomes;
 }
 
+// The scheme options given, in one string for messages: "--scheme, --bits".
+inline std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// quantize IN OUT.gguf --type TYPE ...
+inline int run_quantize_gguf(const QuantizeArgs& a) {
+  const bool measure = !a.report_path.empty();
+  const Stopwatch timer;
+  const GgufRun run = quantize_to_gguf(a.in, a.out, a.gguf, a.include, a.exclude, a.quantize_vectors, a.jobs, measure,
+                                       a.quiet);
+  const double seconds = timer.seconds();
+  if (measure) {
+    const std::string text = gguf_report_json(a.in, run, a.gguf).dump(2) + "\n";
+    eigenq::io::AtomicFile report(a.report_path);
+    report.write(text.data(), text.size());
+    report.commit();
+  }
+  if (!a.quiet) {
+    std::fputs(gguf_table(run.plans, measure, !a.gguf.imatrix.empty()).c_str(), stdout);
+    const char* ftype = llama_file_type_name(run.file_type);
+    std::printf("%s\n%sgeneral.file_type = %u (%s)\nwrote %s\n", gguf_totals_line(run.plans, seconds).c_str(),
+                gguf_notes(run, a.gguf).c_str(), static_cast<unsigned>(run.file_type), ftype ? ftype : "?",
+                a.out.c_str());
+  }
+  return 0;
+}
+
+// report IN --type TYPE ...
+inline int run_report_gguf(const QuantizeArgs& a) {
+  const Stopwatch timer;
+  const GgufRun run = quantize_to_gguf(a.in, "", a.gguf, a.include, a.exclude, a.quantize_vectors, a.jobs, true, a.quiet);
+  if (a.json) {
+    std::printf("%s\n", gguf_report_json(a.in, run, a.gguf).dump(2).c_str());
+    return 0;
+  }
+  std::fputs(gguf_table(run.plans, true, !a.gguf.imatrix.empty()).c_str(), stdout);
+  eigenq::detail::ErrorSums all;
+  for (const auto& p : run.plans) {
+    if (p.quantize && p.kept.empty()) detail::merge_sums(all, p.sums);
+  }
+  const eigenq::ErrorMetrics m = all.metrics();
+  std::printf("%s\n%sall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
+              gguf_totals_line(run.plans, timer.seconds()).c_str(), gguf_notes(run, a.gguf).c_str(), m.mse,
+              eigenq::ErrorMetrics::format_db(m.sqnr_db).c_str(), m.max_abs, m.cosine);
+  return 0;
+}
+
 inline int run_quantize(const QuantizeArgs& a) {
+  if (is_gguf_path(a.out)) return run_quantize_gguf(a);
   const bool measure = !a.report_path.empty();
   const Stopwatch timer;
   const std::vector<TensorOutcome> outcomes = quantize_model(a, true, measure);
@@ -463,6 +529,7 @@ inline int run_quantize(const QuantizeArgs& a) {
 }
 
 inline int run_report(const QuantizeArgs& a) {
+  if (!a.gguf.type.empty()) return run_report_gguf(a);
   const Stopwatch timer;
   const std::vector<TensorOutcome> outcomes = quantize_model(a, false, true);
   if (a.json) {

@@ -21,3 +21,16 @@ inline eigenq::MlpModel toy_mlp(std::uint32_t seed = 1) {
 }
 
 }  // namespace eigenq_test
+
+namespace eigenq_test {
+
+// 256 -> 256 -> 256 -> 8: rows of 256 inputs, one ggml super-block (q2_K .. q6_K, iq4_xs fit).
+inline eigenq::MlpModel toy_mlp_256(std::uint32_t seed = 1) {
+  eigenq::MlpModel m;
+  m.add_layer("fc1", random_matrix(256, 256, seed, 0.1f), random_matrix(256, 1, seed + 1, 0.1f));
+  m.add_layer("fc2", random_matrix(256, 256, seed + 2, 0.1f), random_matrix(256, 1, seed + 3, 0.1f));
+  m.add_layer("fc3", random_matrix(8, 256, seed + 4, 0.1f), random_matrix(8, 1, seed + 5, 0.1f), false);
+  return m;
+}
+
+}  // namespace eigenq_test

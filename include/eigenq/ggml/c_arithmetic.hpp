@@ -32,8 +32,10 @@ inline int round_to_int(float x) {
 }
 
 inline std::int32_t truncate_i32(float x) {
-  if (!(x > -2147483904.0f && x < 2147483648.0f)) return INT32_MIN;  // NaN or outside int32
-  return static_cast<std::int32_t>(x);
+  // Branch-free (NaN or outside int32: INT32_MIN), so that loops of it vectorize.
+  const bool in_range = x > -2147483904.0f && x < 2147483648.0f;
+  const std::int32_t t = static_cast<std::int32_t>(in_range ? x : 0.0f);
+  return in_range ? t : INT32_MIN;
 }
 
 // The low byte of a float cast to an 8-bit integer, as x86 code computes it.

@@ -206,18 +206,19 @@ inline void pack_q6_K_codes(const std::int8_t* L, std::uint8_t* ql, std::uint8_t
 inline void quantize_block_k4_ref(const float* x, int nmax, float rmin, float rdelta, int nstep,
                                   std::uint8_t* d_bytes, std::uint8_t* dmin_bytes, std::uint8_t* scales_out,
                                   std::uint8_t* L) {
-  float weights[32];
-  std::uint8_t Laux[32];
-  float mins[8], scales[8];
-  float max_scale = 0;
-  float max_min = 0;
+  float weights[kSuperBlock];
   for (int j = 0; j < 8; ++j) {
     const float* xg = x + 32 * j;
     float sum_x2 = 0;
     for (int l = 0; l < 32; ++l) sum_x2 += xg[l] * xg[l];
     const float av_x = std::sqrt(sum_x2 / 32);
-    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xg[l]);
-    scales[j] = search_affine_scale(32, nmax, xg, weights, L + 32 * j, &mins[j], Laux, rmin, rdelta, nstep, false);
+    for (int l = 0; l < 32; ++l) weights[32 * j + l] = av_x + std::fabs(xg[l]);
+  }
+  float mins[8], scales[8];
+  search_affine_scales(8, 32, nmax, x, weights, L, scales, mins, rmin, rdelta, nstep, false);
+  float max_scale = 0;
+  float max_min = 0;
+  for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -241,18 +242,16 @@ inline void quantize_block_k4_ref(const float* x, int nmax, float rmin, float rd
 inline void quantize_block_k4_weighted(const float* x, const float* qw, int nmax, bool clamp_scales,
                                        std::uint8_t* d_bytes, std::uint8_t* dmin_bytes,
                                        std::uint8_t* scales_out, std::uint8_t* L) {
-  float weights[32];
-  std::uint8_t Laux[32];
+  float weights[kSuperBlock];
   float mins[8], scales[8], sw[8];
   const float sigma2 = 2 * block_sum_squares(x) / kSuperBlock;
   for (int j = 0; j < 8; ++j) {
-    const float* xg = x + 32 * j;
-    importance_weights(xg, qw + 32 * j, sigma2, 32, weights);
+    importance_weights(x + 32 * j, qw + 32 * j, sigma2, 32, weights + 32 * j);
     float sumw = 0;
-    for (int l = 0; l < 32; ++l) sumw += weights[l];
+    for (int l = 0; l < 32; ++l) sumw += weights[32 * j + l];
     sw[j] = sumw;
-    scales[j] = search_affine_scale(32, nmax, xg, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
   }
+  search_affine_scales(8, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, false);
   std::uint8_t ls[8], lm[8];
   const float d_block = search_positive_scale(8, 63, scales, ls, sw);
   const float m_block = search_positive_scale(8, 63, mins, lm, sw);
@@ -275,9 +274,9 @@ inline BlockQ6_K quantize_block_q6_K(const float* x, const float* qw) {
   float scales[16];
   float max_scale = 0;
   float max_abs_scale = 0;
+  search_symmetric_scales(16, 16, 32, x, L, scales, qw);
   for (int ib = 0; ib < 16; ++ib) {
-    const float scale = search_symmetric_scale(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : nullptr);
-    scales[ib] = scale;
+    const float scale = scales[ib];
     const float abs_scale = std::fabs(scale);
     if (abs_scale > max_abs_scale) {
       max_abs_scale = abs_scale;
@@ -309,16 +308,15 @@ inline BlockQ6_K quantize_block_q6_K(const float* x, const float* qw) {
 
 inline void quantize_row_q2_K(const float* x, void* dst, Index n, const float* importance) {
   std::uint8_t L[kSuperBlock];
-  std::uint8_t Laux[16];
-  float weights[16], mins[16], scales[16];
+  float weights[kSuperBlock], mins[16], scales[16];
   for (Index i = 0; i < n / kSuperBlock; ++i, x += kSuperBlock) {
     BlockQ2_K b{};
     if (!importance) {
+      for (int l = 0; l < kSuperBlock; ++l) weights[l] = std::fabs(x[l]);
+      search_affine_scales(16, 16, 3, x, weights, L, scales, mins, -0.5f, 0.1f, 15, true);
       float max_scale = 0;
       float max_min = 0;
       for (int j = 0; j < 16; ++j) {
-        for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-        scales[j] = search_affine_scale(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
       }
@@ -344,10 +342,10 @@ inline void quantize_row_q2_K(const float* x, void* dst, Index n, const float* i
       float sw[16] = {};
       const float sigma2 = detail::block_sum_squares(x) / kSuperBlock;
       for (int j = 0; j < 16; ++j) {
-        detail::importance_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weights);
-        for (int l = 0; l < 16; ++l) sw[j] += weights[l];
-        scales[j] = search_affine_scale(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+        detail::importance_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weights + 16 * j);
+        for (int l = 0; l < 16; ++l) sw[j] += weights[16 * j + l];
       }
+      search_affine_scales(16, 16, 3, x, weights, L, scales, mins, -0.9f, 0.05f, 36, false);
       std::uint8_t Ls[16], Lm[16];
       const float dm = search_positive_scale(16, 15, scales, Ls, sw);
       const float mm = search_positive_scale(16, 15, mins, Lm, sw);
@@ -389,8 +387,8 @@ inline void quantize_row_q3_K(const float* x, void* dst, Index n, const float* i
     if (!importance) {
       float max_scale = 0;
       float amax = 0;
+      refine_symmetric_codes_groups(16, 16, 4, x, L, scales);
       for (int j = 0; j < 16; ++j) {
-        scales[j] = refine_symmetric_codes(16, 4, x + 16 * j, L + 16 * j);
         const float scale = std::fabs(scales[j]);
         if (scale > amax) {
           amax = scale;
@@ -411,15 +409,15 @@ inline void quantize_row_q3_K(const float* x, void* dst, Index n, const float* i
       }
     } else {
       const float* qw = importance + kSuperBlock * i;
-      float weight[16], sw[16];
+      float weight[kSuperBlock], sw[16];
       const float sigma2 = 2 * detail::block_sum_squares(x) / kSuperBlock;
       for (int j = 0; j < 16; ++j) {
-        detail::importance_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weight);
+        detail::importance_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weight + 16 * j);
         float sumw = 0;
-        for (int l = 0; l < 16; ++l) sumw += weight[l];
+        for (int l = 0; l < 16; ++l) sumw += weight[16 * j + l];
         sw[j] = sumw;
-        scales[j] = search_symmetric_scale(16, 4, x + 16 * j, L + 16 * j, weight);
       }
+      search_symmetric_scales(16, 16, 4, x, L, scales, weight);
       std::int8_t Ls[16];
       const float d_block = search_symmetric_scale(16, 32, scales, Ls, sw);
       for (int j = 0; j < 16; ++j) l6[j] = Ls[j];

@@ -43,13 +43,39 @@ inline void importance_weights(const float* x, const float* qw, float sigma2, in
   for (int j = 0; j < n; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + x[j] * x[j]);
 }
 
+// ggml's scan: min = x[j] whenever x[j] < min (from FLT_MAX), max = x[j] whenever x[j] > max
+// (from -FLT_MAX); NaN never compares. The result is the first element of the smallest
+// (largest) value, which is that value itself unless it is zero, where the first zero's sign
+// decides. So: the extremes over four accumulators (no loop-carried dependency across them),
+// then for a zero extreme the first zero in the block.
 inline void min_max(const float* x, int n, float* min, float* max) {
-  *min = FLT_MAX;
-  *max = -FLT_MAX;
-  for (int j = 0; j < n; ++j) {
-    if (x[j] < *min) *min = x[j];
-    if (x[j] > *max) *max = x[j];
+  float lo[4] = {FLT_MAX, FLT_MAX, FLT_MAX, FLT_MAX};
+  float hi[4] = {-FLT_MAX, -FLT_MAX, -FLT_MAX, -FLT_MAX};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    for (int k = 0; k < 4; ++k) {
+      lo[k] = x[j + k] < lo[k] ? x[j + k] : lo[k];
+      hi[k] = x[j + k] > hi[k] ? x[j + k] : hi[k];
+    }
   }
+  for (; j < n; ++j) {
+    lo[0] = x[j] < lo[0] ? x[j] : lo[0];
+    hi[0] = x[j] > hi[0] ? x[j] : hi[0];
+  }
+  float mn = lo[0], mx = hi[0];
+  for (int k = 1; k < 4; ++k) {
+    mn = lo[k] < mn ? lo[k] : mn;
+    mx = hi[k] > mx ? hi[k] : mx;
+  }
+  if (mn == 0.0f || mx == 0.0f) {
+    for (j = 0; j < n; ++j) {
+      if (x[j] == 0.0f) break;
+    }
+    if (mn == 0.0f) mn = x[j];
+    if (mx == 0.0f) mx = x[j];
+  }
+  *min = mn;
+  *max = mx;
 }
 
 inline void pack_nibbles_q5(const std::uint8_t* q, std::uint8_t* qs, std::uint8_t* qh_bytes) {
@@ -85,28 +111,58 @@ inline void pack_codes(const std::uint8_t* q, BlockQ5_0& b) { pack_nibbles_q5(q,
 // magnitude to -nmax; with it, the weighted scale search of scale_search.hpp.
 template <class Block, int nmax>
 inline void quantize_row_symmetric_32(const float* x, void* dst, Index n, const float* importance) {
-  const float sigma2 = importance ? row_mean_square(x, n) : 0.0f;
+  const Index nb = n / 32;
   std::uint8_t q[32];
-  float weight[32];
-  std::int8_t L[32];
-  for (Index i = 0; i < n / 32; ++i) {
-    const float* xb = x + 32 * i;
-    float d;
-    if (!importance) {
-      d = signed_absmax(xb, 32) / -nmax;
+  if (!importance) {
+    for (Index i = 0; i < nb; ++i) {
+      const float* xb = x + 32 * i;
+      const float d = signed_absmax(xb, 32) / -nmax;
       const float id = d != 0.0f ? 1.0f / d : 0.0f;
       for (int j = 0; j < 32; ++j) {
         q[j] = static_cast<std::uint8_t>(c_min(2 * nmax - 1, static_cast<int>(truncate_i8(xb[j] * id + (nmax + 0.5f)))));
       }
-    } else {
-      importance_weights(xb, importance + 32 * i, sigma2, 32, weight);
-      d = search_symmetric_scale(32, nmax, xb, L, weight);
-      for (int j = 0; j < 32; ++j) q[j] = static_cast<std::uint8_t>(L[j]);
+      Block b{};
+      store_le16(b.d, fp32_to_fp16(d));
+      pack_codes(q, b);
+      put_block(dst, i, b);
     }
-    Block b{};
-    store_le16(b.d, fp32_to_fp16(d));
-    pack_codes(q, b);
-    put_block(dst, i, b);
+    return;
+  }
+  // Up to four blocks per scale search (one per SIMD lane, see scale_search.hpp).
+  const float sigma2 = row_mean_square(x, n);
+  float weight[4 * 32], d[4];
+  std::int8_t L[4 * 32];
+  for (Index i0 = 0; i0 < nb; i0 += 4) {
+    const int blocks = static_cast<int>(nb - i0 < 4 ? nb - i0 : 4);
+    for (int k = 0; k < blocks; ++k) {
+      importance_weights(x + 32 * (i0 + k), importance + 32 * (i0 + k), sigma2, 32, weight + 32 * k);
+    }
+    search_symmetric_scales(blocks, 32, nmax, x + 32 * i0, L, d, weight);
+    for (int k = 0; k < blocks; ++k) {
+      for (int j = 0; j < 32; ++j) q[j] = static_cast<std::uint8_t>(L[32 * k + j]);
+      Block b{};
+      store_le16(b.d, fp32_to_fp16(d[k]));
+      pack_codes(q, b);
+      put_block(dst, i0 + k, b);
+    }
+  }
+}
+
+// q4_1 and q5_1 with importance: the weighted affine search of scale_search.hpp, up to four
+// blocks at a time; `store` packs block i from its scale, -min and codes.
+template <class Store>
+inline void quantize_row_affine_32_weighted(const float* x, Index n, const float* importance, int nmax, Store store) {
+  const Index nb = n / 32;
+  const float sigma2 = row_mean_square(x, n);
+  float weight[4 * 32], d[4], neg_min[4];
+  std::uint8_t L[4 * 32];
+  for (Index i0 = 0; i0 < nb; i0 += 4) {
+    const int blocks = static_cast<int>(nb - i0 < 4 ? nb - i0 : 4);
+    for (int k = 0; k < blocks; ++k) {
+      importance_weights(x + 32 * (i0 + k), importance + 32 * (i0 + k), sigma2, 32, weight + 32 * k);
+    }
+    search_affine_scales(blocks, 32, nmax, x + 32 * i0, weight, L, d, neg_min, -0.9f, 0.05f, 36, false);
+    for (int k = 0; k < blocks; ++k) store(i0 + k, d[k], neg_min[k], L + 32 * k);
   }
 }
 
@@ -152,20 +208,16 @@ inline void quantize_row_q4_1(const float* x, void* dst, Index n, const float* i
     }
     return;
   }
-  const float sigma2 = detail::row_mean_square(x, n);
-  float weight[32];
-  std::uint8_t L[32], Laux[32];
-  for (Index i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    detail::importance_weights(xb, importance + 32 * i, sigma2, 32, weight);
-    float neg_min;
-    const float d = search_affine_scale(32, 15, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
-    BlockQ4_1 b{};
-    store_le16(b.d, fp32_to_fp16(d));
-    store_le16(b.m, fp32_to_fp16(-neg_min));
-    for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
-    detail::put_block(dst, i, b);
-  }
+  detail::quantize_row_affine_32_weighted(x, n, importance, 15,
+                                          [dst](Index i, float d, float neg_min, const std::uint8_t* L) {
+                                            BlockQ4_1 b{};
+                                            store_le16(b.d, fp32_to_fp16(d));
+                                            store_le16(b.m, fp32_to_fp16(-neg_min));
+                                            for (int j = 0; j < 16; ++j) {
+                                              b.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
+                                            }
+                                            detail::put_block(dst, i, b);
+                                          });
 }
 
 inline void dequantize_row_q4_1(const void* src, float* y, Index n) {
@@ -221,20 +273,14 @@ inline void quantize_row_q5_1(const float* x, void* dst, Index n, const float* i
     }
     return;
   }
-  const float sigma2 = detail::row_mean_square(x, n);
-  float weight[32];
-  std::uint8_t Laux[32];
-  for (Index i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    detail::importance_weights(xb, importance + 32 * i, sigma2, 32, weight);
-    float neg_min;
-    const float d = search_affine_scale(32, 31, xb, weight, q, &neg_min, Laux, -0.9f, 0.05f, 36, false);
-    BlockQ5_1 b{};
-    store_le16(b.d, fp32_to_fp16(d));
-    store_le16(b.m, fp32_to_fp16(-neg_min));
-    detail::pack_nibbles_q5(q, b.qs, b.qh);
-    detail::put_block(dst, i, b);
-  }
+  detail::quantize_row_affine_32_weighted(x, n, importance, 31,
+                                          [dst](Index i, float d, float neg_min, const std::uint8_t* L) {
+                                            BlockQ5_1 b{};
+                                            store_le16(b.d, fp32_to_fp16(d));
+                                            store_le16(b.m, fp32_to_fp16(-neg_min));
+                                            detail::pack_nibbles_q5(L, b.qs, b.qh);
+                                            detail::put_block(dst, i, b);
+                                          });
 }
 
 inline void dequantize_row_q5_1(const void* src, float* y, Index n) {

@@ -8,9 +8,13 @@
 //   refine_symmetric_codes       ggml's make_q3_quants (with do_rmse)
 //   search_affine_scale          ggml's make_qkx2_quants / make_qkx3_quants
 //   search_positive_scale        ggml's make_qp_quants
+//   search_symmetric_scales      the three above on consecutive groups, four at once in SIMD
+//   refine_symmetric_codes_groups lanes where GCC's or clang's vector extensions exist (the same
+//   search_affine_scales         operations in the same order in every lane: the same bits)
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "eigenq/ggml/c_arithmetic.hpp"
@@ -26,17 +30,30 @@ inline constexpr float kGroupMaxEps = 1e-15f;
 
 namespace detail {
 
-// The value of largest magnitude (the first one, on ties), as the symmetric types pick it.
+// The value of largest magnitude (the first one, on ties), as the symmetric types pick it: ggml
+// keeps x[j] whenever amax < |x[j]| (from amax = 0, max = 0; NaN never compares). In two passes
+// so the first needs no loop-carried select: the largest |x[j]| (the same whatever the order,
+// NaN left out; four accumulators), then the first x[j] of that magnitude; +0 if it is 0.
 inline float signed_absmax(const float* x, int n) {
-  float amax = 0.0f;
-  float max = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    for (int k = 0; k < 4; ++k) {
+      const float a = std::fabs(x[j + k]);
+      acc[k] = acc[k] < a ? a : acc[k];
     }
   }
-  return max;
+  for (; j < n; ++j) {
+    const float a = std::fabs(x[j]);
+    acc[0] = acc[0] < a ? a : acc[0];
+  }
+  const float ab = acc[0] < acc[1] ? acc[1] : acc[0];
+  const float cd = acc[2] < acc[3] ? acc[3] : acc[2];
+  const float amax = ab < cd ? cd : ab;
+  if (!(amax > 0.0f)) return 0.0f;
+  for (j = 0; std::fabs(x[j]) != amax; ++j) {
+  }
+  return x[j];
 }
 
 }  // namespace detail
@@ -282,6 +299,329 @@ inline float search_positive_scale(int n, int nmax, const float* x, std::uint8_t
     if (!n_changed) break;
   }
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(EIGENQ_GGML_SCALAR_ONLY)
+#define EIGENQ_GGML_HAVE_LANES 1
+
+// Four independent problems side by side, one per lane of a 16-byte vector (GCC and clang
+// vector extensions: SSE2 on x86-64, NEON on ARM, scalar code elsewhere). Every lane performs
+// exactly the scalar code's float operations in its order; comparisons give lane masks
+// (-1 or 0) that select results, so each lane takes a branch exactly when the scalar code does.
+namespace lanes {
+
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef std::int32_t i32x4 __attribute__((vector_size(16)));
+
+inline f32x4 splat(float v) { return f32x4{v, v, v, v}; }
+inline i32x4 splat_i(std::int32_t v) { return i32x4{v, v, v, v}; }
+
+inline f32x4 select(i32x4 mask, f32x4 a, f32x4 b) {
+  return reinterpret_cast<f32x4>((mask & reinterpret_cast<i32x4>(a)) | (~mask & reinterpret_cast<i32x4>(b)));
+}
+inline i32x4 select(i32x4 mask, i32x4 a, i32x4 b) { return (mask & a) | (~mask & b); }
+
+inline bool any(i32x4 mask) { return (mask[0] | mask[1] | mask[2] | mask[3]) != 0; }
+
+// round_to_int (c_arithmetic.hpp) in every lane.
+inline i32x4 round_to_int(f32x4 x) {
+  const f32x4 biased = x + splat(12582912.0f);
+  return (reinterpret_cast<i32x4>(biased) & splat_i(0x007FFFFF)) - splat_i(0x00400000);
+}
+
+// c_max(0, c_min(nmax, l)).
+inline i32x4 clamp_codes(i32x4 l, std::int32_t nmax) {
+  const i32x4 top = splat_i(nmax);
+  l = select(top < l, top, l);
+  return select(splat_i(0) > l, splat_i(0), l);
+}
+
+inline f32x4 to_float(i32x4 l) { return __builtin_convertvector(l, f32x4); }
+
+// std::fabs: the sign bit cleared.
+inline f32x4 abs(f32x4 x) { return reinterpret_cast<f32x4>(reinterpret_cast<i32x4>(x) & splat_i(0x7FFFFFFF)); }
+
+}  // namespace lanes
+
+namespace detail {
+
+// search_affine_scale for four groups of n values: lane g of x[i] and weights[i] is element i
+// of group g. Codes go to L[i] (lane g: group g), -min to *neg_min; returns the four scales.
+inline lanes::f32x4 search_affine_scale_x4(int n, int nmax, const lanes::f32x4* x, const lanes::f32x4* weights,
+                                           lanes::i32x4* L, lanes::f32x4* neg_min, lanes::i32x4* Laux, float rmin,
+                                           float rdelta, int nstep, bool use_mad) {
+  using lanes::f32x4;
+  using lanes::i32x4;
+  using lanes::select;
+  f32x4 min = x[0];
+  f32x4 max = x[0];
+  f32x4 sum_w = weights[0];
+  f32x4 sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    min = select(x[i] < min, x[i], min);
+    max = select(x[i] > max, x[i], max);
+    const f32x4 w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  const f32x4 zero = lanes::splat(0.0f);
+  min = select(min > zero, zero, min);
+  // Lanes whose max equals min return at once in the scalar code: codes 0, scale 0, -min.
+  const i32x4 active = ~(max == min);
+  auto error_term = [use_mad](f32x4 diff) { return use_mad ? lanes::abs(diff) : diff * diff; };
+  f32x4 iscale = lanes::splat(static_cast<float>(nmax)) / (max - min);
+  f32x4 scale = lanes::splat(1.0f) / iscale;
+  f32x4 best_error = zero;
+  for (int i = 0; i < n; ++i) {
+    L[i] = lanes::clamp_codes(lanes::round_to_int(iscale * (x[i] - min)), nmax);
+    const f32x4 diff = scale * lanes::to_float(L[i]) + min - x[i];
+    best_error += weights[i] * error_term(diff);
+  }
+  for (int is = 0; nstep >= 1 && is <= nstep; ++is) {
+    iscale = lanes::splat(rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    f32x4 sum_l = zero;
+    f32x4 sum_l2 = zero;
+    f32x4 sum_xl = zero;
+    for (int i = 0; i < n; ++i) {
+      const i32x4 l = lanes::clamp_codes(lanes::round_to_int(iscale * (x[i] - min)), nmax);
+      Laux[i] = l;
+      const f32x4 w = weights[i];
+      const f32x4 fl = lanes::to_float(l);
+      sum_l += w * fl;
+      sum_l2 += w * fl * fl;
+      sum_xl += w * fl * x[i];
+    }
+    const f32x4 D = sum_w * sum_l2 - sum_l * sum_l;
+    const i32x4 solvable = active & (D > zero);
+    if (!lanes::any(solvable)) continue;
+    f32x4 this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+    f32x4 this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+    const i32x4 positive = this_min > zero;
+    this_scale = select(positive, sum_xl / sum_l2, this_scale);
+    this_min = select(positive, zero, this_min);
+    f32x4 cur_error = zero;
+    for (int i = 0; i < n; ++i) {
+      const f32x4 diff = this_scale * lanes::to_float(Laux[i]) + this_min - x[i];
+      cur_error += weights[i] * error_term(diff);
+    }
+    const i32x4 better = solvable & (cur_error < best_error);
+    if (!lanes::any(better)) continue;
+    for (int i = 0; i < n; ++i) L[i] = select(better, Laux[i], L[i]);
+    best_error = select(better, cur_error, best_error);
+    scale = select(better, this_scale, scale);
+    min = select(better, this_min, min);
+  }
+  for (int i = 0; i < n; ++i) L[i] = select(active, L[i], lanes::splat_i(0));
+  *neg_min = -min;
+  return select(active, scale, zero);
+}
+
+// search_symmetric_scale for four groups of n values, lane g of x[i] and w[i] being element i
+// of group g (w: the weights, or x^2 as the scalar code computes it). Codes go to L[i].
+inline lanes::f32x4 search_symmetric_scale_x4(int n, int nmax, const lanes::f32x4* x, const lanes::f32x4* w,
+                                              lanes::i32x4* L, lanes::i32x4* Laux) {
+  using lanes::f32x4;
+  using lanes::i32x4;
+  using lanes::select;
+  const f32x4 zero = lanes::splat(0.0f);
+  // signed_absmax: the first value of largest magnitude.
+  f32x4 amax = zero;
+  f32x4 max = zero;
+  for (int i = 0; i < n; ++i) {
+    const i32x4 larger = amax < lanes::abs(x[i]);
+    amax = select(larger, lanes::abs(x[i]), amax);
+    max = select(larger, x[i], max);
+  }
+  // Lanes whose largest magnitude is below kGroupMaxEps return at once: codes 0, scale 0.
+  const i32x4 active = ~(lanes::abs(max) < lanes::splat(kGroupMaxEps));
+  auto clamp = [nmax](i32x4 l) {
+    l = select(lanes::splat_i(nmax - 1) < l, lanes::splat_i(nmax - 1), l);
+    return select(lanes::splat_i(-nmax) > l, lanes::splat_i(-nmax), l);
+  };
+  f32x4 iscale = lanes::splat(static_cast<float>(-nmax)) / max;
+  f32x4 sumlx = zero;
+  f32x4 suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    const i32x4 l = clamp(lanes::round_to_int(iscale * x[i]));
+    L[i] = l;
+    const f32x4 fl = lanes::to_float(l);
+    sumlx += w[i] * x[i] * fl;
+    suml2 += w[i] * fl * fl;
+  }
+  f32x4 scale = select(suml2 != zero, sumlx / suml2, zero);
+  f32x4 best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = lanes::splat(-(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))) / max;
+    sumlx = zero;
+    suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+      const i32x4 l = clamp(lanes::round_to_int(iscale * x[i]));
+      Laux[i] = l;
+      const f32x4 fl = lanes::to_float(l);
+      sumlx += w[i] * x[i] * fl;
+      suml2 += w[i] * fl * fl;
+    }
+    const i32x4 better = active & (suml2 > zero) & (sumlx * sumlx > best * suml2);
+    if (!lanes::any(better)) continue;
+    for (int i = 0; i < n; ++i) L[i] = select(better, Laux[i], L[i]);
+    scale = select(better, sumlx / suml2, scale);
+    best = select(better, scale * sumlx, best);
+  }
+  for (int i = 0; i < n; ++i) L[i] = select(active, L[i] + lanes::splat_i(nmax), lanes::splat_i(0));
+  return select(active, scale, zero);
+}
+
+// refine_symmetric_codes for four groups of n values (lane g of x[i]: element i of group g).
+// A lane whose sweep changes nothing would change nothing in later sweeps either, so the
+// sweeps go on while any lane changes, as the scalar code's do for each group.
+inline lanes::f32x4 refine_symmetric_codes_x4(int n, int nmax, const lanes::f32x4* x, lanes::i32x4* L) {
+  using lanes::f32x4;
+  using lanes::i32x4;
+  using lanes::select;
+  const f32x4 zero = lanes::splat(0.0f);
+  f32x4 amax = zero;
+  f32x4 max = zero;
+  for (int i = 0; i < n; ++i) {
+    const i32x4 larger = amax < lanes::abs(x[i]);
+    amax = select(larger, lanes::abs(x[i]), amax);
+    max = select(larger, x[i], max);
+  }
+  const i32x4 active = ~(lanes::abs(max) < lanes::splat(kGroupMaxEps));
+  auto clamp = [nmax](i32x4 l) {
+    l = select(lanes::splat_i(nmax - 1) < l, lanes::splat_i(nmax - 1), l);
+    return select(lanes::splat_i(-nmax) > l, lanes::splat_i(-nmax), l);
+  };
+  const f32x4 iscale = lanes::splat(static_cast<float>(-nmax)) / max;
+  f32x4 sumlx = zero;
+  f32x4 suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    const i32x4 l = clamp(lanes::round_to_int(iscale * x[i]));
+    L[i] = l;
+    const f32x4 w = x[i] * x[i];
+    const f32x4 fl = lanes::to_float(l);
+    sumlx += w * x[i] * fl;
+    suml2 += w * fl * fl;
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    i32x4 changed = lanes::splat_i(0);
+    for (int i = 0; i < n; ++i) {
+      const f32x4 w = x[i] * x[i];
+      const f32x4 li = lanes::to_float(L[i]);
+      f32x4 slx = sumlx - w * x[i] * li;
+      const i32x4 positive = slx > zero;
+      if (!lanes::any(positive)) continue;
+      f32x4 sl2 = suml2 - w * li * li;
+      const i32x4 new_l = clamp(lanes::round_to_int(x[i] * sl2 / slx));
+      const i32x4 differs = positive & (new_l != L[i]);
+      if (!lanes::any(differs)) continue;
+      const f32x4 nl = lanes::to_float(new_l);
+      slx += w * x[i] * nl;
+      sl2 += w * nl * nl;
+      const i32x4 take = differs & (sl2 > zero) & (slx * slx * suml2 > sumlx * sumlx * sl2);
+      L[i] = select(take, new_l, L[i]);
+      sumlx = select(take, slx, sumlx);
+      suml2 = select(take, sl2, suml2);
+      changed |= take;
+    }
+    if (!lanes::any(changed)) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = select(active, L[i] + lanes::splat_i(nmax), lanes::splat_i(0));
+  return select(active & (suml2 > zero), sumlx / suml2, zero);
+}
+
+}  // namespace detail
+
+#endif  // EIGENQ_GGML_HAVE_LANES
+
+// search_symmetric_scale on `groups` consecutive groups of n <= 32 values: group g is
+// x[n g .. n g + n), its weights (if not null) and codes at the same offsets of weights and L;
+// scales[g] receives its scale. Four groups at once in lanes where vector extensions exist.
+inline void search_symmetric_scales(int groups, int n, int nmax, const float* x, std::int8_t* L, float* scales,
+                                    const float* weights) {
+  int g0 = 0;
+#if defined(EIGENQ_GGML_HAVE_LANES)
+  for (; g0 + 4 <= groups; g0 += 4) {
+    lanes::f32x4 xt[32], wt[32];
+    lanes::i32x4 Lt[32], Laux[32];
+    for (int g = 0; g < 4; ++g) {
+      for (int i = 0; i < n; ++i) {
+        const float v = x[n * (g0 + g) + i];
+        xt[i][g] = v;
+        wt[i][g] = weights ? weights[n * (g0 + g) + i] : v * v;
+      }
+    }
+    const lanes::f32x4 scale = detail::search_symmetric_scale_x4(n, nmax, xt, wt, Lt, Laux);
+    for (int g = 0; g < 4; ++g) {
+      scales[g0 + g] = scale[g];
+      for (int i = 0; i < n; ++i) L[n * (g0 + g) + i] = static_cast<std::int8_t>(Lt[i][g]);
+    }
+  }
+#endif
+  for (; g0 < groups; ++g0) {
+    const std::size_t o = static_cast<std::size_t>(n) * static_cast<std::size_t>(g0);
+    scales[g0] = search_symmetric_scale(n, nmax, x + o, L + o, weights ? weights + o : nullptr);
+  }
+}
+
+// refine_symmetric_codes on `groups` consecutive groups of n <= 32 values (codes at the same
+// offsets of L, scales[g] the scale of group g); four at once in lanes where possible.
+inline void refine_symmetric_codes_groups(int groups, int n, int nmax, const float* x, std::int8_t* L,
+                                          float* scales) {
+  int g0 = 0;
+#if defined(EIGENQ_GGML_HAVE_LANES)
+  for (; g0 + 4 <= groups; g0 += 4) {
+    lanes::f32x4 xt[32];
+    lanes::i32x4 Lt[32];
+    for (int g = 0; g < 4; ++g) {
+      for (int i = 0; i < n; ++i) xt[i][g] = x[n * (g0 + g) + i];
+    }
+    const lanes::f32x4 scale = detail::refine_symmetric_codes_x4(n, nmax, xt, Lt);
+    for (int g = 0; g < 4; ++g) {
+      scales[g0 + g] = scale[g];
+      for (int i = 0; i < n; ++i) L[n * (g0 + g) + i] = static_cast<std::int8_t>(Lt[i][g]);
+    }
+  }
+#endif
+  for (; g0 < groups; ++g0) {
+    const std::size_t o = static_cast<std::size_t>(n) * static_cast<std::size_t>(g0);
+    scales[g0] = refine_symmetric_codes(n, nmax, x + o, L + o);
+  }
+}
+
+// search_affine_scale on `groups` consecutive groups of n <= 32 values: group g is
+// x[n g .. n g + n), its weights at the same offsets in `weights`, its codes at the same
+// offsets in L; scales[g] and neg_mins[g] receive its results. With vector extensions four
+// groups are searched at once, one per lane, giving the same bits as one at a time.
+inline void search_affine_scales(int groups, int n, int nmax, const float* x, const float* weights, std::uint8_t* L,
+                                 float* scales, float* neg_mins, float rmin, float rdelta, int nstep, bool use_mad) {
+  int g0 = 0;
+#if defined(EIGENQ_GGML_HAVE_LANES)
+  for (; g0 + 4 <= groups; g0 += 4) {
+    lanes::f32x4 xt[32], wt[32];
+    lanes::i32x4 Lt[32], Laux[32];
+    for (int g = 0; g < 4; ++g) {
+      for (int i = 0; i < n; ++i) {
+        xt[i][g] = x[n * (g0 + g) + i];
+        wt[i][g] = weights[n * (g0 + g) + i];
+      }
+    }
+    lanes::f32x4 neg_min;
+    const lanes::f32x4 scale =
+        detail::search_affine_scale_x4(n, nmax, xt, wt, Lt, &neg_min, Laux, rmin, rdelta, nstep, use_mad);
+    for (int g = 0; g < 4; ++g) {
+      scales[g0 + g] = scale[g];
+      neg_mins[g0 + g] = neg_min[g];
+      for (int i = 0; i < n; ++i) L[n * (g0 + g) + i] = static_cast<std::uint8_t>(Lt[i][g]);
+    }
+  }
+#endif
+  std::uint8_t Laux[32];
+  for (; g0 < groups; ++g0) {
+    const std::size_t o = static_cast<std::size_t>(n) * static_cast<std::size_t>(g0);
+    scales[g0] = search_affine_scale(n, nmax, x + o, weights + o, L + o, &neg_mins[g0], Laux, rmin, rdelta, nstep,
+                                     use_mad);
+  }
 }
 
 EIGENQ_GGML_STRICT_FP_END

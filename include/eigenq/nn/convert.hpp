@@ -115,10 +115,9 @@ struct StaticQuantOptions {
   bool bias_correction = false;
 };
 
-namespace detail {
-
-// Observes a stream of activation batches with the chosen calibrator and
-// returns the per-tensor parameters.
+// Observes a stream of activation batches with the calibrator of `options` (min-max,
+// percentile, MSE, KL) and returns the per-tensor parameters of options.activation_policy:
+// what quantize_static calibrates every boundary with, for models it does not convert itself.
 class ActivationCalibrator {
  public:
   explicit ActivationCalibrator(const StaticQuantOptions& o) : options_(o) {}
@@ -150,6 +149,8 @@ class ActivationCalibrator {
   MseClipObserver mse_{PerTensor{}};
   KlEntropyObserver kl_{PerTensor{}};
 };
+
+namespace detail {
 
 // The model's structure for quantize_static: Linear layers (each with the ReLU after it, if
 // any), and InputScale layers kept in float in front of them.

@@ -15,6 +15,7 @@
 
 #include "gguf_test_util.hpp"
 #include "io_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 

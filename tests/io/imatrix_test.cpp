@@ -12,6 +12,7 @@
 #include "eigenq/io/gguf.hpp"
 #include "gguf_test_util.hpp"
 #include "io_test_util.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 

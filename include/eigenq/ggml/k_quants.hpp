@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "eigenq/core/types.hpp"
 #include "eigenq/ggml/blocks.hpp"
@@ -447,75 +448,66 @@ inline void dequantize_row_q3_K(const void* src, float* y, Index n) {
   }
 }
 
-// ---- q4_K -------------------------------------------------------------------
+// ---- q4_K and q5_K ------------------------------------------------------------
+// 8 groups of 32 with 6-bit scales and mins (d * sc * q - dmin * m); q5_K's codes have a
+// fifth bit in qh. The two differ only in the code range and the reference search's constants.
 
-inline void quantize_row_q4_K(const float* x, void* dst, Index n, const float* importance) {
+namespace detail {
+
+inline void pack_codes(const std::uint8_t* L, BlockQ4_K& b) { pack_q4_K_codes(L, b.qs); }
+inline void pack_codes(const std::uint8_t* L, BlockQ5_K& b) { pack_q5_K_codes(L, b.qs, b.qh); }
+
+template <class Block>
+inline void quantize_row_k_32(const float* x, void* dst, Index n, const float* importance) {
+  constexpr bool five_bits = std::is_same_v<Block, BlockQ5_K>;
   std::uint8_t L[kSuperBlock];
   for (Index i = 0; i < n / kSuperBlock; ++i, x += kSuperBlock) {
-    BlockQ4_K b{};
+    Block b{};
     if (!importance) {
-      detail::quantize_block_k4_ref(x, 15, -1.f, 0.1f, 20, b.d, b.dmin, b.scales, L);
+      if constexpr (five_bits) quantize_block_k4_ref(x, 31, -0.5f, 0.1f, 15, b.d, b.dmin, b.scales, L);
+      else quantize_block_k4_ref(x, 15, -1.f, 0.1f, 20, b.d, b.dmin, b.scales, L);
     } else {
-      detail::quantize_block_k4_weighted(x, importance + kSuperBlock * i, 15, false, b.d, b.dmin, b.scales, L);
+      quantize_block_k4_weighted(x, importance + kSuperBlock * i, five_bits ? 31 : 15, five_bits, b.d, b.dmin,
+                                 b.scales, L);
     }
-    detail::pack_q4_K_codes(L, b.qs);
-    detail::put_block(dst, i, b);
+    pack_codes(L, b);
+    put_block(dst, i, b);
   }
 }
 
-inline void dequantize_row_q4_K(const void* src, float* y, Index n) {
+template <class Block>
+inline void dequantize_row_k_32(const void* src, float* y, Index n) {
   for (Index i = 0; i < n / kSuperBlock; ++i) {
-    const auto b = detail::get_block<BlockQ4_K>(src, i);
+    const auto b = get_block<Block>(src, i);
     const float d = fp16_to_fp32(load_le16(b.d));
     const float min = fp16_to_fp32(load_le16(b.dmin));
     for (int g = 0; g < 8; ++g) {
       int sc, m;
-      detail::unpack_scale_min_k4(g, b.scales, &sc, &m);
-      const float dl = d * static_cast<float>(sc);
-      const float ml = min * static_cast<float>(m);
-      const std::uint8_t* q = b.qs + 32 * (g / 2);
-      const int shift = 4 * (g % 2);
-      for (int l = 0; l < 32; ++l) *y++ = dl * static_cast<float>((q[l] >> shift) & 0xF) - ml;
-    }
-  }
-}
-
-// ---- q5_K -------------------------------------------------------------------
-
-inline void quantize_row_q5_K(const float* x, void* dst, Index n, const float* importance) {
-  std::uint8_t L[kSuperBlock];
-  for (Index i = 0; i < n / kSuperBlock; ++i, x += kSuperBlock) {
-    BlockQ5_K b{};
-    if (!importance) {
-      detail::quantize_block_k4_ref(x, 31, -0.5f, 0.1f, 15, b.d, b.dmin, b.scales, L);
-    } else {
-      detail::quantize_block_k4_weighted(x, importance + kSuperBlock * i, 31, true, b.d, b.dmin, b.scales, L);
-    }
-    detail::pack_q5_K_codes(L, b.qs, b.qh);
-    detail::put_block(dst, i, b);
-  }
-}
-
-inline void dequantize_row_q5_K(const void* src, float* y, Index n) {
-  for (Index i = 0; i < n / kSuperBlock; ++i) {
-    const auto b = detail::get_block<BlockQ5_K>(src, i);
-    const float d = fp16_to_fp32(load_le16(b.d));
-    const float min = fp16_to_fp32(load_le16(b.dmin));
-    for (int g = 0; g < 8; ++g) {
-      int sc, m;
-      detail::unpack_scale_min_k4(g, b.scales, &sc, &m);
+      unpack_scale_min_k4(g, b.scales, &sc, &m);
       const float dl = d * static_cast<float>(sc);
       const float ml = min * static_cast<float>(m);
       const std::uint8_t* ql = b.qs + 32 * (g / 2);
       const int shift = 4 * (g % 2);
-      const unsigned hbit = 1u << g;
       for (int l = 0; l < 32; ++l) {
-        const int q = ((ql[l] >> shift) & 0xF) + ((b.qh[l] & hbit) ? 16 : 0);
+        int q = (ql[l] >> shift) & 0xF;
+        if constexpr (std::is_same_v<Block, BlockQ5_K>) q += (b.qh[l] & (1u << g)) ? 16 : 0;
         *y++ = dl * static_cast<float>(q) - ml;
       }
     }
   }
 }
+
+}  // namespace detail
+
+inline void quantize_row_q4_K(const float* x, void* dst, Index n, const float* importance) {
+  detail::quantize_row_k_32<BlockQ4_K>(x, dst, n, importance);
+}
+inline void dequantize_row_q4_K(const void* src, float* y, Index n) { detail::dequantize_row_k_32<BlockQ4_K>(src, y, n); }
+
+inline void quantize_row_q5_K(const float* x, void* dst, Index n, const float* importance) {
+  detail::quantize_row_k_32<BlockQ5_K>(x, dst, n, importance);
+}
+inline void dequantize_row_q5_K(const void* src, float* y, Index n) { detail::dequantize_row_k_32<BlockQ5_K>(src, y, n); }
 
 // ---- q6_K -------------------------------------------------------------------
 

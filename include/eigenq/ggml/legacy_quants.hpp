@@ -43,19 +43,6 @@ inline void importance_weights(const float* x, const float* qw, float sigma2, in
   for (int j = 0; j < n; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + x[j] * x[j]);
 }
 
-// The value of largest magnitude (the first one, on ties), as the symmetric types pick it.
-inline float signed_absmax(const float* x, int n) {
-  float amax = 0.0f;
-  float max = 0.0f;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  return max;
-}
-
 inline void min_max(const float* x, int n, float* min, float* max) {
   *min = FLT_MAX;
   *max = -FLT_MAX;
@@ -87,40 +74,48 @@ inline Block get_block(const void* src, Index i) {
   return b;
 }
 
+// Codes 0..15 of a q4_0 block: code j in the low nibble of byte j % 16 (j < 16) or its high nibble.
+inline void pack_codes(const std::uint8_t* q, BlockQ4_0& b) {
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<std::uint8_t>(q[j] | (q[j + 16] << 4));
+}
+inline void pack_codes(const std::uint8_t* q, BlockQ5_0& b) { pack_nibbles_q5(q, b.qs, b.qh); }
+
+// q4_0 (nmax 8) and q5_0 (nmax 16): blocks of 32 with one fp16 scale d and codes q in
+// [0, 2 nmax) meaning (q - nmax) d. Without importance, d maps the value of largest
+// magnitude to -nmax; with it, the weighted scale search of scale_search.hpp.
+template <class Block, int nmax>
+inline void quantize_row_symmetric_32(const float* x, void* dst, Index n, const float* importance) {
+  const float sigma2 = importance ? row_mean_square(x, n) : 0.0f;
+  std::uint8_t q[32];
+  float weight[32];
+  std::int8_t L[32];
+  for (Index i = 0; i < n / 32; ++i) {
+    const float* xb = x + 32 * i;
+    float d;
+    if (!importance) {
+      d = signed_absmax(xb, 32) / -nmax;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      for (int j = 0; j < 32; ++j) {
+        q[j] = static_cast<std::uint8_t>(c_min(2 * nmax - 1, static_cast<int>(truncate_i8(xb[j] * id + (nmax + 0.5f)))));
+      }
+    } else {
+      importance_weights(xb, importance + 32 * i, sigma2, 32, weight);
+      d = search_symmetric_scale(32, nmax, xb, L, weight);
+      for (int j = 0; j < 32; ++j) q[j] = static_cast<std::uint8_t>(L[j]);
+    }
+    Block b{};
+    store_le16(b.d, fp32_to_fp16(d));
+    pack_codes(q, b);
+    put_block(dst, i, b);
+  }
+}
+
 }  // namespace detail
 
 // ---- q4_0: (q - 8) * d ----------------------------------------------------
 
 inline void quantize_row_q4_0(const float* x, void* dst, Index n, const float* importance) {
-  const Index nb = n / 32;
-  if (!importance) {
-    for (Index i = 0; i < nb; ++i) {
-      const float* xb = x + 32 * i;
-      const float d = detail::signed_absmax(xb, 32) / -8;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      BlockQ4_0 b{};
-      store_le16(b.d, fp32_to_fp16(d));
-      for (int j = 0; j < 16; ++j) {
-        const int q0 = c_min(15, static_cast<int>(truncate_i8(xb[j] * id + 8.5f)));
-        const int q1 = c_min(15, static_cast<int>(truncate_i8(xb[j + 16] * id + 8.5f)));
-        b.qs[j] = static_cast<std::uint8_t>((q0 & 0xFF) | ((q1 << 4) & 0xFF));
-      }
-      detail::put_block(dst, i, b);
-    }
-    return;
-  }
-  const float sigma2 = detail::row_mean_square(x, n);
-  float weight[32];
-  std::int8_t L[32];
-  for (Index i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    detail::importance_weights(xb, importance + 32 * i, sigma2, 32, weight);
-    const float d = search_symmetric_scale(32, 8, xb, L, weight);
-    BlockQ4_0 b{};
-    store_le16(b.d, fp32_to_fp16(d));
-    for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
-    detail::put_block(dst, i, b);
-  }
+  detail::quantize_row_symmetric_32<BlockQ4_0, 8>(x, dst, n, importance);
 }
 
 inline void dequantize_row_q4_0(const void* src, float* y, Index n) {
@@ -188,36 +183,7 @@ inline void dequantize_row_q4_1(const void* src, float* y, Index n) {
 // ---- q5_0: (q - 16) * d ---------------------------------------------------
 
 inline void quantize_row_q5_0(const float* x, void* dst, Index n, const float* importance) {
-  const Index nb = n / 32;
-  std::uint8_t q[32];
-  if (!importance) {
-    for (Index i = 0; i < nb; ++i) {
-      const float* xb = x + 32 * i;
-      const float d = detail::signed_absmax(xb, 32) / -16;
-      const float id = d != 0.0f ? 1.0f / d : 0.0f;
-      BlockQ5_0 b{};
-      store_le16(b.d, fp32_to_fp16(d));
-      for (int j = 0; j < 32; ++j) {
-        q[j] = static_cast<std::uint8_t>(c_min(31, static_cast<int>(truncate_i8(xb[j] * id + 16.5f))));
-      }
-      detail::pack_nibbles_q5(q, b.qs, b.qh);
-      detail::put_block(dst, i, b);
-    }
-    return;
-  }
-  const float sigma2 = detail::row_mean_square(x, n);
-  float weight[32];
-  std::int8_t L[32];
-  for (Index i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    detail::importance_weights(xb, importance + 32 * i, sigma2, 32, weight);
-    const float d = search_symmetric_scale(32, 16, xb, L, weight);
-    BlockQ5_0 b{};
-    store_le16(b.d, fp32_to_fp16(d));
-    for (int j = 0; j < 32; ++j) q[j] = static_cast<std::uint8_t>(L[j]);
-    detail::pack_nibbles_q5(q, b.qs, b.qh);
-    detail::put_block(dst, i, b);
-  }
+  detail::quantize_row_symmetric_32<BlockQ5_0, 16>(x, dst, n, importance);
 }
 
 inline void dequantize_row_q5_0(const void* src, float* y, Index n) {

@@ -24,22 +24,31 @@ EIGENQ_GGML_STRICT_FP_BEGIN
 // Groups whose largest magnitude is below this are all-zero for ggml.
 inline constexpr float kGroupMaxEps = 1e-15f;
 
+namespace detail {
+
+// The value of largest magnitude (the first one, on ties), as the symmetric types pick it.
+inline float signed_absmax(const float* x, int n) {
+  float amax = 0.0f;
+  float max = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+}  // namespace detail
+
 // Symmetric codes l in [-nmax, nmax - 1], stored as l + nmax in L; returns the
 // scale. Starts from the scale that maps the largest-magnitude value to -nmax,
 // then tries 18 nearby ones (nmax +- 0.1 k) and keeps the codes whose
 // least-squares scale has the largest sum(w x l)^2 / sum(w l^2). Weights w
 // are `weights`, or x^2 when it is null.
 inline float search_symmetric_scale(int n, int nmax, const float* x, std::int8_t* L, const float* weights) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = detail::signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.0f;
   }
@@ -83,16 +92,8 @@ inline float search_symmetric_scale(int n, int nmax, const float* x, std::int8_t
 // up to 5 sweeps, each code moves to the value that is best for the
 // least-squares scale of all the others, when that raises the fit.
 inline float refine_symmetric_codes(int n, int nmax, const float* x, std::int8_t* L) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = detail::signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
     return 0.0f;
   }

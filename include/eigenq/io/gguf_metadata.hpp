@@ -24,6 +24,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -122,48 +123,37 @@ inline std::size_t gguf_min_element_bytes(GgufType t) {
 
 namespace detail {
 
-template <class T>
-struct gguf_scalar_type;
-template <>
-struct gguf_scalar_type<std::uint8_t> : std::integral_constant<GgufType, GgufType::u8> {};
-template <>
-struct gguf_scalar_type<std::int8_t> : std::integral_constant<GgufType, GgufType::i8> {};
-template <>
-struct gguf_scalar_type<std::uint16_t> : std::integral_constant<GgufType, GgufType::u16> {};
-template <>
-struct gguf_scalar_type<std::int16_t> : std::integral_constant<GgufType, GgufType::i16> {};
-template <>
-struct gguf_scalar_type<std::uint32_t> : std::integral_constant<GgufType, GgufType::u32> {};
-template <>
-struct gguf_scalar_type<std::int32_t> : std::integral_constant<GgufType, GgufType::i32> {};
-template <>
-struct gguf_scalar_type<std::uint64_t> : std::integral_constant<GgufType, GgufType::u64> {};
-template <>
-struct gguf_scalar_type<std::int64_t> : std::integral_constant<GgufType, GgufType::i64> {};
-template <>
-struct gguf_scalar_type<float> : std::integral_constant<GgufType, GgufType::f32> {};
-template <>
-struct gguf_scalar_type<double> : std::integral_constant<GgufType, GgufType::f64> {};
-template <>
-struct gguf_scalar_type<bool> : std::integral_constant<GgufType, GgufType::boolean> {};
+// The C++ type of each GGUF value type, at the position of its number in the file
+// (void for string and array, which are not scalars).
+using GgufScalarTypes = std::tuple<std::uint8_t, std::int8_t, std::uint16_t, std::int16_t, std::uint32_t, std::int32_t,
+                                   float, bool, void, void, std::uint64_t, std::int64_t, double>;
 
-template <class T, class = void>
-struct is_gguf_scalar : std::false_type {};
+// The position of T in GgufScalarTypes, or -1.
+template <class T, std::size_t... I>
+constexpr int gguf_scalar_index(std::index_sequence<I...>) {
+  int found = -1;
+  ((found = std::is_same_v<T, std::tuple_element_t<I, GgufScalarTypes>> ? static_cast<int>(I) : found), ...);
+  return found;
+}
 template <class T>
-struct is_gguf_scalar<T, std::void_t<decltype(gguf_scalar_type<T>::value)>> : std::true_type {};
+inline constexpr int gguf_scalar_index_v =
+    std::is_void_v<T> ? -1 : gguf_scalar_index<T>(std::make_index_sequence<std::tuple_size_v<GgufScalarTypes>>{});
 
 }  // namespace detail
 
 // The C++ types that hold GGUF scalars: the fixed-width integers, float,
 // double and bool.
 template <class T>
-inline constexpr bool is_gguf_scalar_v = detail::is_gguf_scalar<T>::value;
+inline constexpr bool is_gguf_scalar_v = detail::gguf_scalar_index_v<T> >= 0;
 
 template <class T>
 constexpr GgufType gguf_type_of() {
   if constexpr (std::is_same_v<T, std::string>) return GgufType::string;
-  else return detail::gguf_scalar_type<T>::value;
+  else return static_cast<GgufType>(detail::gguf_scalar_index_v<T>);
 }
+static_assert(gguf_type_of<std::uint8_t>() == GgufType::u8 && gguf_type_of<bool>() == GgufType::boolean &&
+                  gguf_type_of<std::uint64_t>() == GgufType::u64 && gguf_type_of<double>() == GgufType::f64,
+              "GgufScalarTypes lists the C++ types in the file's numbering");
 
 // One metadata value: a scalar, a string, or an array (of scalars, of strings,
 // or of arrays). Values compare equal when type and bytes agree (floats

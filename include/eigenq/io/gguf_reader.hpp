@@ -54,6 +54,7 @@
 #include "eigenq/ggml/type.hpp"
 #include "eigenq/io/gguf_metadata.hpp"
 #include "eigenq/io/mapped_file.hpp"
+#include "eigenq/io/tensor_file_reader.hpp"
 
 namespace eigenq {
 namespace io {
@@ -483,25 +484,22 @@ inline GgufHeader parse_gguf_header(const std::uint8_t* data, std::size_t size, 
 // A GGUF file opened for reading: memory-mapped, or a buffer held in memory.
 class GgufFile {
  public:
-  explicit GgufFile(const std::string& path) : file_(path) {
-    init(parse_gguf_header(file_.data(), file_.size(), path), file_.data());
-  }
+  explicit GgufFile(const std::string& path) : bytes_(path) { init(); }
 
   // Parses bytes held in memory (tests, fuzzing, data from elsewhere).
   static GgufFile from_buffer(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>") {
     GgufFile f;
-    f.buffer_ = std::move(bytes);
-    f.name_ = name;
-    f.init(parse_gguf_header(f.buffer_.data(), f.buffer_.size(), name), f.buffer_.data());
+    f.bytes_ = FileBytes(std::move(bytes), name);
+    f.init();
     return f;
   }
 
   GgufFile(GgufFile&&) = default;
   GgufFile& operator=(GgufFile&&) = default;
 
-  const std::string& path() const { return file_.data() ? file_.path() : name_; }
-  FileIdentity identity() const { return file_.identity(); }
-  std::size_t file_size() const { return file_.data() ? file_.size() : buffer_.size(); }
+  const std::string& path() const { return bytes_.path(); }
+  FileIdentity identity() const { return bytes_.identity(); }
+  std::size_t file_size() const { return bytes_.size(); }
   std::uint32_t version() const { return header_.version; }
   std::uint32_t alignment() const { return header_.alignment; }
   std::uint64_t data_offset() const { return header_.data_offset; }
@@ -513,43 +511,32 @@ class GgufFile {
 
   // Every tensor, in the order of the file's info records.
   const std::vector<GgufTensorInfo>& tensors() const { return header_.tensors; }
-  bool contains(const std::string& name) const { return index_.count(name) != 0; }
-  const GgufTensorInfo& info(const std::string& name) const { return header_.tensors[position(name)]; }
+  bool contains(const std::string& name) const { return index_.contains(name); }
+  const GgufTensorInfo& info(const std::string& name) const { return header_.tensors[index_.at(name, path())]; }
 
-  GgufTensorView tensor(const std::string& name) const { return tensor(position(name)); }
+  GgufTensorView tensor(const std::string& name) const { return tensor(index_.at(name, path())); }
   GgufTensorView tensor(std::size_t i) const {
     const GgufTensorInfo& t = header_.tensors.at(i);
-    return GgufTensorView(t, data_ + t.offset);
+    return GgufTensorView(t, bytes_.data() + header_.data_offset + t.offset);
   }
 
   // Reads a tensor's pages ahead (a hint, for files not yet in the page cache).
-  void prefetch(const GgufTensorInfo& t) const { file_.prefetch(header_.data_offset + t.offset, t.bytes); }
+  void prefetch(const GgufTensorInfo& t) const { bytes_.prefetch(header_.data_offset + t.offset, t.bytes); }
   // Drops a tensor's pages from the resident set (mapped files only; views stay valid).
-  void release(const GgufTensorInfo& t) const { file_.release(header_.data_offset + t.offset, t.bytes); }
+  void release(const GgufTensorInfo& t) const { bytes_.release(header_.data_offset + t.offset, t.bytes); }
   void release(const GgufTensorView& v) const { release(v.info()); }
 
  private:
   GgufFile() = default;
 
-  void init(GgufHeader h, const std::uint8_t* base) {
-    header_ = std::move(h);
-    data_ = base + header_.data_offset;
-    index_.reserve(header_.tensors.size());
-    for (std::size_t i = 0; i < header_.tensors.size(); ++i) index_.emplace(header_.tensors[i].name, i);
+  void init() {
+    header_ = parse_gguf_header(bytes_.data(), bytes_.size(), bytes_.path());
+    index_ = TensorIndex(header_.tensors);
   }
 
-  std::size_t position(const std::string& name) const {
-    const auto it = index_.find(name);
-    if (it == index_.end()) raise<InvalidArgument>(path(), ": no tensor named '", name, "'");
-    return it->second;
-  }
-
-  MappedFile file_;
-  std::vector<std::uint8_t> buffer_;
-  std::string name_;
+  FileBytes bytes_;
   GgufHeader header_;
-  const std::uint8_t* data_ = nullptr;
-  std::unordered_map<std::string, std::size_t> index_;
+  TensorIndex index_;
 };
 
 }  // namespace io

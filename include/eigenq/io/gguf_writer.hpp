@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -34,6 +33,7 @@
 #include "eigenq/io/atomic_file.hpp"
 #include "eigenq/io/gguf_metadata.hpp"
 #include "eigenq/io/gguf_reader.hpp"
+#include "eigenq/io/tensor_file_writer.hpp"
 
 namespace eigenq {
 namespace io {
@@ -180,77 +180,27 @@ inline std::string gguf_header_bytes(const GgufMetadata& metadata, const std::ve
 }
 
 // Writes a GGUF file whose tensors are known up front (names, types, dims) and
-// whose bytes arrive one tensor (or chunk) at a time. The file appears under
-// its name only after commit(), which checks that every byte was written.
-class GgufWriter {
+// whose bytes arrive one tensor (or chunk) at a time, each padded with zeros to the
+// alignment (tensor_file_writer.hpp: nothing is left behind without commit()).
+class GgufWriter : public TensorFileWriter {
  public:
   GgufWriter(std::string path, const GgufMetadata& metadata, const std::vector<GgufTensorEntry>& tensors,
              AtomicFileOptions options = {})
-      : alignment_(checked_alignment(path, metadata)),
-        layout_(plan_gguf_layout(path, tensors, alignment_)),
-        written_(layout_.size(), 0),
-        file_(std::move(path), options) {
-    const std::string header = gguf_header_bytes(metadata, layout_);
-    data_offset_ = header.size();
-    file_.write(header.data(), header.size());
-  }
+      : GgufWriter(checked_alignment(path, metadata), path, metadata, tensors, options) {}
 
-  const std::string& path() const { return file_.path(); }
-  const std::string& temp_path() const { return file_.temp_path(); }
   const std::vector<GgufTensorInfo>& layout() const { return layout_; }
   std::uint32_t alignment() const { return alignment_; }
-  std::uint64_t data_offset() const { return data_offset_; }
-
-  std::size_t index_of(const std::string& name) const {
-    for (std::size_t i = 0; i < layout_.size(); ++i) {
-      if (layout_[i].name == name) return i;
-    }
-    raise<InvalidArgument>(path(), ": no tensor named '", name, "' was planned");
-  }
-
-  // All bytes of tensor i.
-  void write(std::size_t i, const void* data, std::size_t bytes) {
-    check_index(i);
-    if (bytes != layout_[i].bytes) {
-      raise<InvalidArgument>(path(), ": tensor '", layout_[i].name, "' needs ", layout_[i].bytes, " bytes, got ", bytes);
-    }
-    write_chunk(i, 0, data, bytes);
-  }
-  void write(const std::string& name, const void* data, std::size_t bytes) { write(index_of(name), data, bytes); }
-
-  // `bytes` at `offset` within tensor i; chunks of a tensor must not overlap.
-  // Safe from several threads on different tensors or disjoint chunks.
-  void write_chunk(std::size_t i, std::size_t offset, const void* data, std::size_t bytes) {
-    check_index(i);
-    const GgufTensorInfo& t = layout_[i];
-    if (offset > t.bytes || bytes > t.bytes - offset) {
-      raise<InvalidArgument>(path(), ": chunk [", offset, ", ", offset + bytes, ") lies outside tensor '", t.name,
-                             "' of ", t.bytes, " bytes");
-    }
-    file_.write_at(data_offset_ + t.offset + offset, data, bytes);
-    bool complete = false;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      written_[i] += bytes;
-      complete = written_[i] == t.bytes && bytes > 0;
-    }
-    if (complete) write_padding(t);
-  }
-
-  void commit() {
-    for (std::size_t i = 0; i < layout_.size(); ++i) {
-      if (written_[i] != layout_[i].bytes) {
-        raise<InvalidArgument>(path(), ": tensor '", layout_[i].name, "' has ", written_[i], " of its ", layout_[i].bytes,
-                               " bytes written; not committing");
-      }
-    }
-    file_.commit();
-  }
-
-  // Abandons the file (also what destruction without commit() does).
-  void discard() noexcept { file_.discard(); }
 
  private:
+  GgufWriter(std::uint32_t alignment, const std::string& path, const GgufMetadata& metadata,
+             const std::vector<GgufTensorEntry>& tensors, AtomicFileOptions options)
+      : GgufWriter(alignment, plan_gguf_layout(path, tensors, alignment), path, metadata, options) {}
+  GgufWriter(std::uint32_t alignment, std::vector<GgufTensorInfo> layout, const std::string& path,
+             const GgufMetadata& metadata, AtomicFileOptions options)
+      : TensorFileWriter(path, slots(layout, alignment), gguf_header_bytes(metadata, layout), options),
+        alignment_(alignment),
+        layout_(std::move(layout)) {}
+
   static std::uint32_t checked_alignment(const std::string& path, const GgufMetadata& metadata) {
     try {
       return metadata.alignment();
@@ -259,30 +209,18 @@ class GgufWriter {
     }
   }
 
-  // Zeros from the end of a tensor's data to the next multiple of the alignment.
-  void write_padding(const GgufTensorInfo& t) {
-    static const std::vector<char> zeros(65536, '\0');
-    const std::uint64_t end = t.offset + t.bytes;
-    std::uint64_t pad = detail::align_up(end, alignment_) - end;
-    std::uint64_t at = data_offset_ + end;
-    while (pad > 0) {
-      const std::size_t n = static_cast<std::size_t>(pad < zeros.size() ? pad : zeros.size());
-      file_.write_at(at, zeros.data(), n);
-      at += n;
-      pad -= n;
+  static std::vector<Slot> slots(const std::vector<GgufTensorInfo>& layout, std::uint32_t alignment) {
+    std::vector<Slot> out;
+    out.reserve(layout.size());
+    for (const GgufTensorInfo& t : layout) {
+      const std::uint64_t end = t.offset + t.bytes;
+      out.push_back({t.name, t.offset, t.bytes, detail::align_up(end, alignment) - end});
     }
-  }
-
-  void check_index(std::size_t i) const {
-    if (i >= layout_.size()) raise<InvalidArgument>(path(), ": tensor index ", i, " out of range");
+    return out;
   }
 
   std::uint32_t alignment_;
   std::vector<GgufTensorInfo> layout_;
-  std::vector<std::uint64_t> written_;
-  AtomicFile file_;
-  std::uint64_t data_offset_ = 0;
-  std::mutex mutex_;
 };
 
 // A tensor held in memory, for whole-file writes.

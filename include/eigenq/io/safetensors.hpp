@@ -33,7 +33,6 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,6 +47,8 @@
 #include "eigenq/io/atomic_file.hpp"
 #include "eigenq/io/dtype.hpp"
 #include "eigenq/io/mapped_file.hpp"
+#include "eigenq/io/tensor_file_reader.hpp"
+#include "eigenq/io/tensor_file_writer.hpp"
 
 namespace eigenq {
 namespace io {
@@ -310,25 +311,22 @@ inline SafetensorsHeader parse_safetensors_header(const std::uint8_t* data, std:
 // A safetensors file opened for reading: memory-mapped, or a buffer held in memory.
 class SafetensorsFile {
  public:
-  explicit SafetensorsFile(const std::string& path) : file_(path) {
-    init(parse_safetensors_header(file_.data(), file_.size(), path), file_.data());
-  }
+  explicit SafetensorsFile(const std::string& path) : bytes_(path) { init(); }
 
   // Parses bytes held in memory (tests, fuzzing, data from elsewhere).
   static SafetensorsFile from_buffer(std::vector<std::uint8_t> bytes, const std::string& name = "<memory>") {
     SafetensorsFile f;
-    f.buffer_ = std::move(bytes);
-    f.name_ = name;
-    f.init(parse_safetensors_header(f.buffer_.data(), f.buffer_.size(), name), f.buffer_.data());
+    f.bytes_ = FileBytes(std::move(bytes), name);
+    f.init();
     return f;
   }
 
   SafetensorsFile(SafetensorsFile&&) = default;
   SafetensorsFile& operator=(SafetensorsFile&&) = default;
 
-  const std::string& path() const { return file_.data() ? file_.path() : name_; }
-  FileIdentity identity() const { return file_.identity(); }
-  std::size_t file_size() const { return file_.data() ? file_.size() : buffer_.size(); }
+  const std::string& path() const { return bytes_.path(); }
+  FileIdentity identity() const { return bytes_.identity(); }
+  std::size_t file_size() const { return bytes_.size(); }
   std::uint64_t header_size() const { return header_.header_size; }
   std::uint64_t data_offset() const { return header_.data_offset; }
 
@@ -336,49 +334,37 @@ class SafetensorsFile {
   const std::vector<TensorInfo>& tensors() const { return header_.tensors; }
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
 
-  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  bool contains(const std::string& name) const { return index_.contains(name); }
+  const TensorInfo& info(const std::string& name) const { return header_.tensors[index_.at(name, path())]; }
 
-  const TensorInfo& info(const std::string& name) const { return header_.tensors[position(name)]; }
-
-  TensorView tensor(const std::string& name) const { return tensor(position(name)); }
+  TensorView tensor(const std::string& name) const { return tensor(index_.at(name, path())); }
   TensorView tensor(std::size_t i) const {
     const TensorInfo& t = header_.tensors.at(i);
-    return TensorView(t, data_ + t.begin);
+    return TensorView(t, bytes_.data() + header_.data_offset + t.begin);
   }
 
   // Reads a tensor's pages ahead (a hint, for files not yet in the page cache).
-  void prefetch(const TensorInfo& t) const { file_.prefetch(header_.data_offset + t.begin, t.bytes()); }
+  void prefetch(const TensorInfo& t) const { bytes_.prefetch(header_.data_offset + t.begin, t.bytes()); }
   // Drops a tensor's pages from the resident set (mapped files only; views stay valid).
-  void release(const TensorInfo& t) const { file_.release(header_.data_offset + t.begin, t.bytes()); }
+  void release(const TensorInfo& t) const { bytes_.release(header_.data_offset + t.begin, t.bytes()); }
   void release(const TensorView& v) const { release(v.info()); }
   // Drops [offset, offset + length) of a tensor's bytes (chunked streaming of big tensors).
   void release(const TensorInfo& t, std::size_t offset, std::size_t length) const {
     if (offset >= t.bytes()) return;
-    file_.release(header_.data_offset + t.begin + offset, std::min(length, t.bytes() - offset));
+    bytes_.release(header_.data_offset + t.begin + offset, std::min(length, t.bytes() - offset));
   }
 
  private:
   SafetensorsFile() = default;
 
-  void init(SafetensorsHeader h, const std::uint8_t* base) {
-    header_ = std::move(h);
-    data_ = base + header_.data_offset;
-    index_.reserve(header_.tensors.size());
-    for (std::size_t i = 0; i < header_.tensors.size(); ++i) index_.emplace(header_.tensors[i].name, i);
+  void init() {
+    header_ = parse_safetensors_header(bytes_.data(), bytes_.size(), bytes_.path());
+    index_ = TensorIndex(header_.tensors);
   }
 
-  std::size_t position(const std::string& name) const {
-    const auto it = index_.find(name);
-    if (it == index_.end()) raise<InvalidArgument>(path(), ": no tensor named '", name, "'");
-    return it->second;
-  }
-
-  MappedFile file_;
-  std::vector<std::uint8_t> buffer_;
-  std::string name_;
+  FileBytes bytes_;
   SafetensorsHeader header_;
-  const std::uint8_t* data_ = nullptr;
-  std::unordered_map<std::string, std::size_t> index_;
+  TensorIndex index_;
 };
 
 // A tensor to be written: its name, dtype and shape (the bytes come later).
@@ -417,67 +403,21 @@ inline std::string safetensors_header(const std::vector<TensorInfo>& layout,
 
 // Writes a safetensors file whose tensors are known up front (names, dtypes,
 // shapes) and whose bytes arrive one tensor (or chunk) at a time, in any order
-// and from any thread. The file appears under its name only after commit(),
-// which checks that every byte was written; otherwise nothing is left behind.
-class SafetensorsWriter {
+// and from any thread (tensor_file_writer.hpp: nothing is left behind without commit()).
+class SafetensorsWriter : public TensorFileWriter {
  public:
   SafetensorsWriter(std::string path, const std::vector<TensorEntry>& entries,
                     const std::map<std::string, std::string>& metadata = {}, AtomicFileOptions options = {})
-      : layout_(plan(path, entries, metadata)), written_(layout_.size(), 0), file_(std::move(path), options) {
-    const std::string header = safetensors_header(layout_, metadata);
-    data_offset_ = header.size();
-    file_.write(header.data(), header.size());
-  }
+      : SafetensorsWriter(plan(path, entries, metadata), path, metadata, options) {}
 
-  const std::string& path() const { return file_.path(); }
-  const std::string& temp_path() const { return file_.temp_path(); }
   const std::vector<TensorInfo>& layout() const { return layout_; }
 
-  std::size_t index_of(const std::string& name) const {
-    for (std::size_t i = 0; i < layout_.size(); ++i) {
-      if (layout_[i].name == name) return i;
-    }
-    raise<InvalidArgument>(path(), ": no tensor named '", name, "' was planned");
-  }
-
-  // All bytes of tensor i.
-  void write(std::size_t i, const void* data, std::size_t bytes) {
-    check_index(i);
-    if (bytes != layout_[i].bytes()) {
-      raise<InvalidArgument>(path(), ": tensor '", layout_[i].name, "' needs ", layout_[i].bytes(), " bytes, got ",
-                             bytes);
-    }
-    write_chunk(i, 0, data, bytes);
-  }
-  void write(const std::string& name, const void* data, std::size_t bytes) { write(index_of(name), data, bytes); }
-
-  // bytes at `offset` within tensor i; chunks of a tensor must not overlap.
-  void write_chunk(std::size_t i, std::size_t offset, const void* data, std::size_t bytes) {
-    check_index(i);
-    const TensorInfo& t = layout_[i];
-    if (offset > t.bytes() || bytes > t.bytes() - offset) {
-      raise<InvalidArgument>(path(), ": chunk [", offset, ", ", offset + bytes, ") lies outside tensor '", t.name,
-                             "' of ", t.bytes(), " bytes");
-    }
-    file_.write_at(data_offset_ + t.begin + offset, data, bytes);
-    std::lock_guard<std::mutex> lock(mutex_);
-    written_[i] += bytes;
-  }
-
-  void commit() {
-    for (std::size_t i = 0; i < layout_.size(); ++i) {
-      if (written_[i] != layout_[i].bytes()) {
-        raise<InvalidArgument>(path(), ": tensor '", layout_[i].name, "' has ", written_[i], " of its ",
-                               layout_[i].bytes(), " bytes written; not committing");
-      }
-    }
-    file_.commit();
-  }
-
-  // Abandons the file (also what destruction without commit() does).
-  void discard() noexcept { file_.discard(); }
-
  private:
+  SafetensorsWriter(std::vector<TensorInfo> layout, const std::string& path,
+                    const std::map<std::string, std::string>& metadata, AtomicFileOptions options)
+      : TensorFileWriter(path, slots(layout), safetensors_header(layout, metadata), options),
+        layout_(std::move(layout)) {}
+
   static std::vector<TensorInfo> plan(const std::string& path, const std::vector<TensorEntry>& entries,
                                       const std::map<std::string, std::string>& metadata) {
     for (const auto& kv : metadata) {
@@ -500,15 +440,14 @@ class SafetensorsWriter {
     return layout;
   }
 
-  void check_index(std::size_t i) const {
-    if (i >= layout_.size()) raise<InvalidArgument>(path(), ": tensor index ", i, " out of range");
+  static std::vector<Slot> slots(const std::vector<TensorInfo>& layout) {
+    std::vector<Slot> out;
+    out.reserve(layout.size());
+    for (const TensorInfo& t : layout) out.push_back({t.name, t.begin, t.bytes(), 0});
+    return out;
   }
 
   std::vector<TensorInfo> layout_;
-  std::vector<std::size_t> written_;
-  AtomicFile file_;
-  std::uint64_t data_offset_ = 0;
-  std::mutex mutex_;
 };
 
 // A tensor held in memory, for whole-file writes.

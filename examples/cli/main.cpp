@@ -1,10 +1,12 @@
 // eigenq: quantize model files and see what it costs.
 //
-//   eigenq quantize IN OUT [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N]
+//   eigenq quantize IN OUT [scheme options] [method options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N]
 //                   [--report FILE.json] [--quiet]
 //   eigenq dequantize IN OUT [--jobs N] [--quiet]
-//   eigenq report IN [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
+//   eigenq report IN [scheme options] [method options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
 //   eigenq inspect FILE [--json]
+// method options: --method rtn|gptq|awq|weighted, --calibration-stats FILE, --imatrix FILE,
+//                 --allow-missing-stats
 //
 // Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the
 // file, the tensor and the problem); 1 anything unexpected.
@@ -66,6 +68,20 @@ void add_scheme_options(CLI::App* cmd, SchemeOptions& s, SchemeFlags& f) {
                   ->default_val("pytorch");
 }
 
+void add_method_options(CLI::App* cmd, eigenq_cli::MethodOptions& m) {
+  cmd->add_option("--method", m.method,
+                  "how the codes of each matrix [out, in] are chosen: rtn (round to nearest), gptq, awq or weighted "
+                  "(importance-weighted rounding); all but rtn read calibration statistics")
+      ->default_val("rtn");
+  cmd->add_option("--calibration-stats", m.calibration_stats,
+                  "statistics of every matrix's input (docs/calibration_stats.md; examples/python/collect_stats.py "
+                  "writes them): gptq needs the Hessian, awq the Hessian, in_abs_sum and count, weighted in_sum2");
+  cmd->add_option("--imatrix", m.imatrix, "llama.cpp importance matrix (GGUF or .dat) for --method weighted");
+  cmd->add_flag("--allow-missing-stats", m.allow_missing_stats,
+                "round to nearest the matrices the statistics do not cover (the summary lists them) instead of "
+                "failing");
+}
+
 constexpr const char* quantize_vectors_help =
     "also quantize tensors of rank 0 and 1 (biases, norm weights, scalars); by default they are kept in float, "
     "as llama.cpp's quantize keeps them";
@@ -119,6 +135,7 @@ int main(int argc, char** argv) {
   q->add_option("IN", quantize.in, "input .safetensors, or .npy (one tensor named after the file)")->required();
   q->add_option("OUT", quantize.out, "output .safetensors (written to a temporary file, renamed on success)")->required();
   add_scheme_options(q, quantize.scheme, quantize_flags);
+  add_method_options(q, quantize.method);
   q->add_option("--include", quantize.include, "quantize only tensors whose name matches this regex");
   q->add_option("--exclude", quantize.exclude, "never quantize tensors whose name matches this regex (copied as they are)");
   q->add_flag("--quantize-vectors", quantize.quantize_vectors, quantize_vectors_help);
@@ -135,6 +152,7 @@ int main(int argc, char** argv) {
   CLI::App* r = app.add_subcommand("report", "the error every tensor would get, without writing anything");
   r->add_option("IN", report.in, "input .safetensors or .npy")->required();
   add_scheme_options(r, report.scheme, report_flags);
+  add_method_options(r, report.method);
   r->add_option("--include", report.include, "only tensors whose name matches this regex");
   r->add_option("--exclude", report.exclude, "leave out tensors whose name matches this regex");
   r->add_flag("--quantize-vectors", report.quantize_vectors, quantize_vectors_help);
@@ -167,6 +185,7 @@ int main(int argc, char** argv) {
     if (q->parsed()) {
       command = "eigenq quantize";
       finish_scheme_options(quantize.scheme, quantize_flags);
+      quantize.method.validate(quantize.scheme);
       check_jobs(quantize.jobs);
       return eigenq_cli::run_quantize(quantize);
     }
@@ -178,6 +197,7 @@ int main(int argc, char** argv) {
     if (r->parsed()) {
       command = "eigenq report";
       finish_scheme_options(report.scheme, report_flags);
+      report.method.validate(report.scheme);
       check_jobs(report.jobs);
       return eigenq_cli::run_report(report);
     }

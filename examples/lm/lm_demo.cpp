@@ -101,6 +101,7 @@ class Pool {
     std::vector<std::thread> workers;
     for (int i = 0; i < threads_; ++i) {
       workers.emplace_back([this] {
+        lm::flush_denormals();
         while (true) {
           std::function<void()> f;
           {
@@ -224,6 +225,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
+  lm::flush_denormals();
   std::string data_dir = EIGENQ_LM_DATA;
   std::string out_dir;
   Index slice = 32 * 1024;

@@ -14,7 +14,21 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#endif
+
 namespace lm {
+
+// Flushes denormal floats to zero in the calling thread (x86: MXCSR FTZ and DAZ), as the
+// training script does (torch.set_flush_denormal): the attention's softmax and the GELU of a
+// trained model produce denormals, and each costs a microcode assist. Every thread that runs
+// the model calls it (the flags are per thread).
+inline void flush_denormals() {
+#if defined(__SSE__) || defined(_M_X64)
+  _mm_setcsr(_mm_getcsr() | 0x8040u);
+#endif
+}
 
 struct Perplexity {
   double nll = 0;        // mean negative log-likelihood per byte, nats
@@ -56,6 +70,7 @@ inline Perplexity evaluate(const ByteGpt& model, const std::string& text, Index 
   std::vector<Index> counts(parts, 0);
   std::vector<std::exception_ptr> errors(parts);
   auto run = [&](std::size_t part) {
+    flush_denormals();
     try {
       for (std::size_t k = part; k < starts.size(); k += parts) score(k, totals[part], counts[part]);
     } catch (...) {

@@ -73,7 +73,7 @@ void quantize_f32_s8(benchmark::State& state, Path path, bool naive, std::size_t
   for (auto _ : state) {
     if (naive) eigenq_bench::naive_quantize_f32_s8(x.data(), n, scale, zero_point, y.data());
     else k::quantize_f32_s8(x.data(), static_cast<Index>(n), scale, zero_point, s8_range,
-                            k::QuantizeRounding::multiply_half_even, y.data());
+                            k::Scaling::multiply_by_reciprocal, eigenq::Rounding::half_to_even, y.data());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -93,14 +93,14 @@ void dequantize_s8_f32(benchmark::State& state, Path path, bool naive, std::size
   set_rate(state, n * sizeof(std::int8_t));
 }
 
-void requantize_s32_s8_fp32(benchmark::State& state, Path path, bool naive, std::size_t n) {
+void requantize_s32_s8_float(benchmark::State& state, Path path, bool naive, std::size_t n) {
   const std::vector<std::int32_t> x = random_accumulators(n);
   std::vector<std::int8_t> y(n);
   const float multiplier = 0.00071f;
   const auto scoped = enter(path);
   for (auto _ : state) {
-    if (naive) eigenq_bench::naive_requantize_s32_s8_fp32(x.data(), n, multiplier, zero_point, y.data());
-    else k::requantize_s32_s8_fp32(x.data(), static_cast<Index>(n), multiplier, zero_point, s8_range, y.data());
+    if (naive) eigenq_bench::naive_requantize_s32_s8_float(x.data(), n, multiplier, zero_point, y.data());
+    else k::requantize_s32_s8_float(x.data(), static_cast<Index>(n), multiplier, zero_point, s8_range, y.data());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -108,17 +108,18 @@ void requantize_s32_s8_fp32(benchmark::State& state, Path path, bool naive, std:
 }
 
 // Single rounding, the form the naive loop writes.
-void requantize_s32_s8_fixedpoint(benchmark::State& state, Path path, bool naive, std::size_t n) {
+void requantize_s32_s8_fixed_point(benchmark::State& state, Path path, bool naive, std::size_t n) {
   const std::vector<std::int32_t> x = random_accumulators(n);
   std::vector<std::int8_t> y(n);
-  const k::QuantizedMultiplier m = k::quantize_multiplier(0.00071);
+  const k::FixedPointMultiplier m = k::fixed_point_multiplier(0.00071);
   const auto scoped = enter(path);
   for (auto _ : state) {
     if (naive) {
-      eigenq_bench::naive_requantize_s32_s8_fixedpoint(x.data(), n, m.multiplier, m.exponent, zero_point, y.data());
+      eigenq_bench::naive_requantize_s32_s8_fixed_point(x.data(), n, m.multiplier, m.exponent, zero_point,
+                                                        y.data());
     } else {
-      k::requantize_s32_s8_fixedpoint(x.data(), static_cast<Index>(n), m, k::RequantRounding::single_rounding,
-                                      zero_point, s8_range, y.data());
+      k::requantize_s32_s8_fixed_point(x.data(), static_cast<Index>(n), m, k::FixedPointRounding::single_rounding,
+                                       zero_point, s8_range, y.data());
     }
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
@@ -150,8 +151,8 @@ void add(const std::string& name, Body body, Path path, bool naive, std::size_t 
 const bool registered = [] {
   const std::pair<const char*, Body> ops[] = {{"quantize_f32_s8", quantize_f32_s8},
                                               {"dequantize_s8_f32", dequantize_s8_f32},
-                                              {"requantize_s32_s8_fp32", requantize_s32_s8_fp32},
-                                              {"requantize_s32_s8_fixedpoint", requantize_s32_s8_fixedpoint},
+                                              {"requantize_s32_s8_float", requantize_s32_s8_float},
+                                              {"requantize_s32_s8_fixed_point", requantize_s32_s8_fixed_point},
                                               {"pack_s8_s4", pack_s8_s4}};
   for (std::size_t n : {std::size_t{65536}, std::size_t{16777216}}) {
     const std::string size = std::to_string(n);
@@ -159,8 +160,9 @@ const bool registered = [] {
       const std::string name(op);
       add(name + "/eigenq/" + size, body, Path{}, false, n);
       // avx512vnni runs the avx512 elementwise code: not repeated.
-      for (k::Isa isa : {k::Isa::avx512, k::Isa::avx2, k::Isa::neon, k::Isa::scalar}) {
-        if (k::supported(isa)) add(name + "/eigenq-" + k::to_string(isa) + "/" + size, body, Path{true, isa}, false, n);
+      for (k::Isa isa : k::all_isas) {
+        if (isa == k::Isa::avx512vnni || !k::supported(isa)) continue;
+        add(name + "/eigenq-" + k::to_string(isa) + "/" + size, body, Path{true, isa}, false, n);
       }
       add(name + "/naive/" + size, body, Path{}, true, n);
     }

@@ -7,7 +7,7 @@
 //   gemm_f32/eigen                 Eigen's float product, -march=native
 //   gemv_*                         the same for M = 1..4 (the LLM decode shape); 1x8192x8192
 //                                  has 64 MiB of weights, beyond L3, to compare with memcpy
-//   gemv_q4                        int4 weights, f16 scale per 32 (g128-f32: f32 per 128)
+//   gemv_int4                      int4 weights, f16 scale per 32 (g128-f32: f32 per 128)
 // GOPS counts 2 operations per multiply-add, per second of the benchmark thread's CPU time:
 // every product here runs on that one thread, and CPU time stays meaningful on a shared,
 // loaded machine where wall time does not. eigenq's weights are packed once, outside the
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "eigenq/kernels/gemm.hpp"
-#include "eigenq/kernels/gemv_q4.hpp"
+#include "eigenq/kernels/gemv_int4.hpp"
 #include "naive_gemm.hpp"
 
 #if defined(EIGENQ_HAVE_ONEDNN)
@@ -83,8 +83,8 @@ void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk
 }
 
 // int4 weights, f16 or f32 scales per group, float activations quantized inside the call.
-void eigenq_gemv_q4(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk, Index group,
-                    k::ScaleType type) {
+void eigenq_gemv_int4(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk, Index group,
+                      k::ScaleType type) {
   if (!k::supported(isa)) {
     state.SkipWithError("ISA not supported on this CPU");
     return;
@@ -100,7 +100,7 @@ void eigenq_gemv_q4(benchmark::State& state, k::Isa isa, Index m, Index n, Index
   const k::PackedInt4Weights w = k::pack_int4_weights(codes.data(), n, kk, kk, scales.data(), kk / group, group, type);
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (auto _ : state) {
-    k::gemv_q4(x.data(), m, kk, w, nullptr, y.data(), n);
+    k::gemv_int4(x.data(), m, kk, w, nullptr, y.data(), n);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -204,8 +204,8 @@ void add(const std::string& name, Body body) {
 void add_product(const std::string& op, Index m, Index n, Index kk, bool slow_ones) {
   const std::string dims = shape(m, n, kk);
   add(op + "/eigenq/" + dims, [=](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), m, n, kk); });
-  for (k::Isa isa : {k::Isa::avx512vnni, k::Isa::avx512, k::Isa::avx2, k::Isa::neon}) {
-    if (!k::compiled(isa)) continue;
+  for (k::Isa isa : k::all_isas) {
+    if (isa == k::Isa::scalar || !k::compiled(isa)) continue;
     add(op + "/eigenq-" + k::to_string(isa) + "/" + dims,
         [=](benchmark::State& s) { eigenq_gemm(s, isa, m, n, kk); });
   }
@@ -239,17 +239,18 @@ const bool registered = [] {
   for (Index m : {1, 4}) {
     const std::string dims = shape(m, 4096, 4096);
     // The headline: Q4_0-like, f16 scale per 32 weights.
-    add("gemv_q4/eigenq/" + dims, [=](benchmark::State& s) {
-      eigenq_gemv_q4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16);
+    add("gemv_int4/eigenq/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16);
     });
     if (m > 1) continue;
-    add("gemv_q4/eigenq-g128-f32/" + dims, [=](benchmark::State& s) {
-      eigenq_gemv_q4(s, k::active_isa(), m, 4096, 4096, 128, k::ScaleType::f32);
+    add("gemv_int4/eigenq-g128-f32/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 128, k::ScaleType::f32);
     });
-    for (k::Isa isa : {k::Isa::avx512vnni, k::Isa::avx2, k::Isa::neon}) {
-      if (!k::compiled(isa)) continue;
-      add(std::string("gemv_q4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
-        eigenq_gemv_q4(s, isa, m, 4096, 4096, 32, k::ScaleType::f16);
+    // avx512 runs the avx2 int4 kernel: not repeated.
+    for (k::Isa isa : k::all_isas) {
+      if (isa == k::Isa::scalar || isa == k::Isa::avx512 || !k::compiled(isa)) continue;
+      add(std::string("gemv_int4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
+        eigenq_gemv_int4(s, isa, m, 4096, 4096, 32, k::ScaleType::f16);
       });
     }
   }

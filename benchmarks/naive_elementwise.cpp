@@ -19,16 +19,16 @@ void naive_dequantize_s8_f32(const std::int8_t* q, std::size_t n, float scale, s
   for (std::size_t i = 0; i < n; ++i) y[i] = (static_cast<float>(q[i]) - zp) * scale;
 }
 
-void naive_requantize_s32_s8_fp32(const std::int32_t* x, std::size_t n, float multiplier, std::int32_t zero_point,
-                                  std::int8_t* y) {
+void naive_requantize_s32_s8_float(const std::int32_t* x, std::size_t n, float multiplier, std::int32_t zero_point,
+                                   std::int8_t* y) {
   for (std::size_t i = 0; i < n; ++i) {
     const auto q = static_cast<std::int32_t>(std::nearbyint(static_cast<float>(x[i]) * multiplier)) + zero_point;
     y[i] = static_cast<std::int8_t>(std::min(127, std::max(-128, q)));
   }
 }
 
-void naive_requantize_s32_s8_fixedpoint(const std::int32_t* x, std::size_t n, std::int32_t multiplier, int exponent,
-                                        std::int32_t zero_point, std::int8_t* y) {
+void naive_requantize_s32_s8_fixed_point(const std::int32_t* x, std::size_t n, std::int32_t multiplier, int exponent,
+                                         std::int32_t zero_point, std::int8_t* y) {
   const int shift = 31 - exponent;
   const std::int64_t round = std::int64_t{1} << (shift - 1);
   for (std::size_t i = 0; i < n; ++i) {

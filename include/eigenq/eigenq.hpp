@@ -37,7 +37,7 @@
 #include "eigenq/kernels/elementwise.hpp"
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/gemm.hpp"
-#include "eigenq/kernels/gemv_q4.hpp"
+#include "eigenq/kernels/gemv_int4.hpp"
 #include "eigenq/kernels/isa.hpp"
 
 #include "eigenq/analysis/activation_calibration.hpp"

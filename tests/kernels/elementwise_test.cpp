@@ -1,9 +1,9 @@
-// Tests kernels/elementwise.hpp: every ISA path the CPU supports, forced in turn, gives the
-// scalar path's bits on edge and random data (all lengths 1..70 and large ones, unaligned
-// pointers, saturation, zero points at both ends, exact ties, NaN/Inf/denormals, custom
-// ranges, every rounding); the scalar path equals the per-value references (Linear::quantize,
-// Linear::dequantize, fixed_point.hpp, core/packing.hpp); bad arguments and unsupported ISAs
-// throw eigenq::Error.
+// Tests kernels/elementwise.hpp: every ISA path (kernels::all_isas; those this build or CPU
+// lacks are skipped with the reason), forced in turn, gives the scalar path's bits on edge and
+// random data (all lengths 1..70 and large ones, unaligned pointers, saturation, zero points at
+// both ends, exact ties, NaN/Inf/denormals, custom ranges, every scaling and rounding); the
+// scalar path equals the per-value references (Linear::quantize, Linear::dequantize,
+// fixed_point.hpp, core/packing.hpp); bad arguments and unsupported ISAs throw eigenq::Error.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,34 +21,42 @@
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/policy/linear.hpp"
-
-// gtest prints the tested path by name.
-namespace eigenq {
-namespace kernels {
-inline void PrintTo(Isa isa, std::ostream* os) { *os << to_string(isa); }
-}  // namespace kernels
-}  // namespace eigenq
+#include "kernels/isa_test.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
 using eigenq::CodeRange;
 using eigenq::Index;
 using eigenq::Profile;
+using eigenq::Rounding;
+using eigenq::kernels::FixedPointMultiplier;
+using eigenq::kernels::FixedPointRounding;
 using eigenq::kernels::Isa;
-using eigenq::kernels::QuantizedMultiplier;
-using eigenq::kernels::QuantizeRounding;
-using eigenq::kernels::RequantRounding;
+using eigenq::kernels::Scaling;
 using eigenq::kernels::ScopedIsa;
+using eigenq_test::same_bits;
 
 constexpr float inf = std::numeric_limits<float>::infinity();
 constexpr std::int32_t int32_min = std::numeric_limits<std::int32_t>::min();
 constexpr std::int32_t int32_max = std::numeric_limits<std::int32_t>::max();
 
-const QuantizeRounding all_roundings[] = {QuantizeRounding::multiply_half_even,
-                                          QuantizeRounding::divide_half_even,
-                                          QuantizeRounding::divide_half_away};
-const RequantRounding all_requant_roundings[] = {RequantRounding::double_rounding,
-                                                 RequantRounding::single_rounding};
+// How a quantizing kernel divides by the scale and breaks ties: every combination.
+struct Method {
+  Scaling scaling;
+  Rounding rounding;
+};
+const Method all_methods[] = {{Scaling::multiply_by_reciprocal, Rounding::half_to_even},
+                              {Scaling::divide, Rounding::half_to_even},
+                              {Scaling::divide, Rounding::half_away_from_zero},
+                              {Scaling::multiply_by_reciprocal, Rounding::half_away_from_zero}};
+const FixedPointRounding all_fixed_point_roundings[] = {FixedPointRounding::double_rounding,
+                                                        FixedPointRounding::single_rounding};
+
+std::string to_string(Method m) {
+  return std::string(eigenq::kernels::to_string(m.scaling)) +
+         (m.rounding == Rounding::half_to_even ? " half_to_even" : " half_away_from_zero");
+}
 
 float from_bits(std::uint32_t b) {
   float f;
@@ -126,15 +134,7 @@ std::vector<float> weird_scales() {
 
 // ---- ISA parameterization -------------------------------------------------------------
 
-class ElementwiseIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!eigenq::kernels::supported(GetParam())) {
-      GTEST_SKIP() << to_string(GetParam()) << " is not supported on this CPU/build";
-    }
-  }
-  Isa isa() const { return GetParam(); }
-};
+class ElementwiseIsa : public eigenq_test::IsaTest {};
 
 // Runs f() under the scalar path and under the tested path; returns both results.
 template <class F>
@@ -151,36 +151,28 @@ auto scalar_and(Isa isa, F&& f) {
   return std::make_pair(a, b);
 }
 
+// The input behind the first element where two results differ, for failure messages.
 template <class T>
-::testing::AssertionResult same_bits(const std::vector<T>& expected, const std::vector<T>& actual,
-                                     const std::vector<float>* inputs = nullptr) {
-  if (expected.size() != actual.size()) return ::testing::AssertionFailure() << "size differs";
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    if (std::memcmp(&expected[i], &actual[i], sizeof(T)) != 0) {
-      auto f = ::testing::AssertionFailure();
-      f << "first difference at element " << i << " of " << expected.size() << ": scalar "
-        << +expected[i] << ", path " << +actual[i];
-      if (inputs && i < inputs->size()) f << " (input " << hex((*inputs)[i]) << ")";
-      return f;
-    }
+std::string input_of_first_difference(const std::vector<T>& a, const std::vector<T>& b, const std::vector<float>& x) {
+  for (std::size_t i = 0; i < a.size() && i < b.size() && i < x.size(); ++i) {
+    if (std::memcmp(&a[i], &b[i], sizeof(T)) != 0) return "input " + hex(x[i]);
   }
-  return ::testing::AssertionSuccess();
+  return "";
 }
 
 // ---- quantize ---------------------------------------------------------------------------
 
 template <class Code>
-void quantize_any(const float* x, Index n, float scale, std::int32_t zp, CodeRange r,
-                  QuantizeRounding rounding, Code* y) {
-  if constexpr (std::is_signed_v<Code>) eigenq::kernels::quantize_f32_s8(x, n, scale, zp, r, rounding, y);
-  else eigenq::kernels::quantize_f32_u8(x, n, scale, zp, r, rounding, y);
+void quantize_any(const float* x, Index n, float scale, std::int32_t zp, CodeRange r, Method m, Code* y) {
+  if constexpr (std::is_signed_v<Code>) eigenq::kernels::quantize_f32_s8(x, n, scale, zp, r, m.scaling, m.rounding, y);
+  else eigenq::kernels::quantize_f32_u8(x, n, scale, zp, r, m.scaling, m.rounding, y);
 }
 
 template <class Code>
 std::vector<Code> quantize_vec(const std::vector<float>& x, std::size_t in_offset, std::size_t out_offset,
-                               float scale, std::int32_t zp, CodeRange r, QuantizeRounding rounding) {
+                               float scale, std::int32_t zp, CodeRange r, Method m) {
   std::vector<Code> y(x.size() - in_offset + out_offset, Code{42});
-  quantize_any(x.data() + in_offset, static_cast<Index>(x.size() - in_offset), scale, zp, r, rounding,
+  quantize_any(x.data() + in_offset, static_cast<Index>(x.size() - in_offset), scale, zp, r, m,
                y.data() + out_offset);
   return y;
 }
@@ -191,9 +183,9 @@ void check_quantize_edges(Isa isa) {
     const std::vector<float> x = edge_values(scale);
     for (CodeRange r : ranges<Code>()) {
       for (std::int32_t zp : {r.qmin, r.qmax, (r.qmin + r.qmax) / 2}) {
-        for (QuantizeRounding rounding : all_roundings) {
+        for (Method rounding : all_methods) {
           auto [a, b] = scalar_and(isa, [&] { return quantize_vec<Code>(x, 0, 0, scale, zp, r, rounding); });
-          ASSERT_TRUE(same_bits(a, b, &x)) << "scale " << hex(scale) << " zp " << zp << " range ["
+          ASSERT_TRUE(same_bits(a, b)) << input_of_first_difference(a, b, x) << "scale " << hex(scale) << " zp " << zp << " range ["
                                           << r.qmin << ", " << r.qmax << "] "
                                           << to_string(rounding);
         }
@@ -214,7 +206,7 @@ void check_quantize_lengths(Isa isa) {
       const std::vector<float> x = random_values(rng, n + offset, scale);
       const CodeRange r = ranges<Code>()[static_cast<std::size_t>(n + offset) % ranges<Code>().size()];
       const std::int32_t zp = (n % 3 == 0) ? r.qmin : (n % 3 == 1) ? r.qmax : (r.qmin + r.qmax) / 2;
-      for (QuantizeRounding rounding : all_roundings) {
+      for (Method rounding : all_methods) {
         const auto out_offset = static_cast<std::size_t>(3 - offset);
         auto [a, b] = scalar_and(isa, [&] {
           return quantize_vec<Code>(x, static_cast<std::size_t>(offset), out_offset, scale, zp, r, rounding);
@@ -233,10 +225,10 @@ void check_quantize_large(Isa isa) {
   std::mt19937 rng(11);
   const Index n = 1000003;
   const std::vector<float> x = random_values(rng, n, 0.02f);
-  for (QuantizeRounding rounding : all_roundings) {
+  for (Method rounding : all_methods) {
     const CodeRange r = full<Code>();
     auto [a, b] = scalar_and(isa, [&] { return quantize_vec<Code>(x, 1, 2, 0.02f, r.qmin + 3, r, rounding); });
-    ASSERT_TRUE(same_bits(a, b, nullptr)) << to_string(rounding);
+    ASSERT_TRUE(same_bits(a, b)) << to_string(rounding);
   }
 }
 
@@ -249,19 +241,19 @@ TEST_P(ElementwiseIsa, QuantizeOddScalesAndOutsideZeroPointsEqualScalar) {
   const std::vector<float> more = random_values(rng, 200, 1.0f);
   x.insert(x.end(), more.begin(), more.end());
   for (float scale : weird_scales()) {
-    for (QuantizeRounding rounding : all_roundings) {
+    for (Method rounding : all_methods) {
       // Zero points inside and outside the range (Linear sends NaN to an unclamped zero point).
       for (std::int32_t zp : {-128, 0, 127, -300, 300}) {
         auto [a, b] = scalar_and(isa(), [&] {
           return quantize_vec<std::int8_t>(x, 0, 0, scale, zp, {-100, 100}, rounding);
         });
-        ASSERT_TRUE(same_bits(a, b, &x)) << "scale " << hex(scale) << " zp " << zp;
+        ASSERT_TRUE(same_bits(a, b)) << input_of_first_difference(a, b, x) << "scale " << hex(scale) << " zp " << zp;
       }
       for (std::int32_t zp : {0, 255, -1, 256, 1000}) {
         auto [a, b] = scalar_and(isa(), [&] {
           return quantize_vec<std::uint8_t>(x, 0, 0, scale, zp, {10, 250}, rounding);
         });
-        ASSERT_TRUE(same_bits(a, b, &x)) << "scale " << hex(scale) << " zp " << zp;
+        ASSERT_TRUE(same_bits(a, b)) << input_of_first_difference(a, b, x) << "scale " << hex(scale) << " zp " << zp;
       }
     }
   }
@@ -280,9 +272,9 @@ void check_bit_patterns(Isa isa, std::uint64_t stride) {
     for (std::uint64_t b = start; b < start + chunk * stride && b < (std::uint64_t{1} << 32); b += stride) {
       x.push_back(from_bits(static_cast<std::uint32_t>(b)));
     }
-    for (QuantizeRounding rounding : all_roundings) {
+    for (Method rounding : all_methods) {
       auto [a, b] = scalar_and(isa, [&] { return quantize_vec<std::int8_t>(x, 0, 0, 1.0f, 0, {-128, 127}, rounding); });
-      ASSERT_TRUE(same_bits(a, b, &x)) << to_string(rounding);
+      ASSERT_TRUE(same_bits(a, b)) << input_of_first_difference(a, b, x) << " " << to_string(rounding);
     }
   }
 }
@@ -310,15 +302,15 @@ void check_quantize_channels(Isa isa, bool per_column) {
         zp[static_cast<std::size_t>(c)] = c % 5 == 0 ? r.qmin : c % 5 == 1 ? r.qmax : zd(rng);
       }
       const std::vector<float> x = random_values(rng, rows * ldx, 0.05f);
-      for (QuantizeRounding rounding : all_roundings) {
+      for (Method rounding : all_methods) {
         auto run = [&] {
           std::vector<Code> y(static_cast<std::size_t>(rows * ldy), Code{42});
           if constexpr (std::is_signed_v<Code>) {
             (per_column ? eigenq::kernels::quantize_f32_s8_cols : eigenq::kernels::quantize_f32_s8_rows)(
-                x.data(), rows, cols, ldx, scale.data(), zp.data(), r, rounding, y.data(), ldy);
+                x.data(), rows, cols, ldx, scale.data(), zp.data(), r, rounding.scaling, rounding.rounding, y.data(), ldy);
           } else {
             (per_column ? eigenq::kernels::quantize_f32_u8_cols : eigenq::kernels::quantize_f32_u8_rows)(
-                x.data(), rows, cols, ldx, scale.data(), zp.data(), r, rounding, y.data(), ldy);
+                x.data(), rows, cols, ldx, scale.data(), zp.data(), r, rounding.scaling, rounding.rounding, y.data(), ldy);
           }
           return y;
         };
@@ -344,11 +336,11 @@ TEST_P(ElementwiseIsa, QuantizePerColumnOutsideZeroPointEqualsScalar) {
   std::vector<float> scale(cols, 0.25f);
   std::vector<std::int32_t> zp(cols, 3);
   zp[7] = 120;  // outside [-10, 10]
-  for (QuantizeRounding rounding : all_roundings) {
+  for (Method rounding : all_methods) {
     auto [a, b] = scalar_and(isa(), [&] {
       std::vector<std::int8_t> y(static_cast<std::size_t>(rows * cols));
       eigenq::kernels::quantize_f32_s8_cols(x.data(), rows, cols, cols, scale.data(), zp.data(), {-10, 10},
-                                            rounding, y.data(), cols);
+                                            rounding.scaling, rounding.rounding, y.data(), cols);
       return y;
     });
     ASSERT_TRUE(same_bits(a, b));
@@ -453,11 +445,11 @@ std::vector<float> float_multipliers() {
           std::numeric_limits<float>::max(), inf, std::numeric_limits<float>::quiet_NaN()};
 }
 
-std::vector<QuantizedMultiplier> fixed_multipliers() {
-  std::vector<QuantizedMultiplier> m;
+std::vector<FixedPointMultiplier> fixed_multipliers() {
+  std::vector<FixedPointMultiplier> m;
   for (double real : {1e-9, 3.1e-7, 1.234e-4, 0.003, 0.0123, 0.25, 0.5, 0.7071, 0.99999, 1.0, 1.5, 3.3,
                       1000.25, 123456.7, 5.0e8}) {
-    m.push_back(eigenq::kernels::quantize_multiplier(real));
+    m.push_back(eigenq::kernels::fixed_point_multiplier(real));
   }
   // Edges the checks allow: extreme exponents and multipliers.
   m.push_back({1 << 30, -31});
@@ -471,7 +463,7 @@ std::vector<QuantizedMultiplier> fixed_multipliers() {
 }
 
 template <class Code>
-void check_requantize_fp32(Isa isa) {
+void check_requantize_float(Isa isa) {
   std::mt19937 rng(13);
   const std::vector<std::int32_t> x = accumulators(rng, 3000);
   for (float m : float_multipliers()) {
@@ -480,9 +472,9 @@ void check_requantize_fp32(Isa isa) {
         auto [a, b] = scalar_and(isa, [&] {
           std::vector<Code> y(x.size());
           if constexpr (std::is_signed_v<Code>) {
-            eigenq::kernels::requantize_s32_s8_fp32(x.data(), static_cast<Index>(x.size()), m, zp, r, y.data());
+            eigenq::kernels::requantize_s32_s8_float(x.data(), static_cast<Index>(x.size()), m, zp, r, y.data());
           } else {
-            eigenq::kernels::requantize_s32_u8_fp32(x.data(), static_cast<Index>(x.size()), m, zp, r, y.data());
+            eigenq::kernels::requantize_s32_u8_float(x.data(), static_cast<Index>(x.size()), m, zp, r, y.data());
           }
           return y;
         });
@@ -496,9 +488,9 @@ void check_requantize_fp32(Isa isa) {
     auto [a, b] = scalar_and(isa, [&] {
       std::vector<Code> y(static_cast<std::size_t>(n + 1));
       if constexpr (std::is_signed_v<Code>) {
-        eigenq::kernels::requantize_s32_s8_fp32(xs.data() + offset, n, 0.0123f, 1, full<Code>(), y.data() + 1);
+        eigenq::kernels::requantize_s32_s8_float(xs.data() + offset, n, 0.0123f, 1, full<Code>(), y.data() + 1);
       } else {
-        eigenq::kernels::requantize_s32_u8_fp32(xs.data() + offset, n, 0.0123f, 128, full<Code>(), y.data() + 1);
+        eigenq::kernels::requantize_s32_u8_float(xs.data() + offset, n, 0.0123f, 128, full<Code>(), y.data() + 1);
       }
       return y;
     });
@@ -517,10 +509,10 @@ void check_requantize_fp32(Isa isa) {
       auto [a, b] = scalar_and(isa, [&] {
         std::vector<Code> y(static_cast<std::size_t>(rows * ld));
         if constexpr (std::is_signed_v<Code>) {
-          (per_column ? eigenq::kernels::requantize_s32_s8_fp32_cols : eigenq::kernels::requantize_s32_s8_fp32_rows)(
+          (per_column ? eigenq::kernels::requantize_s32_s8_float_cols : eigenq::kernels::requantize_s32_s8_float_rows)(
               xs.data(), rows, cols, ld, mult.data(), r.qmax, r, y.data(), ld);
         } else {
-          (per_column ? eigenq::kernels::requantize_s32_u8_fp32_cols : eigenq::kernels::requantize_s32_u8_fp32_rows)(
+          (per_column ? eigenq::kernels::requantize_s32_u8_float_cols : eigenq::kernels::requantize_s32_u8_float_rows)(
               xs.data(), rows, cols, ld, mult.data(), r.qmin, r, y.data(), ld);
         }
         return y;
@@ -530,46 +522,46 @@ void check_requantize_fp32(Isa isa) {
   }
 }
 
-TEST_P(ElementwiseIsa, RequantizeFp32S8EqualsScalar) { check_requantize_fp32<std::int8_t>(isa()); }
-TEST_P(ElementwiseIsa, RequantizeFp32U8EqualsScalar) { check_requantize_fp32<std::uint8_t>(isa()); }
+TEST_P(ElementwiseIsa, RequantizeFloatS8EqualsScalar) { check_requantize_float<std::int8_t>(isa()); }
+TEST_P(ElementwiseIsa, RequantizeFloatU8EqualsScalar) { check_requantize_float<std::uint8_t>(isa()); }
 
 template <class Code>
-void check_requantize_fixedpoint(Isa isa) {
+void check_requantize_fixed_point(Isa isa) {
   std::mt19937 rng(17);
   const std::vector<std::int32_t> x = accumulators(rng, 2000);
-  for (RequantRounding rounding : all_requant_roundings) {
-    for (QuantizedMultiplier m : fixed_multipliers()) {
+  for (FixedPointRounding rounding : all_fixed_point_roundings) {
+    for (FixedPointMultiplier m : fixed_multipliers()) {
       for (CodeRange r : {ranges<Code>()[0], ranges<Code>()[1]}) {
         for (std::int32_t zp : {r.qmin, r.qmax, r.qmax + 1}) {
           auto [a, b] = scalar_and(isa, [&] {
             std::vector<Code> y(x.size() + 1);
             if constexpr (std::is_signed_v<Code>) {
-              eigenq::kernels::requantize_s32_s8_fixedpoint(x.data() + 1, static_cast<Index>(x.size() - 1), m,
+              eigenq::kernels::requantize_s32_s8_fixed_point(x.data() + 1, static_cast<Index>(x.size() - 1), m,
                                                             rounding, zp, r, y.data() + 2);
             } else {
-              eigenq::kernels::requantize_s32_u8_fixedpoint(x.data() + 1, static_cast<Index>(x.size() - 1), m,
+              eigenq::kernels::requantize_s32_u8_fixed_point(x.data() + 1, static_cast<Index>(x.size() - 1), m,
                                                             rounding, zp, r, y.data() + 2);
             }
             return y;
           });
           ASSERT_TRUE(same_bits(a, b)) << "multiplier {" << m.multiplier << ", " << m.exponent << "} zp " << zp
-                                       << (rounding == RequantRounding::double_rounding ? " double" : " single");
+                                       << (rounding == FixedPointRounding::double_rounding ? " double" : " single");
         }
       }
     }
   }
-  const std::vector<QuantizedMultiplier> fm = fixed_multipliers();
-  for (RequantRounding rounding : all_requant_roundings) {
+  const std::vector<FixedPointMultiplier> fm = fixed_multipliers();
+  for (FixedPointRounding rounding : all_fixed_point_roundings) {
     for (Index n = 1; n <= 70; ++n) {
       const int offset = static_cast<int>(n % 4);
       const std::vector<std::int32_t> xs = accumulators(rng, n + offset);
-      const QuantizedMultiplier m = fm[static_cast<std::size_t>(n) % fm.size()];
+      const FixedPointMultiplier m = fm[static_cast<std::size_t>(n) % fm.size()];
       auto [a, b] = scalar_and(isa, [&] {
         std::vector<Code> y(static_cast<std::size_t>(n));
         if constexpr (std::is_signed_v<Code>) {
-          eigenq::kernels::requantize_s32_s8_fixedpoint(xs.data() + offset, n, m, rounding, -3, full<Code>(), y.data());
+          eigenq::kernels::requantize_s32_s8_fixed_point(xs.data() + offset, n, m, rounding, -3, full<Code>(), y.data());
         } else {
-          eigenq::kernels::requantize_s32_u8_fixedpoint(xs.data() + offset, n, m, rounding, 100, full<Code>(), y.data());
+          eigenq::kernels::requantize_s32_u8_fixed_point(xs.data() + offset, n, m, rounding, 100, full<Code>(), y.data());
         }
         return y;
       });
@@ -581,17 +573,17 @@ void check_requantize_fixedpoint(Isa isa) {
       const Index ld = cols + 1;
       const std::vector<std::int32_t> xs = accumulators(rng, rows * ld);
       for (bool per_column : {false, true}) {
-        std::vector<QuantizedMultiplier> mult(static_cast<std::size_t>(per_column ? cols : rows));
+        std::vector<FixedPointMultiplier> mult(static_cast<std::size_t>(per_column ? cols : rows));
         for (std::size_t c = 0; c < mult.size(); ++c) mult[c] = fm[(c * 7) % fm.size()];
         auto [a, b] = scalar_and(isa, [&] {
           std::vector<Code> y(static_cast<std::size_t>(rows * ld));
           if constexpr (std::is_signed_v<Code>) {
-            (per_column ? eigenq::kernels::requantize_s32_s8_fixedpoint_cols
-                        : eigenq::kernels::requantize_s32_s8_fixedpoint_rows)(
+            (per_column ? eigenq::kernels::requantize_s32_s8_fixed_point_cols
+                        : eigenq::kernels::requantize_s32_s8_fixed_point_rows)(
                 xs.data(), rows, cols, ld, mult.data(), rounding, 0, full<Code>(), y.data(), ld);
           } else {
-            (per_column ? eigenq::kernels::requantize_s32_u8_fixedpoint_cols
-                        : eigenq::kernels::requantize_s32_u8_fixedpoint_rows)(
+            (per_column ? eigenq::kernels::requantize_s32_u8_fixed_point_cols
+                        : eigenq::kernels::requantize_s32_u8_fixed_point_rows)(
                 xs.data(), rows, cols, ld, mult.data(), rounding, 128, full<Code>(), y.data(), ld);
           }
           return y;
@@ -602,20 +594,20 @@ void check_requantize_fixedpoint(Isa isa) {
   }
 }
 
-TEST_P(ElementwiseIsa, RequantizeFixedPointS8EqualsScalar) { check_requantize_fixedpoint<std::int8_t>(isa()); }
-TEST_P(ElementwiseIsa, RequantizeFixedPointU8EqualsScalar) { check_requantize_fixedpoint<std::uint8_t>(isa()); }
+TEST_P(ElementwiseIsa, RequantizeFixedPointS8EqualsScalar) { check_requantize_fixed_point<std::int8_t>(isa()); }
+TEST_P(ElementwiseIsa, RequantizeFixedPointU8EqualsScalar) { check_requantize_fixed_point<std::uint8_t>(isa()); }
 
 TEST_P(ElementwiseIsa, RequantizeLargeEqualsScalar) {
   std::mt19937 rng(19);
   const std::vector<std::int32_t> x = accumulators(rng, 1000003);
-  const QuantizedMultiplier m = eigenq::kernels::quantize_multiplier(0.00123);
+  const FixedPointMultiplier m = eigenq::kernels::fixed_point_multiplier(0.00123);
   auto [a, b] = scalar_and(isa(), [&] {
     std::vector<std::int8_t> y(x.size() * 3);
     const Index n = static_cast<Index>(x.size());
-    eigenq::kernels::requantize_s32_s8_fp32(x.data(), n, 0.00123f, -7, full<std::int8_t>(), y.data());
-    eigenq::kernels::requantize_s32_s8_fixedpoint(x.data(), n, m, RequantRounding::double_rounding, -7,
+    eigenq::kernels::requantize_s32_s8_float(x.data(), n, 0.00123f, -7, full<std::int8_t>(), y.data());
+    eigenq::kernels::requantize_s32_s8_fixed_point(x.data(), n, m, FixedPointRounding::double_rounding, -7,
                                                   full<std::int8_t>(), y.data() + n);
-    eigenq::kernels::requantize_s32_s8_fixedpoint(x.data(), n, m, RequantRounding::single_rounding, -7,
+    eigenq::kernels::requantize_s32_s8_fixed_point(x.data(), n, m, FixedPointRounding::single_rounding, -7,
                                                   full<std::int8_t>(), y.data() + 2 * n);
     return y;
   });
@@ -701,19 +693,7 @@ void check_linear_runs(Isa isa) {
 TEST_P(ElementwiseIsa, LinearS8RunsEqualPerValueQuantize) { check_linear_runs<std::int8_t>(isa()); }
 TEST_P(ElementwiseIsa, LinearU8RunsEqualPerValueQuantize) { check_linear_runs<std::uint8_t>(isa()); }
 
-std::string isa_name(const ::testing::TestParamInfo<Isa>& info) { return to_string(info.param); }
-
-// The SIMD paths this build compiles (x86 or Arm); a CPU without one of them skips its cases.
-std::vector<Isa> compiled_simd_paths() {
-  std::vector<Isa> paths;
-  for (Isa isa : {Isa::avx2, Isa::avx512, Isa::avx512vnni, Isa::neon}) {
-    if (eigenq::kernels::compiled(isa)) paths.push_back(isa);
-  }
-  return paths;
-}
-
-INSTANTIATE_TEST_SUITE_P(Paths, ElementwiseIsa, ::testing::ValuesIn(compiled_simd_paths()), isa_name);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ElementwiseIsa);  // a build with no SIMD path
+EIGENQ_INSTANTIATE_FOR_ALL_ISAS(ElementwiseIsa);
 
 // ---- the scalar path against the per-value references ------------------------------------
 
@@ -722,7 +702,8 @@ void check_scalar_quantize_matches_linear() {
   ScopedIsa s(Isa::scalar);
   std::mt19937 rng(29);
   for (Profile profile : {Profile::pytorch, Profile::onnx, Profile::tflite}) {
-    const QuantizeRounding rounding = eigenq::kernels::quantize_rounding_for(profile);
+    const Method rounding{eigenq::kernels::scaling_for(profile),
+                          profile == Profile::tflite ? Rounding::half_away_from_zero : Rounding::half_to_even};
     for (float scale : test_scales()) {
       std::vector<float> x = edge_values(scale);
       const std::vector<float> more = random_values(rng, 500, scale);
@@ -752,19 +733,19 @@ TEST(ElementwiseScalar, QuantizeClosedForms) {
                                 std::numeric_limits<float>::quiet_NaN(), inf, -inf, 1000.0f};
   std::vector<std::int8_t> y(x.size());
   eigenq::kernels::quantize_f32_s8(x.data(), static_cast<Index>(x.size()), 1.0f, 3, full<std::int8_t>(),
-                                   QuantizeRounding::multiply_half_even, y.data());
+                                   Scaling::multiply_by_reciprocal, Rounding::half_to_even, y.data());
   EXPECT_EQ(std::vector<std::int8_t>({3, 5, 5, 3, 1, 1, 3, 127, -128, 127}), y);
   eigenq::kernels::quantize_f32_s8(x.data(), static_cast<Index>(x.size()), 1.0f, 3, {-4, 4},
-                                   QuantizeRounding::divide_half_away, y.data());
+                                   Scaling::divide, Rounding::half_away_from_zero, y.data());
   EXPECT_EQ(std::vector<std::int8_t>({4, 4, 4, 2, 1, 0, 3, 4, -4, 4}), y);
   // The tie data tells x * (1 / scale) from x / scale: both directions occur.
   for (float scale : {0.1f, 0.0123f, 1.0f / 127.5f}) {
     const std::vector<float> e = edge_values(scale);
     std::vector<std::int8_t> by_mul(e.size()), by_div(e.size());
     eigenq::kernels::quantize_f32_s8(e.data(), static_cast<Index>(e.size()), scale, 0, full<std::int8_t>(),
-                                     QuantizeRounding::multiply_half_even, by_mul.data());
+                                     Scaling::multiply_by_reciprocal, Rounding::half_to_even, by_mul.data());
     eigenq::kernels::quantize_f32_s8(e.data(), static_cast<Index>(e.size()), scale, 0, full<std::int8_t>(),
-                                     QuantizeRounding::divide_half_even, by_div.data());
+                                     Scaling::divide, Rounding::half_to_even, by_div.data());
     int mul_higher = 0, div_higher = 0;
     for (std::size_t i = 0; i < e.size(); ++i) {
       mul_higher += by_mul[i] > by_div[i];
@@ -776,8 +757,8 @@ TEST(ElementwiseScalar, QuantizeClosedForms) {
   // 0.3 / 0.1f and 0.3 * (1 / 0.1f) differ: the profiles keep their own.
   const float a = 0.35f;
   std::int8_t m = 0, d = 0;
-  eigenq::kernels::quantize_f32_s8(&a, 1, 0.1f, 0, full<std::int8_t>(), QuantizeRounding::multiply_half_even, &m);
-  eigenq::kernels::quantize_f32_s8(&a, 1, 0.1f, 0, full<std::int8_t>(), QuantizeRounding::divide_half_even, &d);
+  eigenq::kernels::quantize_f32_s8(&a, 1, 0.1f, 0, full<std::int8_t>(), Scaling::multiply_by_reciprocal, Rounding::half_to_even, &m);
+  eigenq::kernels::quantize_f32_s8(&a, 1, 0.1f, 0, full<std::int8_t>(), Scaling::divide, Rounding::half_to_even, &d);
   EXPECT_EQ(m, static_cast<std::int8_t>(std::nearbyint(a * (1.0f / 0.1f))));
   EXPECT_EQ(d, static_cast<std::int8_t>(std::nearbyint(a / 0.1f)));
 }
@@ -803,28 +784,28 @@ TEST(ElementwiseScalar, RequantizeMatchesFormulas) {
   const std::vector<std::int32_t> x = accumulators(rng, 4000);
   std::vector<std::int8_t> y(x.size());
   const Index n = static_cast<Index>(x.size());
-  eigenq::kernels::requantize_s32_s8_fp32(x.data(), n, 0.0123f, 5, {-100, 100}, y.data());
+  eigenq::kernels::requantize_s32_s8_float(x.data(), n, 0.0123f, 5, {-100, 100}, y.data());
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double r = std::nearbyint(static_cast<double>(static_cast<float>(x[i]) * 0.0123f)) + 5.0;
     ASSERT_EQ(y[i], static_cast<std::int8_t>(std::min(100.0, std::max(-100.0, r)))) << x[i];
   }
-  for (RequantRounding rounding : all_requant_roundings) {
-    for (QuantizedMultiplier m : fixed_multipliers()) {
-      eigenq::kernels::requantize_s32_s8_fixedpoint(x.data(), n, m, rounding, -5, {-128, 127}, y.data());
+  for (FixedPointRounding rounding : all_fixed_point_roundings) {
+    for (FixedPointMultiplier m : fixed_multipliers()) {
+      eigenq::kernels::requantize_s32_s8_fixed_point(x.data(), n, m, rounding, -5, {-128, 127}, y.data());
       for (std::size_t i = 0; i < x.size(); ++i) {
         const std::int64_t r =
-            std::int64_t{eigenq::kernels::multiply_by_quantized_multiplier(x[i], m, rounding)} - 5;
+            std::int64_t{eigenq::kernels::multiply_by_fixed_point(x[i], m, rounding)} - 5;
         ASSERT_EQ(y[i], static_cast<std::int8_t>(std::min<std::int64_t>(127, std::max<std::int64_t>(-128, r))));
       }
     }
   }
   // The two roundings differ, as documented: -6 * 0.25 = -1.5 is a tie; the double-rounding
   // form's rounding shift goes away from zero, the single-rounding form rounds half up.
-  const QuantizedMultiplier half = eigenq::kernels::quantize_multiplier(0.25);
+  const FixedPointMultiplier half = eigenq::kernels::fixed_point_multiplier(0.25);
   const std::int32_t v = -6;
   std::int8_t dr = 0, sr = 0;
-  eigenq::kernels::requantize_s32_s8_fixedpoint(&v, 1, half, RequantRounding::double_rounding, 0, {-128, 127}, &dr);
-  eigenq::kernels::requantize_s32_s8_fixedpoint(&v, 1, half, RequantRounding::single_rounding, 0, {-128, 127}, &sr);
+  eigenq::kernels::requantize_s32_s8_fixed_point(&v, 1, half, FixedPointRounding::double_rounding, 0, {-128, 127}, &dr);
+  eigenq::kernels::requantize_s32_s8_fixed_point(&v, 1, half, FixedPointRounding::single_rounding, 0, {-128, 127}, &sr);
   EXPECT_EQ(dr, -2);  // half away from zero
   EXPECT_EQ(sr, -1);  // half up
 }
@@ -874,45 +855,34 @@ TEST(ElementwiseErrors, BadArgumentsThrowWithNames) {
   std::int32_t acc[4] = {};
   const float scale[2] = {1.0f, 1.0f};
   const std::int32_t zp[2] = {0, 0};
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const eigenq::InvalidArgument& e) {
-      return std::string(e.what());
-    }
-    return std::string("no exception");
-  };
+  using eigenq::InvalidArgument;
+  using eigenq_test::expect_error;
   using namespace eigenq::kernels;
-  EXPECT_NE(message([&] { quantize_f32_s8(x, -1, 1.0f, 0, {-128, 127}, QuantizeRounding::multiply_half_even, y); })
-                .find("n = -1"),
-            std::string::npos);
-  EXPECT_NE(message([&] { quantize_f32_s8(x, 4, 1.0f, 0, {5, 4}, QuantizeRounding::multiply_half_even, y); })
-                .find("[5, 4]"),
-            std::string::npos);
-  EXPECT_NE(message([&] { quantize_f32_s8(x, 4, 1.0f, 0, {0, 255}, QuantizeRounding::multiply_half_even, y); })
-                .find("quantize_f32_s8"),
-            std::string::npos);
-  EXPECT_NE(message([&] {
-              quantize_f32_s8_cols(x, 2, 2, 1, scale, zp, {-128, 127}, QuantizeRounding::multiply_half_even, y, 2);
-            }).find("ldx = 1"),
-            std::string::npos);
-  EXPECT_NE(message([&] { dequantize_s8_f32(nullptr, 4, 1.0f, 0, x); }).find("q is null"), std::string::npos);
-  EXPECT_NE(message([&] {
-              requantize_s32_s8_fixedpoint(acc, 4, {-5, 0}, RequantRounding::double_rounding, 0, {-128, 127}, y);
-            }).find("-5"),
-            std::string::npos);
-  const QuantizedMultiplier bad[2] = {{1 << 30, 0}, {1 << 30, 31}};
-  EXPECT_NE(message([&] {
-              requantize_s32_s8_fixedpoint_cols(acc, 2, 2, 2, bad, RequantRounding::single_rounding, 0, {-128, 127}, y, 2);
-            }).find("channel 1"),
-            std::string::npos);
+  const Scaling multiply = Scaling::multiply_by_reciprocal;
+  const Rounding even = Rounding::half_to_even;
+  expect_error<InvalidArgument>([&] { quantize_f32_s8(x, -1, 1.0f, 0, {-128, 127}, multiply, even, y); }, {"n = -1"});
+  expect_error<InvalidArgument>([&] { quantize_f32_s8(x, 4, 1.0f, 0, {5, 4}, multiply, even, y); }, {"[5, 4]"});
+  expect_error<InvalidArgument>([&] { quantize_f32_s8(x, 4, 1.0f, 0, {0, 255}, multiply, even, y); },
+                                {"quantize_f32_s8"});
+  expect_error<InvalidArgument>(
+      [&] { quantize_f32_s8_cols(x, 2, 2, 1, scale, zp, {-128, 127}, multiply, even, y, 2); }, {"ldx = 1"});
+  expect_error<InvalidArgument>([&] { dequantize_s8_f32(nullptr, 4, 1.0f, 0, x); }, {"q is null"});
+  expect_error<InvalidArgument>(
+      [&] { requantize_s32_s8_fixed_point(acc, 4, {-5, 0}, FixedPointRounding::double_rounding, 0, {-128, 127}, y); },
+      {"-5"});
+  const FixedPointMultiplier bad[2] = {{1 << 30, 0}, {1 << 30, 31}};
+  expect_error<InvalidArgument>(
+      [&] {
+        requantize_s32_s8_fixed_point_cols(acc, 2, 2, 2, bad, FixedPointRounding::single_rounding, 0, {-128, 127}, y, 2);
+      },
+      {"channel 1"});
   // Empty runs are fine, even with null pointers.
-  EXPECT_NO_THROW(quantize_f32_u8(nullptr, 0, 1.0f, 0, {0, 255}, QuantizeRounding::multiply_half_even, nullptr));
+  EXPECT_NO_THROW(quantize_f32_u8(nullptr, 0, 1.0f, 0, {0, 255}, multiply, even, nullptr));
 }
 
 TEST(IsaOverride, UnsupportedIsaIsRejected) {
   using namespace eigenq::kernels;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512vnni, Isa::neon}) {
+  for (Isa isa : all_isas) {
     if (supported(isa)) {
       EXPECT_NO_THROW(ScopedIsa s(isa));
     } else {
@@ -921,9 +891,26 @@ TEST(IsaOverride, UnsupportedIsaIsRejected) {
     }
   }
 #if defined(EIGENQ_ARCH_X86)
-  EXPECT_THROW(set_isa(Isa::neon), eigenq::Error);
+  EXPECT_THROW(set_isa(Isa::neon_dotprod), eigenq::Error);
 #else
   EXPECT_THROW(set_isa(Isa::avx2), eigenq::Error);
+#endif
+}
+
+TEST(IsaOverride, ListNamesAndReasons) {
+  using namespace eigenq::kernels;
+  std::vector<std::string> names;
+  for (Isa isa : all_isas) {
+    names.push_back(to_string(isa));
+    EXPECT_EQ(isa_from_string(to_string(isa)), isa);
+    EXPECT_EQ(unsupported_reason(isa).empty(), supported(isa)) << to_string(isa) << ": " << unsupported_reason(isa);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"scalar", "avx2", "avx512", "avx512vnni", "neon_dotprod"}));
+  EXPECT_TRUE(supported(best_isa()));
+  // The old name of the dot-product path is gone; the message lists the names there are.
+  eigenq_test::expect_error<eigenq::InvalidArgument>([] { isa_from_string("neon"); }, {"'neon'", "neon_dotprod"});
+#if defined(EIGENQ_ARCH_X86)
+  EXPECT_NE(unsupported_reason(Isa::neon_dotprod).find("not compiled"), std::string::npos);
 #endif
 }
 
@@ -935,7 +922,7 @@ TEST(IsaOverride, EnvironmentVariableIsCheckedAndUsed) {
   EXPECT_EQ(detail::initial_isa(), Isa::scalar);
   ::setenv("EIGENQ_ISA", "sse9", 1);
   EXPECT_THROW(detail::initial_isa(), eigenq::Error);
-  for (Isa isa : {Isa::avx2, Isa::avx512, Isa::avx512vnni, Isa::neon}) {
+  for (Isa isa : all_isas) {
     ::setenv("EIGENQ_ISA", to_string(isa), 1);
     if (supported(isa)) EXPECT_EQ(detail::initial_isa(), isa);
     else EXPECT_THROW(detail::initial_isa(), eigenq::Error) << to_string(isa);

@@ -118,7 +118,7 @@ TEST(DynamicLinear, CloseToFloatAndIndependentOfThreadsAndIsa) {
   EXPECT_GT(sqnr, 30.0) << "int8 dynamic should be within ~1% of float";
   for (auto isa : {eigenq::kernels::Isa::scalar, eigenq::kernels::Isa::avx2,
                    eigenq::kernels::Isa::avx512, eigenq::kernels::Isa::avx512vnni,
-                   eigenq::kernels::Isa::neon}) {
+                   eigenq::kernels::Isa::neon_dotprod}) {
     if (!eigenq::kernels::supported(isa)) continue;
     eigenq::kernels::ScopedIsa scoped(isa);
     EXPECT_EQ(one(x), y) << eigenq::kernels::to_string(isa);

@@ -1,14 +1,15 @@
-// Fixed-point requantization arithmetic, scalar definitions. Every SIMD path
-// must reproduce these bit for bit.
+// Fixed-point requantization arithmetic, scalar definitions (gemmlowp's fixedpoint.h, TFLite's
+// MultiplyByQuantizedMultiplier). Every SIMD path reproduces them bit for bit with the
+// primitives of its vector.hpp.
 //
-// A real multiplier M in (0, 2^31) is represented as a Q31 integer m in
-// [2^30, 2^31) and a power-of-two exponent e: M = m * 2^(e - 31).
-// Two ways to apply it to an int32 accumulator x:
-//  - double rounding (gemmlowp, TFLite's default): x << max(e, 0), then the
-//    saturating rounding doubling high multiply by m (rounds once), then a
-//    rounding right shift by max(-e, 0) (rounds again, half away from zero);
-//  - single rounding (TFLite with TFLITE_SINGLE_ROUNDING): the exact 64-bit
-//    product x * m shifted right by 31 - e with one rounding, half up.
+// A real multiplier M in (0, 2^31) is a fixed-point multiplier: a Q31 integer m in
+// [2^30, 2^31) and a power-of-two exponent e, M = m * 2^(e - 31). Two ways to apply it to an
+// int32 accumulator x (FixedPointRounding):
+//  - double rounding (gemmlowp, TFLite's default): x << max(e, 0) (saturating), then the
+//    saturating rounding doubling high multiply by m (rounds once), then a rounding right
+//    shift by max(-e, 0) (rounds again, half away from zero);
+//  - single rounding (TFLite with TFLITE_SINGLE_ROUNDING): the exact 64-bit product x * m
+//    shifted right by 31 - e with one rounding, half up, saturated to int32.
 // The two differ by one on some inputs; both are offered, named.
 #pragma once
 
@@ -21,22 +22,24 @@
 namespace eigenq {
 namespace kernels {
 
-enum class RequantRounding {
+// How a fixed-point multiplier is applied: the rounding of the fixed-point multiply.
+enum class FixedPointRounding {
   double_rounding,  // gemmlowp / TFLite reference
   single_rounding   // TFLite TFLITE_SINGLE_ROUNDING
 };
 
-struct QuantizedMultiplier {
+// A real multiplier as fixed point: M = multiplier * 2^(exponent - 31).
+struct FixedPointMultiplier {
   std::int32_t multiplier = 0;  // Q31, in [2^30, 2^31) or 0
-  int exponent = 0;             // M = multiplier * 2^(exponent - 31)
+  int exponent = 0;
 };
 
 // Decomposes a real multiplier (>= 0, < 2^31) as TFLite's QuantizeMultiplier does.
-inline QuantizedMultiplier quantize_multiplier(double real_multiplier) {
+inline FixedPointMultiplier fixed_point_multiplier(double real_multiplier) {
   if (!(real_multiplier >= 0.0) || !std::isfinite(real_multiplier)) {
     raise("requantization multiplier ", real_multiplier, " must be finite and >= 0");
   }
-  QuantizedMultiplier q;
+  FixedPointMultiplier q;
   if (real_multiplier == 0.0) return q;
   int exponent = 0;
   const double fraction = std::frexp(real_multiplier, &exponent);  // in [0.5, 1)
@@ -46,12 +49,20 @@ inline QuantizedMultiplier quantize_multiplier(double real_multiplier) {
     ++exponent;
   }
   if (exponent < -31) {  // too small to matter: the product rounds to zero
-    return QuantizedMultiplier{0, 0};
+    return FixedPointMultiplier{0, 0};
   }
   if (exponent > 30) raise("requantization multiplier ", real_multiplier, " is too large");
   q.multiplier = static_cast<std::int32_t>(m);
   q.exponent = exponent;
   return q;
+}
+
+// x * 2^left saturated to int32 (gemmlowp's ShiftLeft on int32), left in [0, 30].
+inline std::int32_t saturating_shift_left(std::int32_t x, int left) {
+  const std::int64_t shifted = std::int64_t{x} * (std::int64_t{1} << left);
+  if (shifted > std::numeric_limits<std::int32_t>::max()) return std::numeric_limits<std::int32_t>::max();
+  if (shifted < std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(shifted);
 }
 
 // round(a * b / 2^31), saturating the single overflow case a = b = INT32_MIN.
@@ -73,18 +84,14 @@ inline std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) {
   return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-inline std::int32_t multiply_double_rounding(std::int32_t x, QuantizedMultiplier m) {
+inline std::int32_t multiply_double_rounding(std::int32_t x, FixedPointMultiplier m) {
   const int left = m.exponent > 0 ? m.exponent : 0;
   const int right = m.exponent > 0 ? 0 : -m.exponent;
-  // The left shift saturates like gemmlowp's ShiftLeft on int32.
-  std::int64_t shifted = std::int64_t{x} * (std::int64_t{1} << left);
-  if (shifted > std::numeric_limits<std::int32_t>::max()) shifted = std::numeric_limits<std::int32_t>::max();
-  if (shifted < std::numeric_limits<std::int32_t>::min()) shifted = std::numeric_limits<std::int32_t>::min();
-  return rounding_divide_by_pot(
-      saturating_rounding_doubling_high_mul(static_cast<std::int32_t>(shifted), m.multiplier), right);
+  return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(saturating_shift_left(x, left), m.multiplier),
+                                right);
 }
 
-inline std::int32_t multiply_single_rounding(std::int32_t x, QuantizedMultiplier m) {
+inline std::int32_t multiply_single_rounding(std::int32_t x, FixedPointMultiplier m) {
   const int total_shift = 31 - m.exponent;  // >= 1 since exponent <= 30
   const std::int64_t round = std::int64_t{1} << (total_shift - 1);
   std::int64_t result = std::int64_t{x} * m.multiplier + round;
@@ -94,10 +101,10 @@ inline std::int32_t multiply_single_rounding(std::int32_t x, QuantizedMultiplier
   return static_cast<std::int32_t>(result);
 }
 
-inline std::int32_t multiply_by_quantized_multiplier(std::int32_t x, QuantizedMultiplier m,
-                                                     RequantRounding rounding) {
-  return rounding == RequantRounding::double_rounding ? multiply_double_rounding(x, m)
-                                                      : multiply_single_rounding(x, m);
+// x * M in int32, rounded as `rounding` says.
+inline std::int32_t multiply_by_fixed_point(std::int32_t x, FixedPointMultiplier m, FixedPointRounding rounding) {
+  return rounding == FixedPointRounding::double_rounding ? multiply_double_rounding(x, m)
+                                                         : multiply_single_rounding(x, m);
 }
 
 }  // namespace kernels

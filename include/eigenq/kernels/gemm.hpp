@@ -1,8 +1,10 @@
 // int8 matrix products: C = stage(A x B) with A (M x K, uint8 or int8,
 // row-major) and B (K x N, int8) packed once by pack_weights(). The path
-// (scalar, AVX2, AVX-512BW, AVX-512 VNNI, NEON dot product) follows
-// active_isa(); every path gives the same bits (output_stage.hpp defines them).
+// (GemmPath of scalar, AVX2, AVX-512BW, AVX-512 VNNI, NEON dot product)
+// follows active_isa() through dispatch.hpp; every path gives the same bits
+// (output_stage.hpp defines them). docs/kernels.md walks through a call.
 //
+//   // W is a Linear layer's [out = N, in = K] row-major int8 weight: B(k, n) = W(n, k).
 //   auto w = eigenq::kernels::pack_weights(W.data(), K, N, /*k_stride=*/1, /*n_stride=*/K);
 //   eigenq::kernels::gemm(x, M, K, x_zero_point, w, y, N, eigenq::kernels::Int32Output{});
 //
@@ -16,6 +18,9 @@
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/checks.hpp"
+#include "eigenq/kernels/dispatch.hpp"
+#include "eigenq/kernels/gemm_driver.hpp"
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
@@ -26,6 +31,22 @@
 
 namespace eigenq {
 namespace kernels {
+namespace detail {
+
+// The scalar path evaluates the definition; every other path runs the blocked loop.
+template <class A, class Out>
+void run_gemm(GemmPath<Isa::scalar>, const A* a, Index m, Index lda, std::int32_t a_zero_point,
+              const PackedWeights& b, const PreparedOutput& out, Out* c, Index ldc, int) {
+  gemm_scalar(a, m, lda, a_zero_point, b, out, c, ldc);
+}
+
+template <class Path, class A, class Out>
+void run_gemm(Path, const A* a, Index m, Index lda, std::int32_t a_zero_point, const PackedWeights& b,
+              const PreparedOutput& out, Out* c, Index ldc, int threads) {
+  gemm_blocked<Path>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
+}
+
+}  // namespace detail
 
 // C(m, n) = c[m * ldc + n]. `a_zero_point` is in A's type range; `stage` is
 // Int32Output (Out = int32), Requantize (Out = int8 or uint8) or Dequantize
@@ -37,48 +58,21 @@ void gemm(const A* a, Index m, Index lda, std::int32_t a_zero_point, const Packe
                 "gemm: activations are uint8 or int8");
   const Index k = b.depth();
   const Index n = b.cols();
-  if (m < 0) raise<ShapeError>("gemm: M = ", m, " must be >= 0");
-  if (m > 0 && k > 0 && a == nullptr) raise("gemm: A is null but ", m, " x ", k);
-  if (m > 1 && lda < k) raise<ShapeError>("gemm: lda = ", lda, " is less than K = ", k);
-  if (m > 0 && n > 0 && c == nullptr) raise("gemm: C is null but ", m, " x ", n);
-  if (m > 1 && ldc < n) raise<ShapeError>("gemm: ldc = ", ldc, " is less than N = ", n);
+  detail::check_product("gemm", m, k, n, {"A", "lda", a, lda}, {"C", "ldc", c, ldc}, threads);
   if (a_zero_point < std::int32_t{std::numeric_limits<A>::min()} ||
       a_zero_point > std::int32_t{std::numeric_limits<A>::max()}) {
     raise("gemm: activation zero point ", a_zero_point, " is outside the range of A's type [",
           std::int32_t{std::numeric_limits<A>::min()}, ", ",
           std::int32_t{std::numeric_limits<A>::max()}, "]");
   }
-  if (threads < 1) raise("gemm: threads = ", threads, " must be >= 1");
 
   thread_local detail::PreparedOutput out;
   detail::prepare_output<Out>(stage, m, n, b.padded_cols(), out);
   if (m == 0 || n == 0) return;
 
-  switch (active_isa()) {
-#if defined(EIGENQ_HAVE_AVX512VNNI)
-    case Isa::avx512vnni:
-      gemm_x8s8s32_avx512vnni(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-      return;
-#endif
-#if defined(EIGENQ_HAVE_AVX512)
-    case Isa::avx512:
-      gemm_x8s8s32_avx512(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-      return;
-#endif
-#if defined(EIGENQ_HAVE_AVX2)
-    case Isa::avx2:
-      gemm_x8s8s32_avx2(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-      return;
-#endif
-#if defined(EIGENQ_HAVE_NEON)
-    case Isa::neon:
-      gemm_x8s8s32_neon(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-      return;
-#endif
-    default:
-      detail::gemm_scalar(a, m, lda, a_zero_point, b, out, c, ldc);
-      return;
-  }
+  dispatch<GemmPath>([&](auto path) {
+    detail::run_gemm(path, a, m, lda, a_zero_point, b, out, c, ldc, threads);
+  });
 }
 
 }  // namespace kernels

@@ -1,6 +1,6 @@
 // The blocked int8 GEMM loop shared by the SIMD paths (scalar code: it only
-// packs A, cuts the problem into tiles and calls the path's micro-kernel and
-// output-stage functions, which carry the ISA's target attributes).
+// packs A, cuts the problem into tiles and calls the path's micro-kernel for the
+// tile's shape and the output stage of its ISA, which carry the target attributes).
 //
 // Blocking. B is packed once in full (packed_weights.hpp), so only A is packed
 // here, a block of MC rows at a time, into micro-panels of MR rows:
@@ -39,13 +39,16 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
 #include "eigenq/kernels/thread_split.hpp"
@@ -62,8 +65,8 @@ constexpr Index panel_group_bytes = Index{192} * 1024;
 // What the micro-kernel of a path gets for one tile.
 template <class PackedA>
 struct TileArgs {
-  int rows = 0;            // 1..MR
-  int vectors = 0;         // panel width / 16: 1, 2 or 3
+  int rows = 0;            // 1..MR (also the kernel's Rows)
+  int vectors = 0;         // panel width / 16: 1, 2 or 3 (also the kernel's Vectors)
   Index quads = 0;         // Kp / 4
   const PackedA* a = nullptr;  // element (q, r, j) at a[q * quad_step + r * row_step + j]
   Index row_step = 0;
@@ -159,17 +162,80 @@ inline void column_offsets(const PackedWeights& b, std::int32_t a_zero_point, st
   }
 }
 
-// The blocked loop for one path. `Path` provides:
-//   using packed_a = std::uint8_t or std::int16_t;   static constexpr int max_rows;
-//   template <class A> static constexpr std::int32_t a_offset();
-//   static void tile(const TileArgs<packed_a>&);
-//   template <class Out> static void requantize_float_row(const std::int32_t*, Index,
-//       const float*, std::int32_t zp, std::int32_t lo, std::int32_t hi, Out*);
-//   template <class Out> static void requantize_fixed_point_row(const std::int32_t*, Index,
-//       const std::int32_t* mult, const std::int32_t* shift_a, const std::int32_t* shift_b,
-//       RequantRounding, std::int32_t zp, std::int32_t lo, std::int32_t hi, Out*);
-//   static void dequantize_row(const std::int32_t*, Index, float row_scale,
-//       const float* col_scale, const float* bias, float*);
+// The micro-kernel of every tile height (1..max_rows) and panel width (1..3 vectors of 16
+// columns), Path::tile<Rows, Vectors>::run, in a table: the one place that turns a tile's shape
+// into the kernel instantiated for it.
+template <class Path>
+using TileKernel = void (*)(const TileArgs<typename Path::packed_a>&);
+
+template <class Path, std::size_t... R>
+constexpr std::array<std::array<TileKernel<Path>, 3>, sizeof...(R)> tile_kernels(std::index_sequence<R...>) {
+  return {{{{&Path::template tile<int(R) + 1, 1>::run, &Path::template tile<int(R) + 1, 2>::run,
+             &Path::template tile<int(R) + 1, 3>::run}}...}};
+}
+
+template <class Path>
+void run_micro_kernel(const TileArgs<typename Path::packed_a>& t) {
+  static constexpr auto kernels = tile_kernels<Path>(std::make_index_sequence<Path::max_rows>{});
+  kernels[static_cast<std::size_t>(t.rows - 1)][static_cast<std::size_t>(t.vectors - 1)](t);
+}
+
+// The output stage on one row of a finished tile: the elementwise loops of the path's ISA.
+template <class Path, class Out>
+void finish_row(const PreparedOutput& out, const std::int32_t* acc, Index count, Index n0, Index row, Out* dst) {
+  using Elementwise = ElementwisePath<Path::isa>;
+  switch (out.kind) {
+    case OutputKind::int32:
+      if constexpr (std::is_same_v<Out, std::int32_t>) {
+        std::memcpy(dst, acc, static_cast<std::size_t>(count) * sizeof(std::int32_t));
+      }
+      return;
+    case OutputKind::requantize_float:
+      if constexpr (sizeof(Out) == 1) {
+        Elementwise::requantize_float_channels(acc, count, out.float_multiplier.data() + n0, out.zero_point,
+                                               out.range, dst);
+      }
+      return;
+    case OutputKind::requantize_fixed_point:
+      if constexpr (sizeof(Out) == 1) {
+        Elementwise::requantize_fixed_point_channels(acc, count, out.fixed_point_multiplier.data() + n0,
+                                                     out.fixed_point_exponent.data() + n0, out.rounding,
+                                                     out.zero_point, out.range, dst);
+      }
+      return;
+    case OutputKind::dequantize:
+      if constexpr (std::is_same_v<Out, float>) {
+        Elementwise::dequantize_accumulators(acc, count, out.row_scale(row), out.col_scale.data() + n0,
+                                             out.col_bias.data() + n0, dst);
+      }
+      return;
+  }
+}
+
+// What a GemmPath specialization is: its ISA (the output stages run on ElementwisePath<isa>),
+// the type its micro-kernel multiplies A as, its tallest tile, and the micro-kernel,
+// Tile<Rows, Vectors>::run(const TileArgs<PackedA>&) for Rows up to MaxRows and Vectors 1..3.
+template <Isa I, class PackedA, int MaxRows, template <int Rows, int Vectors> class Tile>
+struct GemmPathTraits {
+  static constexpr Isa isa = I;
+  using packed_a = PackedA;  // std::uint8_t (vpdpbusd), std::int8_t (sdot) or std::int16_t (widened)
+  static constexpr int max_rows = MaxRows;
+  template <int Rows, int Vectors>
+  using tile = Tile<Rows, Vectors>;
+};
+
+// The offset packing adds to A so the micro-kernel's type holds it: 128 turns s8 into u8,
+// -128 u8 into s8; 0 when the types agree or A is widened to int16.
+template <class PackedA, class A>
+constexpr std::int32_t a_offset() {
+  if constexpr (sizeof(PackedA) == 2 || std::is_same_v<PackedA, A>) {
+    return 0;
+  } else {
+    return std::is_signed_v<A> ? 128 : -128;
+  }
+}
+
+// The blocked loop for one path.
 template <class Path, class A, class Out>
 void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, const PackedWeights& b,
                   const PreparedOutput& out, Out* c, Index ldc, int threads) {
@@ -183,12 +249,12 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
   if (m == 0 || n == 0) return;
 
   AlignedBuffer<std::int32_t> col_offset;
-  column_offsets(b, a_zero_point, Path::template a_offset<A>(), out, col_offset);
+  column_offsets(b, a_zero_point, a_offset<PackedA, A>(), out, col_offset);
   const bool zb = b.has_zero_points();
   const Index block_rows = std::min<Index>(m, rows_per_block(quads, sizeof(PackedA), mr));
   // The micro-kernel can read A in place when packing would only copy it: bytes that need
   // no offset, whole quads, no row sums.
-  const bool read_in_place = sizeof(PackedA) == 1 && Path::template a_offset<A>() == 0 &&
+  const bool read_in_place = sizeof(PackedA) == 1 && a_offset<PackedA, A>() == 0 &&
                              k % 4 == 0 && !zb;
 
   const auto work = [&](Index p_begin, Index p_end) {
@@ -200,7 +266,7 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
     for (Index i0 = 0; i0 < m; i0 += block_rows) {
       const Index rows = std::min(block_rows, m - i0);
       if (!read_in_place) {
-        pack_activation_block(a + i0 * lda, rows, lda, k, quads, mr, Path::template a_offset<A>(), zb,
+        pack_activation_block(a + i0 * lda, rows, lda, k, quads, mr, a_offset<PackedA, A>(), zb,
                               packed);
       }
       // One tile: rows [r0, r0 + mr) of the block against panel p.
@@ -231,41 +297,14 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
         if (direct) {
           t.out = reinterpret_cast<std::int32_t*>(c_tile);
           t.ldo = ldc;
-          Path::tile(t);
+          run_micro_kernel<Path>(t);
           return;
         }
         t.out = tile;
         t.ldo = width;
-        Path::tile(t);
+        run_micro_kernel<Path>(t);
         for (int r = 0; r < tile_rows; ++r) {
-          const std::int32_t* acc = tile + r * width;
-          Out* dst = c_tile + r * ldc;
-          switch (out.kind) {
-            case OutputKind::int32:
-              if constexpr (std::is_same_v<Out, std::int32_t>) {
-                std::memcpy(dst, acc, static_cast<std::size_t>(valid) * sizeof(std::int32_t));
-              }
-              break;
-            case OutputKind::requantize_float:
-              if constexpr (!std::is_same_v<Out, std::int32_t> && !std::is_same_v<Out, float>) {
-                Path::requantize_float_row(acc, valid, out.multiplier.data() + n0, out.zero_point,
-                                           out.lo, out.hi, dst);
-              }
-              break;
-            case OutputKind::requantize_fixed_point:
-              if constexpr (!std::is_same_v<Out, std::int32_t> && !std::is_same_v<Out, float>) {
-                Path::requantize_fixed_point_row(
-                    acc, valid, out.fp_multiplier.data() + n0, out.fp_shift_a.data() + n0,
-                    out.fp_shift_b.data() + n0, out.rounding, out.zero_point, out.lo, out.hi, dst);
-              }
-              break;
-            case OutputKind::dequantize:
-              if constexpr (std::is_same_v<Out, float>) {
-                Path::dequantize_row(acc, valid, out.row_scale(i0 + r0 + r),
-                                     out.col_scale.data() + n0, out.col_bias.data() + n0, dst);
-              }
-              break;
-          }
+          finish_row<Path>(out, tile + r * width, valid, n0, i0 + r0 + r, c_tile + r * ldc);
         }
       };
       // Panels in groups that stay in L2 while every micro-panel of the block passes over

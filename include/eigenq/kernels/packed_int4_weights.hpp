@@ -1,5 +1,5 @@
 // int4 weights with one scale per group of G consecutive inputs (G = 32 or
-// 128), packed once for the grouped int4 GEMV (gemv_q4.hpp): the weight-only
+// 128), packed once for the grouped int4 GEMV (gemv_int4.hpp): the weight-only
 // 4-bit format of LLM inference, like llama.cpp's Q4_0 but laid out for SIMD.
 //
 // Values. W is N x K (output channel n, input k), W(n, k) = scale(n, g) * code(n, k)

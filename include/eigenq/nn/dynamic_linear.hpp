@@ -197,10 +197,10 @@ class DynamicLinear : public QuantizedLinearBase<DynamicLinear, eigenq::Linear<s
   static void quantize_codes(const float* x, Index n, const LinearParams& p, CodeRange range, A* out) {
     if constexpr (std::is_same_v<A, std::uint8_t>) {
       kernels::quantize_f32_u8(x, n, p.scale, p.zero_point, range,
-                               kernels::QuantizeRounding::multiply_half_even, out);
+                               kernels::Scaling::multiply_by_reciprocal, Rounding::half_to_even, out);
     } else {
       kernels::quantize_f32_s8(x, n, p.scale, p.zero_point, range,
-                               kernels::QuantizeRounding::multiply_half_even, out);
+                               kernels::Scaling::multiply_by_reciprocal, Rounding::half_to_even, out);
     }
   }
 

@@ -21,7 +21,7 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/quantizer/qtensor.hpp"
 #include "eigenq/kernels/float16.hpp"
-#include "eigenq/kernels/gemv_q4.hpp"
+#include "eigenq/kernels/gemv_int4.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
 #include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/module.hpp"
@@ -65,8 +65,8 @@ class GroupedLinear : public QuantizedLinearBase<GroupedLinear, eigenq::Linear<s
   Matrix forward(const Matrix& x) const override {
     nn::detail::check_input_features(x, in_features(), "GroupedLinear");
     Matrix y(x.rows(), out_features());
-    kernels::gemv_q4(x.data(), x.rows(), in_features(), packed_, bias_.data(), y.data(), out_features(),
-                     options_.threads);
+    kernels::gemv_int4(x.data(), x.rows(), in_features(), packed_, bias_.data(), y.data(), out_features(),
+                       options_.threads);
     return y;
   }
 

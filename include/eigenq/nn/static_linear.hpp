@@ -38,7 +38,7 @@ namespace nn {
 
 struct StaticLinearOptions {
   eigenq::Linear<std::int8_t> weight_policy = eigenq::Linear<std::int8_t>::symmetric(Profile::tflite);
-  kernels::RequantRounding rounding = kernels::RequantRounding::double_rounding;
+  kernels::FixedPointRounding rounding = kernels::FixedPointRounding::double_rounding;
   int threads = 1;
 };
 
@@ -68,7 +68,7 @@ class StaticLinear
   LinearParams input_params() const { return input_; }
   LinearParams output_params() const { return output_; }
   bool relu() const { return relu_; }
-  const std::vector<kernels::QuantizedMultiplier>& multipliers() const { return multipliers_; }
+  const std::vector<kernels::FixedPointMultiplier>& multipliers() const { return multipliers_; }
 
   bool integer_io() const override { return true; }
 
@@ -78,7 +78,7 @@ class StaticLinear
     q.scale = input_.scale;
     q.zero_point = input_.zero_point;
     kernels::quantize_f32_s8(x.data(), x.size(), input_.scale, input_.zero_point, {-128, 127},
-                             kernels::QuantizeRounding::divide_half_away, q.codes.data());
+                             kernels::Scaling::divide, Rounding::half_away_from_zero, q.codes.data());
     return q;
   }
 
@@ -99,7 +99,7 @@ class StaticLinear
     kernels::Requantize stage;
     stage.fixed_point_multipliers = multipliers_.data();
     stage.multiplier_count = static_cast<Index>(multipliers_.size());
-    stage.rounding = options_.rounding;
+    stage.fixed_point_rounding = options_.rounding;
     stage.bias = bias_.data();
     stage.zero_point = output_.zero_point;
     stage.qmin = relu_ ? std::max(output_.zero_point, -128) : -128;
@@ -163,7 +163,7 @@ class StaticLinear
     multipliers_.clear();
     for (const auto& p : weight_.params()) {
       const double real = static_cast<double>(input_.scale) * p.scale / output_.scale;
-      multipliers_.push_back(kernels::quantize_multiplier(real));
+      multipliers_.push_back(kernels::fixed_point_multiplier(real));
     }
     const Index n = weight_.shape()[0];
     const Index k = weight_.shape()[1];
@@ -174,7 +174,7 @@ class StaticLinear
   LinearParams input_;
   LinearParams output_;
   bool relu_ = false;
-  std::vector<kernels::QuantizedMultiplier> multipliers_;
+  std::vector<kernels::FixedPointMultiplier> multipliers_;
   kernels::PackedWeights packed_;
 };
 

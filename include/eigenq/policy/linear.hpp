@@ -116,9 +116,7 @@ class Linear {
     return quantize_one(x, p, r, scale_factor(p));
   }
 
-  float dequantize(Code q, const Params& p) const {
-    return (static_cast<float>(q) - static_cast<float>(p.zero_point)) * p.scale;
-  }
+  float dequantize(Code q, const Params& p) const { return kernels::dequantize_value(q, p.scale, p.zero_point); }
 
   // Bulk versions. 8-bit codes run the SIMD kernels of kernels/elementwise.hpp, which give
   // quantize()/dequantize()'s bits on every ISA; step 1 runs (a channel per element) are
@@ -126,27 +124,23 @@ class Linear {
   void quantize_run(const float* x, Index n, const Params* p, Index step, Code* out) const {
     const CodeRange r = range();
     if constexpr (sizeof(Code) == 1) {
-      const kernels::QuantizeRounding rounding = kernels::quantize_rounding_for(profile_);
+      const kernels::Scaling scaling = this->scaling();
+      const Rounding rounding = this->rounding();
       if (step == 0) {
-        if constexpr (std::is_signed_v<Code>) kernels::quantize_f32_s8(x, n, p->scale, p->zero_point, r, rounding, out);
-        else kernels::quantize_f32_u8(x, n, p->scale, p->zero_point, r, rounding, out);
+        if constexpr (std::is_signed_v<Code>) {
+          kernels::quantize_f32_s8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
+        } else {
+          kernels::quantize_f32_u8(x, n, p->scale, p->zero_point, r, scaling, rounding, out);
+        }
         return;
       }
-      constexpr Index block = 256;
-      float scale[block];
-      std::int32_t zero_point[block];
-      for (Index i0 = 0; i0 < n; i0 += block) {
-        const Index m = n - i0 < block ? n - i0 : block;
-        for (Index i = 0; i < m; ++i) {
-          scale[i] = p[i0 + i].scale;
-          zero_point[i] = p[i0 + i].zero_point;
-        }
+      for_param_blocks(p, n, [&](Index i0, Index m, const float* scale, const std::int32_t* zero_point) {
         if constexpr (std::is_signed_v<Code>) {
-          kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, rounding, out + i0, m);
+          kernels::quantize_f32_s8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         } else {
-          kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, rounding, out + i0, m);
+          kernels::quantize_f32_u8_cols(x + i0, 1, m, m, scale, zero_point, r, scaling, rounding, out + i0, m);
         }
-      }
+      });
     } else if (step == 0) {
       const Params one = *p;
       const float factor = scale_factor(one);
@@ -163,25 +157,16 @@ class Linear {
         else kernels::dequantize_u8_f32(q, n, p->scale, p->zero_point, out);
         return;
       }
-      constexpr Index block = 256;
-      float scale[block];
-      std::int32_t zero_point[block];
-      for (Index i0 = 0; i0 < n; i0 += block) {
-        const Index m = n - i0 < block ? n - i0 : block;
-        for (Index i = 0; i < m; ++i) {
-          scale[i] = p[i0 + i].scale;
-          zero_point[i] = p[i0 + i].zero_point;
-        }
+      for_param_blocks(p, n, [&](Index i0, Index m, const float* scale, const std::int32_t* zero_point) {
         if constexpr (std::is_signed_v<Code>) {
           kernels::dequantize_s8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
         } else {
           kernels::dequantize_u8_f32_cols(q + i0, 1, m, m, scale, zero_point, out + i0, m);
         }
-      }
+      });
     } else if (step == 0) {
-      const float scale = p->scale;
-      const float zp = static_cast<float>(p->zero_point);
-      for (Index i = 0; i < n; ++i) out[i] = (static_cast<float>(q[i]) - zp) * scale;
+      const Params one = *p;
+      for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], one);
     } else {
       for (Index i = 0; i < n; ++i) out[i] = dequantize(q[i], p[i]);
     }
@@ -190,19 +175,31 @@ class Linear {
  private:
   static std::int32_t floor_half(std::int32_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
 
-  // PyTorch multiplies by the float reciprocal; ONNX and TFLite divide.
-  float scale_factor(const Params& p) const {
-    return profile_ == Profile::pytorch ? 1.0f / p.scale : p.scale;
+  // Runs f(i0, m, scale, zero_point) over [0, n) in blocks of up to 256 elements, with the
+  // per-element params regrouped into scale and zero-point arrays (the per-column kernels' form).
+  template <class F>
+  static void for_param_blocks(const Params* p, Index n, const F& f) {
+    constexpr Index block = 256;
+    float scale[block];
+    std::int32_t zero_point[block];
+    for (Index i0 = 0; i0 < n; i0 += block) {
+      const Index m = n - i0 < block ? n - i0 : block;
+      for (Index i = 0; i < m; ++i) {
+        scale[i] = p[i0 + i].scale;
+        zero_point[i] = p[i0 + i].zero_point;
+      }
+      f(i0, m, scale, zero_point);
+    }
   }
 
+  // PyTorch multiplies by the float reciprocal; ONNX and TFLite divide.
+  kernels::Scaling scaling() const { return kernels::scaling_for(profile_); }
+  float scale_factor(const Params& p) const { return kernels::scale_factor(p.scale, scaling()); }
+
+  // The one definition of quantizing a value (kernels/arithmetic.hpp), which every kernel path
+  // reproduces.
   Code quantize_one(float x, const Params& p, CodeRange r, float factor) const {
-    float scaled;
-    if (profile_ == Profile::pytorch) scaled = round_half_to_even(x * factor);
-    else if (profile_ == Profile::onnx) scaled = round_half_to_even(x / factor);
-    else scaled = round_half_away_from_zero(x / factor);
-    if (std::isnan(scaled)) return static_cast<Code>(p.zero_point);
-    const float shifted = scaled + static_cast<float>(p.zero_point);
-    return static_cast<Code>(saturate_to_int(shifted, r.qmin, r.qmax, p.zero_point));
+    return kernels::quantize_value<Code>(x, factor, p.zero_point, r, scaling(), rounding());
   }
 
   Symmetry symmetry_ = Symmetry::affine;

@@ -12,7 +12,7 @@
 
 #include "eigenq/kernels/isa.hpp"
 
-#if defined(EIGENQ_HAVE_NEON)
+#if defined(EIGENQ_HAVE_NEON_DOTPROD)
 
 #include <arm_neon.h>
 
@@ -21,27 +21,33 @@
 #include <type_traits>
 
 #include "eigenq/core/types.hpp"
-#include "eigenq/kernels/arm_neon/output_stage.hpp"
+#include "eigenq/kernels/arm_neon/elementwise.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/gemm_driver.hpp"
-#include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace detail {
+namespace eigenq::kernels::arm_neon {
+
+using detail::TileArgs;
 
 // The quads of A for one k-quad, row r in 32-bit lane r (rows past Rows are zero).
 // Rows are row_step bytes apart: 4 when A was packed, lda when it is read in place.
 template <int Rows>
-EIGENQ_TARGET_NEON int8x16_t load_a_quads_neon(const std::uint8_t* a, Index row_step) {
-  if (Rows == 4 && row_step == 4) return vreinterpretq_s8_u8(vld1q_u8(a));
+EIGENQ_TARGET_NEON_DOTPROD int8x16_t load_a_quads(const std::int8_t* a, Index row_step) {
+  if (Rows == 4 && row_step == 4) return vld1q_s8(a);
   std::uint32_t quads[4] = {};
   for (int r = 0; r < Rows; ++r) std::memcpy(&quads[r], a + r * row_step, 4);
   return vreinterpretq_s8_u32(vld1q_u32(quads));
 }
 
-template <int Rows>
-EIGENQ_TARGET_NEON void tile_s8s8_neon(const TileArgs<std::uint8_t>& t) {
+template <int Rows, int Vectors>
+struct TileS8S8 {
+  EIGENQ_TARGET_NEON_DOTPROD static void run(const TileArgs<std::int8_t>& t);
+};
+
+// The panel's t.vectors 16-column blocks in turn (Vectors is not needed).
+template <int Rows, int Vectors>
+EIGENQ_TARGET_NEON_DOTPROD void TileS8S8<Rows, Vectors>::run(const TileArgs<std::int8_t>& t) {
   const bool has_zb = t.zb != nullptr;
   const Index b_step = 64 * t.vectors;
   for (int block = 0; block < t.vectors; ++block) {  // 16 columns at a time
@@ -49,10 +55,10 @@ EIGENQ_TARGET_NEON void tile_s8s8_neon(const TileArgs<std::uint8_t>& t) {
     for (int r = 0; r < Rows; ++r) {
       for (int v = 0; v < 4; ++v) acc[r][v] = vdupq_n_s32(0);
     }
-    const std::uint8_t* a = t.a;
+    const std::int8_t* a = t.a;
     const std::int8_t* b = t.b + 64 * block;
     for (Index q = 0; q < t.quads; ++q) {
-      const int8x16_t av = load_a_quads_neon<Rows>(a, t.row_step);
+      const int8x16_t av = load_a_quads<Rows>(a, t.row_step);
       int8x16_t bv[4];
       for (int v = 0; v < 4; ++v) bv[v] = vld1q_s8(b + 16 * v);
       for (int v = 0; v < 4; ++v) {
@@ -76,49 +82,13 @@ EIGENQ_TARGET_NEON void tile_s8s8_neon(const TileArgs<std::uint8_t>& t) {
   }
 }
 
-struct GemmPathNeon {
-  using packed_a = std::uint8_t;
-  static constexpr int max_rows = 4;
-  template <class A>
-  static constexpr std::int32_t a_offset() {
-    return std::is_signed_v<A> ? 0 : -128;  // sdot wants signed A
-  }
-  static void tile(const TileArgs<std::uint8_t>& t) {
-    switch (t.rows) {
-      case 1: tile_s8s8_neon<1>(t); break;
-      case 2: tile_s8s8_neon<2>(t); break;
-      case 3: tile_s8s8_neon<3>(t); break;
-      default: tile_s8s8_neon<4>(t); break;
-    }
-  }
-  template <class Out>
-  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
-                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
-    requantize_float_row_neon(acc, count, multiplier, zp, lo, hi, dst);
-  }
-  template <class Out>
-  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
-                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
-                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
-                                         std::int32_t hi, Out* dst) {
-    requantize_fixed_point_row_neon(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
-  }
-  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
-                             const float* col_scale, const float* bias, float* dst) {
-    dequantize_row_neon(acc, count, row_scale, col_scale, bias, dst);
-  }
-};
+}  // namespace eigenq::kernels::arm_neon
 
-}  // namespace detail
+namespace eigenq::kernels {
+// A as signed bytes (sdot), up to 4 rows.
+template <>
+struct GemmPath<Isa::neon_dotprod>
+    : detail::GemmPathTraits<Isa::neon_dotprod, std::int8_t, 4, arm_neon::TileS8S8> {};
+}  // namespace eigenq::kernels
 
-template <class A, class Out>
-void gemm_x8s8s32_neon(const A* a, Index m, Index lda, std::int32_t a_zero_point,
-                       const PackedWeights& b, const detail::PreparedOutput& out, Out* c, Index ldc,
-                       int threads) {
-  detail::gemm_blocked<detail::GemmPathNeon>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-}
-
-}  // namespace kernels
-}  // namespace eigenq
-
-#endif  // EIGENQ_HAVE_NEON
+#endif  // EIGENQ_HAVE_NEON_DOTPROD

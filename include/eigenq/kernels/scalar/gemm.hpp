@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
 
@@ -50,19 +51,9 @@ void gemm_scalar(const A* a, Index m, Index lda, std::int32_t a_zero_point, cons
 
 }  // namespace detail
 
-template <class Out>
-void gemm_u8s8s32_scalar(const std::uint8_t* a, Index m, Index lda, std::int32_t a_zero_point,
-                         const PackedWeights& b, const detail::PreparedOutput& out, Out* c,
-                         Index ldc) {
-  detail::gemm_scalar(a, m, lda, a_zero_point, b, out, c, ldc);
-}
-
-template <class Out>
-void gemm_s8s8s32_scalar(const std::int8_t* a, Index m, Index lda, std::int32_t a_zero_point,
-                         const PackedWeights& b, const detail::PreparedOutput& out, Out* c,
-                         Index ldc) {
-  detail::gemm_scalar(a, m, lda, a_zero_point, b, out, c, ldc);
-}
+// The scalar path has no micro-kernel: gemm.hpp runs detail::gemm_scalar for it.
+template <>
+struct GemmPath<Isa::scalar> {};
 
 }  // namespace kernels
 }  // namespace eigenq

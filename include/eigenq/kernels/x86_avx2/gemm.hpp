@@ -26,31 +26,19 @@
 #include <cstring>
 
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/gemm_driver.hpp"
-#include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
-#include "eigenq/kernels/x86_avx2/output_stage.hpp"
+#include "eigenq/kernels/x86_avx2/elementwise.hpp"
 
-namespace eigenq {
-namespace kernels {
-namespace detail {
+namespace eigenq::kernels::x86_avx2 {
 
-// One vpmaddwd and one vpaddd. GCC 12 otherwise hoists all products ahead of
-// the adds and spills accumulators (a third slower); clang needs no help.
-EIGENQ_TARGET_AVX2 inline __m256i madd_accumulate_avx2(__m256i acc, __m256i a, __m256i b) {
-#if defined(__clang__)
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
-#else
-  __m256i product;
-  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(product) : "x"(a), "x"(b));
-  return acc;
-#endif
-}
+using detail::TileArgs;
 
 // One pass over K for `Rows` rows and 4 * Blocks columns starting at column c0:
 // accumulator (r, j) holds columns c0 + 4j .. c0 + 4j + 3, two partial sums each.
 template <int Rows, int Blocks>
-EIGENQ_TARGET_AVX2 void tile_pass_s16_avx2(const TileArgs<std::int16_t>& t, Index c0) {
+EIGENQ_TARGET_AVX2 void tile_pass_s16(const TileArgs<std::int16_t>& t, Index c0) {
   __m256i acc[Rows][Blocks];
 #pragma GCC unroll 6
   for (int r = 0; r < Rows; ++r) {
@@ -71,7 +59,7 @@ EIGENQ_TARGET_AVX2 void tile_pass_s16_avx2(const TileArgs<std::int16_t>& t, Inde
 #pragma GCC unroll 12
       for (int j = 0; j < Blocks; ++j) {
         const __m256i bv = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(b + 16 * j)));
-        acc[0][j] = madd_accumulate_avx2(acc[0][j], av, bv);
+        acc[0][j] = madd_accumulate(acc[0][j], av, bv);
       }
     } else {
       __m256i bv[Blocks];
@@ -85,7 +73,7 @@ EIGENQ_TARGET_AVX2 void tile_pass_s16_avx2(const TileArgs<std::int16_t>& t, Inde
         std::memcpy(&quad, a + r * row_step, 8);
         const __m256i av = _mm256_set1_epi64x(quad);
 #pragma GCC unroll 4
-        for (int j = 0; j < Blocks; ++j) acc[r][j] = madd_accumulate_avx2(acc[r][j], av, bv[j]);
+        for (int j = 0; j < Blocks; ++j) acc[r][j] = madd_accumulate(acc[r][j], av, bv[j]);
       }
     }
     a += quad_step;
@@ -109,70 +97,27 @@ EIGENQ_TARGET_AVX2 void tile_pass_s16_avx2(const TileArgs<std::int16_t>& t, Inde
   }
 }
 
-// Columns per pass, so that the accumulators fit the 16 ymm registers with the B
-// vectors, the A broadcast and a product: 1 row takes the whole panel (up to 12
-// accumulators), 2 rows 16 columns, 3 to 6 rows 8 columns.
-template <int Rows>
-EIGENQ_TARGET_AVX2 void tile_s16_avx2(const TileArgs<std::int16_t>& t) {
-  const Index width = 16 * t.vectors;
-  if constexpr (Rows == 1) {
-    switch (t.vectors) {
-      case 1: tile_pass_s16_avx2<1, 4>(t, 0); break;
-      case 2: tile_pass_s16_avx2<1, 8>(t, 0); break;
-      default: tile_pass_s16_avx2<1, 12>(t, 0); break;
+// Columns per pass, so that the accumulators fit the 16 ymm registers with the B vectors,
+// the A broadcast and a product: one row takes the whole panel (up to 12 accumulators),
+// two rows 16 columns at a time, three to six rows 8.
+template <int Rows, int Vectors>
+struct TileS16 {
+  EIGENQ_TARGET_AVX2 static void run(const TileArgs<std::int16_t>& t) {
+    if constexpr (Rows == 1) {
+      tile_pass_s16<1, 4 * Vectors>(t, 0);
+    } else {
+      constexpr int blocks = Rows == 2 ? 4 : 2;
+      for (Index c0 = 0; c0 < 16 * Vectors; c0 += 4 * blocks) tile_pass_s16<Rows, blocks>(t, c0);
     }
-  } else if constexpr (Rows == 2) {
-    for (Index c0 = 0; c0 < width; c0 += 16) tile_pass_s16_avx2<2, 4>(t, c0);
-  } else {
-    for (Index c0 = 0; c0 < width; c0 += 8) tile_pass_s16_avx2<Rows, 2>(t, c0);
-  }
-}
-
-struct GemmPathAvx2 {
-  using packed_a = std::int16_t;
-  static constexpr int max_rows = 6;
-  template <class A>
-  static constexpr std::int32_t a_offset() {
-    return 0;  // widened: u8 and s8 both fit int16
-  }
-  static void tile(const TileArgs<std::int16_t>& t) {
-    switch (t.rows) {
-      case 1: tile_s16_avx2<1>(t); break;
-      case 2: tile_s16_avx2<2>(t); break;
-      case 3: tile_s16_avx2<3>(t); break;
-      case 4: tile_s16_avx2<4>(t); break;
-      case 5: tile_s16_avx2<5>(t); break;
-      default: tile_s16_avx2<6>(t); break;
-    }
-  }
-  template <class Out>
-  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
-                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
-    requantize_float_row_avx2(acc, count, multiplier, zp, lo, hi, dst);
-  }
-  template <class Out>
-  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
-                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
-                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
-                                         std::int32_t hi, Out* dst) {
-    requantize_fixed_point_row_avx2(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
-  }
-  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
-                             const float* col_scale, const float* bias, float* dst) {
-    dequantize_row_avx2(acc, count, row_scale, col_scale, bias, dst);
   }
 };
 
-}  // namespace detail
+}  // namespace eigenq::kernels::x86_avx2
 
-template <class A, class Out>
-void gemm_x8s8s32_avx2(const A* a, Index m, Index lda, std::int32_t a_zero_point,
-                       const PackedWeights& b, const detail::PreparedOutput& out, Out* c, Index ldc,
-                       int threads) {
-  detail::gemm_blocked<detail::GemmPathAvx2>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-}
-
-}  // namespace kernels
-}  // namespace eigenq
+namespace eigenq::kernels {
+// A widened to int16 (u8 and s8 both fit), up to 6 rows.
+template <>
+struct GemmPath<Isa::avx2> : detail::GemmPathTraits<Isa::avx2, std::int16_t, 6, x86_avx2::TileS16> {};
+}  // namespace eigenq::kernels
 
 #endif  // EIGENQ_HAVE_AVX2

@@ -7,9 +7,9 @@
 // bytes (A) by signed bytes (B), adds each group of four products to an int32
 // lane and wraps: s8 activations are packed as A + 128 and the driver removes
 // 128 * sum_k B (gemm_driver.hpp proves the correction).
-// GCC 12 allocates registers badly around the vpdpbusd builtin (it copies and
-// spills the accumulator each time: half speed), so under GCC the instruction
-// is issued through inline assembly with the same operands.
+// Under GCC vpdpbusd and the vpmaddwd/vpaddd pair are issued through inline
+// assembly (vector.hpp: dot_u8s8, madd_accumulate), which GCC 12 needs to keep
+// the accumulators in registers.
 //
 // AVX-512BW without VNNI, 4 x 48 tile: vpmaddubsw would saturate for u8 x s8
 // (255 * 127 * 2 > 32767), so A is widened to int16 when packed and B is
@@ -29,24 +29,20 @@
 #include <type_traits>
 
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/gemm_driver.hpp"
-#include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
-#include "eigenq/kernels/x86_avx512/output_stage.hpp"
+#include "eigenq/kernels/x86_avx512/elementwise.hpp"
 
-// GCC 12 warns that the "undefined" pass-through operand of the AVX-512
-// intrinsics it inlines here may be used uninitialized (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
-namespace eigenq {
-namespace kernels {
-namespace detail {
+EIGENQ_AVX512_DIAGNOSTICS_BEGIN
+
+namespace eigenq::kernels::x86_avx512 {
+
+using detail::TileArgs;
 
 // Adds the zero-point corrections to a tile row and stores 16 columns.
-EIGENQ_TARGET_AVX512 inline void store_corrected_avx512(std::int32_t* dst, __m512i acc, __m512i col_offset,
+EIGENQ_TARGET_AVX512 inline void store_corrected(std::int32_t* dst, __m512i acc, __m512i col_offset,
                                                         __m512i zb, __m512i neg_row_sum, bool has_zb) {
   acc = _mm512_add_epi32(acc, col_offset);
   if (has_zb) acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(zb, neg_row_sum));
@@ -54,7 +50,7 @@ EIGENQ_TARGET_AVX512 inline void store_corrected_avx512(std::int32_t* dst, __m51
 }
 
 template <int Rows, int Vectors, class Acc>
-EIGENQ_TARGET_AVX512 inline void store_tile_avx512(const TileArgs<Acc>& t, __m512i (&acc)[Rows][Vectors]) {
+EIGENQ_TARGET_AVX512 inline void store_tile(const TileArgs<Acc>& t, __m512i (&acc)[Rows][Vectors]) {
   __m512i offset[Vectors];
   __m512i zb[Vectors];
   const bool has_zb = t.zb != nullptr;
@@ -68,27 +64,18 @@ EIGENQ_TARGET_AVX512 inline void store_tile_avx512(const TileArgs<Acc>& t, __m51
     const __m512i neg_row_sum = _mm512_set1_epi32(has_zb ? t.neg_row_sum[r] : 0);
 #pragma GCC unroll 4
     for (int v = 0; v < Vectors; ++v) {
-      store_corrected_avx512(t.out + r * t.ldo + 16 * v, acc[r][v], offset[v], zb[v], neg_row_sum, has_zb);
+      store_corrected(t.out + r * t.ldo + 16 * v, acc[r][v], offset[v], zb[v], neg_row_sum, has_zb);
     }
   }
 }
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 
-EIGENQ_TARGET_AVX512VNNI inline __m512i dot_u8s8_avx512vnni(__m512i acc, __m512i a_u8, __m512i b_s8) {
-#if defined(__clang__)
-  return _mm512_dpbusd_epi32(acc, a_u8, b_s8);
-#else
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(b_s8));
-  return acc;
-#endif
-}
-
 // Rows x (16 * Vectors) tile over the whole K, which is cut into Streams
 // contiguous parts run side by side (their sums are added at the end: integer
 // addition, so the split changes no bit).
 template <int Rows, int Vectors, int Streams>
-EIGENQ_TARGET_AVX512VNNI void tile_u8s8_avx512vnni(const TileArgs<std::uint8_t>& t) {
+EIGENQ_TARGET_AVX512VNNI void tile_u8s8_streams(const TileArgs<std::uint8_t>& t) {
   __m512i acc[Streams][Rows][Vectors];
 #pragma GCC unroll 4
   for (int s = 0; s < Streams; ++s) {
@@ -118,7 +105,7 @@ EIGENQ_TARGET_AVX512VNNI void tile_u8s8_avx512vnni(const TileArgs<std::uint8_t>&
         std::memcpy(&quad, a[s] + r * t.row_step, 4);
         const __m512i av = _mm512_set1_epi32(quad);
 #pragma GCC unroll 4
-        for (int v = 0; v < Vectors; ++v) acc[s][r][v] = dot_u8s8_avx512vnni(acc[s][r][v], av, bv[v]);
+        for (int v = 0; v < Vectors; ++v) acc[s][r][v] = dot_u8s8(acc[s][r][v], av, bv[v]);
       }
       a[s] += t.quad_step;
       b[s] += 64 * Vectors;
@@ -135,7 +122,7 @@ EIGENQ_TARGET_AVX512VNNI void tile_u8s8_avx512vnni(const TileArgs<std::uint8_t>&
       const __m512i av = _mm512_set1_epi32(quad);
 #pragma GCC unroll 4
       for (int v = 0; v < Vectors; ++v) {
-        acc[Streams - 1][r][v] = dot_u8s8_avx512vnni(acc[Streams - 1][r][v], av, _mm512_load_si512(b_rest + 64 * v));
+        acc[Streams - 1][r][v] = dot_u8s8(acc[Streams - 1][r][v], av, _mm512_load_si512(b_rest + 64 * v));
       }
     }
     a_rest += t.quad_step;
@@ -151,76 +138,23 @@ EIGENQ_TARGET_AVX512VNNI void tile_u8s8_avx512vnni(const TileArgs<std::uint8_t>&
       for (int s = 1; s < Streams; ++s) sum[r][v] = _mm512_add_epi32(sum[r][v], acc[s][r][v]);
     }
   }
-  store_tile_avx512<Rows, Vectors>(t, sum);
+  store_tile<Rows, Vectors>(t, sum);
 }
 
 // One or two rows (GEMV) stream the panel as two halves of K side by side:
 // two memory streams measured 5-10% faster than one when the weights come
 // from L3; more rows are compute-bound and keep one stream.
-template <int Rows>
-EIGENQ_TARGET_AVX512VNNI inline void tile_rows_avx512vnni(const TileArgs<std::uint8_t>& t) {
-  constexpr int streams = Rows <= 2 ? 2 : 1;
-  switch (t.vectors) {
-    case 1: tile_u8s8_avx512vnni<Rows, 1, streams>(t); break;
-    case 2: tile_u8s8_avx512vnni<Rows, 2, streams>(t); break;
-    default: tile_u8s8_avx512vnni<Rows, 3, streams>(t); break;
-  }
-}
-
-struct GemmPathAvx512Vnni {
-  using packed_a = std::uint8_t;
-  static constexpr int max_rows = 8;
-  template <class A>
-  static constexpr std::int32_t a_offset() {
-    return std::is_signed_v<A> ? 128 : 0;  // vpdpbusd wants unsigned A
-  }
-  static void tile(const TileArgs<std::uint8_t>& t) {
-    switch (t.rows) {
-      case 1: tile_rows_avx512vnni<1>(t); break;
-      case 2: tile_rows_avx512vnni<2>(t); break;
-      case 3: tile_rows_avx512vnni<3>(t); break;
-      case 4: tile_rows_avx512vnni<4>(t); break;
-      case 5: tile_rows_avx512vnni<5>(t); break;
-      case 6: tile_rows_avx512vnni<6>(t); break;
-      case 7: tile_rows_avx512vnni<7>(t); break;
-      default: tile_rows_avx512vnni<8>(t); break;
-    }
-  }
-  template <class Out>
-  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
-                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
-    requantize_float_row_avx512(acc, count, multiplier, zp, lo, hi, dst);
-  }
-  template <class Out>
-  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
-                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
-                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
-                                         std::int32_t hi, Out* dst) {
-    requantize_fixed_point_row_avx512(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
-  }
-  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
-                             const float* col_scale, const float* bias, float* dst) {
-    dequantize_row_avx512(acc, count, row_scale, col_scale, bias, dst);
-  }
+template <int Rows, int Vectors>
+struct TileU8S8 {
+  static void run(const TileArgs<std::uint8_t>& t) { tile_u8s8_streams<Rows, Vectors, (Rows <= 2 ? 2 : 1)>(t); }
 };
 
 #endif  // EIGENQ_HAVE_AVX512VNNI
 
-// One vpmaddwd and one vpaddd, kept together (see the note on GCC above).
-EIGENQ_TARGET_AVX512 inline __m512i madd_accumulate_avx512(__m512i acc, __m512i a, __m512i b) {
-#if defined(__clang__)
-  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
-#else
-  __m512i product;
-  __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+v"(acc), "=&v"(product) : "v"(a), "v"(b));
-  return acc;
-#endif
-}
-
 // Accumulator pair (v, h) of a 16-column block: lanes 2c and 2c + 1 of half h
 // hold the two partial sums of column 8h + c.
 template <int Rows, int Vectors>
-EIGENQ_TARGET_AVX512 void tile_s16_avx512(const TileArgs<std::int16_t>& t) {
+EIGENQ_TARGET_AVX512 void tile_s16_sums(const TileArgs<std::int16_t>& t) {
   __m512i acc[Rows][2 * Vectors];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -244,7 +178,7 @@ EIGENQ_TARGET_AVX512 void tile_s16_avx512(const TileArgs<std::int16_t>& t) {
       const __m512i bv =
           _mm512_cvtepi8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(b + 32 * v)));
 #pragma GCC unroll 8
-      for (int r = 0; r < Rows; ++r) acc[r][v] = madd_accumulate_avx512(acc[r][v], av[r], bv);
+      for (int r = 0; r < Rows; ++r) acc[r][v] = madd_accumulate(acc[r][v], av[r], bv);
     }
     a += quad_step;
     b += 64 * Vectors;
@@ -262,74 +196,28 @@ EIGENQ_TARGET_AVX512 void tile_s16_avx512(const TileArgs<std::int16_t>& t) {
                                     _mm512_permutex2var_epi32(lo, odd, hi));
     }
   }
-  store_tile_avx512<Rows, Vectors>(t, sums);
+  store_tile<Rows, Vectors>(t, sums);
 }
 
-template <int Rows>
-EIGENQ_TARGET_AVX512 inline void tile_rows_avx512(const TileArgs<std::int16_t>& t) {
-  switch (t.vectors) {
-    case 1: tile_s16_avx512<Rows, 1>(t); break;
-    case 2: tile_s16_avx512<Rows, 2>(t); break;
-    default: tile_s16_avx512<Rows, 3>(t); break;
-  }
-}
-
-struct GemmPathAvx512 {
-  using packed_a = std::int16_t;
-  static constexpr int max_rows = 4;
-  template <class A>
-  static constexpr std::int32_t a_offset() {
-    return 0;  // widened: u8 and s8 both fit int16
-  }
-  static void tile(const TileArgs<std::int16_t>& t) {
-    switch (t.rows) {
-      case 1: tile_rows_avx512<1>(t); break;
-      case 2: tile_rows_avx512<2>(t); break;
-      case 3: tile_rows_avx512<3>(t); break;
-      default: tile_rows_avx512<4>(t); break;
-    }
-  }
-  template <class Out>
-  static void requantize_float_row(const std::int32_t* acc, Index count, const float* multiplier,
-                                   std::int32_t zp, std::int32_t lo, std::int32_t hi, Out* dst) {
-    requantize_float_row_avx512(acc, count, multiplier, zp, lo, hi, dst);
-  }
-  template <class Out>
-  static void requantize_fixed_point_row(const std::int32_t* acc, Index count, const std::int32_t* m,
-                                         const std::int32_t* shift_a, const std::int32_t* shift_b,
-                                         RequantRounding rounding, std::int32_t zp, std::int32_t lo,
-                                         std::int32_t hi, Out* dst) {
-    requantize_fixed_point_row_avx512(acc, count, m, shift_a, shift_b, rounding, zp, lo, hi, dst);
-  }
-  static void dequantize_row(const std::int32_t* acc, Index count, float row_scale,
-                             const float* col_scale, const float* bias, float* dst) {
-    dequantize_row_avx512(acc, count, row_scale, col_scale, bias, dst);
-  }
+template <int Rows, int Vectors>
+struct TileS16 {
+  static void run(const TileArgs<std::int16_t>& t) { tile_s16_sums<Rows, Vectors>(t); }
 };
 
-}  // namespace detail
+}  // namespace eigenq::kernels::x86_avx512
 
+namespace eigenq::kernels {
+// A widened to int16 (u8 and s8 both fit), up to 4 rows.
+template <>
+struct GemmPath<Isa::avx512> : detail::GemmPathTraits<Isa::avx512, std::int16_t, 4, x86_avx512::TileS16> {};
 #if defined(EIGENQ_HAVE_AVX512VNNI)
-template <class A, class Out>
-void gemm_x8s8s32_avx512vnni(const A* a, Index m, Index lda, std::int32_t a_zero_point,
-                             const PackedWeights& b, const detail::PreparedOutput& out, Out* c,
-                             Index ldc, int threads) {
-  detail::gemm_blocked<detail::GemmPathAvx512Vnni>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-}
+// A as unsigned bytes (vpdpbusd), up to 8 rows.
+template <>
+struct GemmPath<Isa::avx512vnni>
+    : detail::GemmPathTraits<Isa::avx512vnni, std::uint8_t, 8, x86_avx512::TileU8S8> {};
 #endif
+}  // namespace eigenq::kernels
 
-template <class A, class Out>
-void gemm_x8s8s32_avx512(const A* a, Index m, Index lda, std::int32_t a_zero_point,
-                         const PackedWeights& b, const detail::PreparedOutput& out, Out* c,
-                         Index ldc, int threads) {
-  detail::gemm_blocked<detail::GemmPathAvx512>(a, m, lda, a_zero_point, b, out, c, ldc, threads);
-}
-
-}  // namespace kernels
-}  // namespace eigenq
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+EIGENQ_AVX512_DIAGNOSTICS_END
 
 #endif  // EIGENQ_HAVE_AVX512

@@ -2,11 +2,12 @@
 // (M x K float, M small: the LLM decode shape) quantized on the fly to int8
 // per group of G inputs and W packed by pack_int4_weights()
 // (packed_int4_weights.hpp: int4 codes, one f32 or f16 scale per group of 32
-// or 128). The path follows active_isa(); scalar/gemv_q4.hpp defines the
-// result every path reproduces bit for bit.
+// or 128). The path (GemvInt4Path) follows active_isa() through dispatch.hpp;
+// scalar/gemv_int4.hpp defines the result every path reproduces bit for bit.
+// ("int4" is eigenq's grouped format; "q4" names ggml's Q4_0/Q4_K blocks.)
 //
 //   auto w = eigenq::kernels::pack_int4_weights(codes, N, K, K, scales, K / 32, 32);
-//   eigenq::kernels::gemv_q4(x, 1, K, w, bias, y, N);
+//   eigenq::kernels::gemv_int4(x, 1, K, w, bias, y, N);
 #pragma once
 
 #include <algorithm>
@@ -16,22 +17,33 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/checks.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
-#include "eigenq/kernels/scalar/gemv_q4.hpp"
+#include "eigenq/kernels/scalar/gemv_int4.hpp"
 #include "eigenq/kernels/thread_split.hpp"
-#include "eigenq/kernels/x86_avx2/gemv_q4.hpp"
-#include "eigenq/kernels/x86_avx512/gemv_q4.hpp"
-#include "eigenq/kernels/arm_neon/gemv_q4.hpp"
+#include "eigenq/kernels/x86_avx2/gemv_int4.hpp"
+#include "eigenq/kernels/x86_avx512/gemv_int4.hpp"
+#include "eigenq/kernels/arm_neon/gemv_int4.hpp"
 
 namespace eigenq {
 namespace kernels {
 namespace detail {
 
+// The panel kernel of every row count (1..4), Path::panel<Rows>, in a table.
+template <class Path>
+void run_panel(int rows, const Int4PanelArgs& args) {
+  using Panel = void (*)(const Int4PanelArgs&);
+  static constexpr Panel panels[4] = {&Path::template panel<1>, &Path::template panel<2>,
+                                      &Path::template panel<3>, &Path::template panel<4>};
+  panels[rows - 1](args);
+}
+
 // Quantizes the activations once, then runs the path's panel kernel over the
 // weight panels (split over threads), four rows at a time.
 template <class Path>
-void gemv_q4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
+void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
                  float* y, Index ldy, int threads) {
   constexpr Index width = PackedInt4Weights::panel_width;
   const Index kp = w.padded_depth();
@@ -57,8 +69,8 @@ void gemv_q4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w,
   const auto work = [&](Index p_begin, Index p_end) {
     alignas(64) float tile[4 * width];
     for (Index r0 = 0; r0 < m; r0 += 4) {
-      Q4PanelArgs args;
-      args.rows = static_cast<int>(std::min<Index>(4, m - r0));
+      const int rows = static_cast<int>(std::min<Index>(4, m - r0));
+      Int4PanelArgs args;
       args.groups = groups;
       args.group_size = w.group_size();
       args.scale_type = w.scale_type();
@@ -72,9 +84,9 @@ void gemv_q4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w,
         args.panel = w.panel(p);
         args.width = w.panel_cols(p);
         args.bias = bias_data + n0;
-        Path::panel(args);
+        run_panel<Path>(rows, args);
         const Index valid = std::min(args.width, n - n0);
-        for (int r = 0; r < args.rows; ++r) {
+        for (int r = 0; r < rows; ++r) {
           std::memcpy(y + (r0 + r) * ldy + n0, tile + r * width, static_cast<std::size_t>(valid) * sizeof(float));
         }
       }
@@ -86,40 +98,15 @@ void gemv_q4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w,
 }  // namespace detail
 
 // y(m, n) = y[m * ldy + n] = sum_k x(m, k) W(n, k) + bias(n), computed as in
-// scalar/gemv_q4.hpp; x(m, k) = x[m * ldx + k]. `bias` holds N values or is null.
+// scalar/gemv_int4.hpp; x(m, k) = x[m * ldx + k]. `bias` holds N values or is null.
 // Any M works; rows go four at a time. y must not overlap x, W or bias.
-inline void gemv_q4(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
-                    float* y, Index ldy, int threads = 1) {
-  const Index k = w.depth();
-  const Index n = w.cols();
-  if (m < 0) raise<ShapeError>("gemv_q4: M = ", m, " must be >= 0");
-  if (m > 0 && k > 0 && x == nullptr) raise("gemv_q4: x is null but ", m, " x ", k);
-  if (m > 1 && ldx < k) raise<ShapeError>("gemv_q4: ldx = ", ldx, " is less than K = ", k);
-  if (m > 0 && n > 0 && y == nullptr) raise("gemv_q4: y is null but ", m, " x ", n);
-  if (m > 1 && ldy < n) raise<ShapeError>("gemv_q4: ldy = ", ldy, " is less than N = ", n);
-  if (threads < 1) raise("gemv_q4: threads = ", threads, " must be >= 1");
-  if (m == 0 || n == 0) return;
-  switch (active_isa()) {
-#if defined(EIGENQ_HAVE_AVX512VNNI)
-    case Isa::avx512vnni:
-      detail::gemv_q4_run<detail::GemvQ4PathAvx512Vnni>(x, m, ldx, w, bias, y, ldy, threads);
-      return;
-#endif
-#if defined(EIGENQ_HAVE_AVX2)
-    case Isa::avx512:  // AVX-512BW without VNNI: the AVX2 kernel (see x86_avx2/gemv_q4.hpp)
-    case Isa::avx2:
-      detail::gemv_q4_run<detail::GemvQ4PathAvx2>(x, m, ldx, w, bias, y, ldy, threads);
-      return;
-#endif
-#if defined(EIGENQ_HAVE_NEON)
-    case Isa::neon:
-      detail::gemv_q4_run<detail::GemvQ4PathNeon>(x, m, ldx, w, bias, y, ldy, threads);
-      return;
-#endif
-    default:
-      detail::gemv_q4_run<detail::GemvQ4PathScalar>(x, m, ldx, w, bias, y, ldy, threads);
-      return;
-  }
+inline void gemv_int4(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
+                      float* y, Index ldy, int threads = 1) {
+  detail::check_product("gemv_int4", m, w.depth(), w.cols(), {"x", "ldx", x, ldx}, {"y", "ldy", y, ldy}, threads);
+  if (m == 0 || w.cols() == 0) return;
+  dispatch<GemvInt4Path>([&](auto path) {
+    detail::gemv_int4_run<decltype(path)>(x, m, ldx, w, bias, y, ldy, threads);
+  });
 }
 
 }  // namespace kernels

@@ -1,9 +1,10 @@
-// int4 grouped GEMV (kernels/gemv_q4.hpp), its packing and the f16 helpers:
+// int4 grouped GEMV (kernels/gemv_int4.hpp), its packing and the f16 helpers:
 // f16 conversions against Eigen::half; the scalar path against a reference
 // written here from the definition and against double-precision x W^T within
-// the quantization error; every other ISA path the CPU supports, forced in
-// turn, against the scalar path bit for bit.
-#include "eigenq/kernels/gemv_q4.hpp"
+// the quantization error; every ISA path (kernels::all_isas, skipped with the
+// reason where this build or CPU lacks it), forced in turn, against the scalar
+// path bit for bit.
+#include "eigenq/kernels/gemv_int4.hpp"
 
 #include <Eigen/Core>
 #include <gtest/gtest.h>
@@ -16,10 +17,16 @@
 #include <string>
 #include <vector>
 
+#include "kernels/isa_test.hpp"
+#include "support/test_support.hpp"
+
 namespace {
 
 using eigenq::Index;
+using eigenq_test::same_bits;
 namespace k = eigenq::kernels;
+
+class GemvInt4Isa : public eigenq_test::IsaTest {};
 
 std::uint32_t float_bits(float f) {
   std::uint32_t u;
@@ -103,35 +110,17 @@ std::vector<float> make_x(Index m, Index ld, unsigned seed) {
   return x;
 }
 
-std::vector<k::Isa> simd_isas() {
-  std::vector<k::Isa> out;
-  for (k::Isa isa : {k::Isa::avx2, k::Isa::avx512, k::Isa::avx512vnni, k::Isa::neon}) {
-    if (k::supported(isa)) out.push_back(isa);
-  }
-  return out;
-}
-
 std::vector<float> run(k::Isa isa, const std::vector<float>& x, Index m, Index ldx,
                        const k::PackedInt4Weights& w, const float* bias, int threads = 1,
                        Index ldy_pad = 0) {
   const k::ScopedIsa scoped(isa);
   const Index ldy = w.cols() + ldy_pad;
   std::vector<float> y(static_cast<std::size_t>(std::max<Index>(1, m * ldy)), 77.0f);
-  k::gemv_q4(x.data(), m, ldx, w, bias, y.data(), ldy, threads);
+  k::gemv_int4(x.data(), m, ldx, w, bias, y.data(), ldy, threads);
   return y;
 }
 
-::testing::AssertionResult same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return ::testing::AssertionFailure() << "sizes differ";
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (float_bits(a[i]) != float_bits(b[i])) {
-      return ::testing::AssertionFailure() << "element " << i << ": " << a[i] << " vs " << b[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// The definition of scalar/gemv_q4.hpp, written again from its comment.
+// The definition of scalar/gemv_int4.hpp, written again from its comment.
 std::vector<float> reference(const std::vector<float>& x, Index m, Index ldx, const Weights& w,
                              k::ScaleType type, const float* bias) {
   const Index g_count = w.groups();
@@ -227,8 +216,8 @@ TEST(PackInt4Weights, RejectsBadArguments) {
 
 // ---- the product ----------------------------------------------------------------------------
 
-void check_shape(Index m, Index n, Index kk, Index group, k::ScaleType type, bool with_bias, unsigned seed,
-                 Index ldx_pad = 0) {
+void check_shape(k::Isa isa, Index m, Index n, Index kk, Index group, k::ScaleType type, bool with_bias,
+                 unsigned seed, Index ldx_pad = 0) {
   const Weights w = make_weights(n, kk, group, seed);
   const auto packed = pack(w, type);
   const Index ldx = kk + ldx_pad;
@@ -239,43 +228,41 @@ void check_shape(Index m, Index n, Index kk, Index group, k::ScaleType type, boo
   const auto expected = run(k::Isa::scalar, x, m, ldx, packed, b);
   ASSERT_TRUE(same_bits(reference(x, m, ldx, w, type, b), expected))
       << "scalar vs reference " << m << "x" << n << "x" << kk << " G" << group;
-  for (k::Isa isa : simd_isas()) {
-    ASSERT_TRUE(same_bits(expected, run(isa, x, m, ldx, packed, b)))
-        << k::to_string(isa) << " " << m << "x" << n << "x" << kk << " G" << group
-        << (type == k::ScaleType::f16 ? " f16" : " f32") << (with_bias ? " bias" : "");
-  }
+  ASSERT_TRUE(same_bits(expected, run(isa, x, m, ldx, packed, b)))
+      << k::to_string(isa) << " " << m << "x" << n << "x" << kk << " G" << group
+      << (type == k::ScaleType::f16 ? " f16" : " f32") << (with_bias ? " bias" : "");
 }
 
-TEST(GemvQ4, EveryChannelCount) {
+TEST_P(GemvInt4Isa, EveryChannelCount) {
   for (Index n = 1; n <= 70; ++n) {
-    check_shape(1, n, 64, 32, k::ScaleType::f16, n % 2 == 0, static_cast<unsigned>(n));
-    check_shape(3, n, 40, 32, k::ScaleType::f32, n % 3 == 0, static_cast<unsigned>(100 + n));
+    check_shape(isa(), 1, n, 64, 32, k::ScaleType::f16, n % 2 == 0, static_cast<unsigned>(n));
+    check_shape(isa(), 3, n, 40, 32, k::ScaleType::f32, n % 3 == 0, static_cast<unsigned>(100 + n));
     if (HasFatalFailure()) return;
   }
 }
 
-TEST(GemvQ4, EveryDepthAndGroupTail) {
+TEST_P(GemvInt4Isa, EveryDepthAndGroupTail) {
   for (Index kk = 1; kk <= 300; kk += (kk < 70 ? 1 : 13)) {
-    check_shape(1, 40, kk, 32, k::ScaleType::f32, true, static_cast<unsigned>(kk));
-    check_shape(2, 17, kk, 128, k::ScaleType::f16, false, static_cast<unsigned>(500 + kk));
+    check_shape(isa(), 1, 40, kk, 32, k::ScaleType::f32, true, static_cast<unsigned>(kk));
+    check_shape(isa(), 2, 17, kk, 128, k::ScaleType::f16, false, static_cast<unsigned>(500 + kk));
     if (HasFatalFailure()) return;
   }
 }
 
-TEST(GemvQ4, RowCountsGroupSizesAndScaleTypes) {
+TEST_P(GemvInt4Isa, RowCountsGroupSizesAndScaleTypes) {
   for (Index m = 1; m <= 9; ++m) {
     for (Index group : {32, 128}) {
       for (auto type : {k::ScaleType::f32, k::ScaleType::f16}) {
-        check_shape(m, 130, 384, group, type, m % 2 == 1, static_cast<unsigned>(m * 10 + group), m % 3);
+        check_shape(isa(), m, 130, 384, group, type, m % 2 == 1, static_cast<unsigned>(m * 10 + group), m % 3);
         if (HasFatalFailure()) return;
       }
     }
   }
 }
 
-TEST(GemvQ4, LargeShape) { check_shape(1, 1000, 2048, 32, k::ScaleType::f16, true, 9); }
+TEST_P(GemvInt4Isa, LargeShape) { check_shape(isa(), 1, 1000, 2048, 32, k::ScaleType::f16, true, 9); }
 
-TEST(GemvQ4, ExtremeCodesAndActivations) {
+TEST_P(GemvInt4Isa, ExtremeCodesAndActivations) {
   Weights w = make_weights(70, 256, 32, 3);
   for (std::size_t i = 0; i < w.codes.size(); ++i) w.codes[i] = i % 3 == 0 ? -8 : 7;
   for (auto type : {k::ScaleType::f32, k::ScaleType::f16}) {
@@ -289,13 +276,11 @@ TEST(GemvQ4, ExtremeCodesAndActivations) {
     for (std::size_t i = 96; i < 128; ++i) x[i] = 0.0f;
     const auto expected = run(k::Isa::scalar, x, 2, 256, packed, nullptr);
     ASSERT_TRUE(same_bits(reference(x, 2, 256, w, type, nullptr), expected));
-    for (k::Isa isa : simd_isas()) {
-      ASSERT_TRUE(same_bits(expected, run(isa, x, 2, 256, packed, nullptr))) << k::to_string(isa);
-    }
+    ASSERT_TRUE(same_bits(expected, run(isa(), x, 2, 256, packed, nullptr))) << k::to_string(isa());
   }
 }
 
-TEST(GemvQ4, NonFiniteActivationsAreTotal) {
+TEST_P(GemvInt4Isa, NonFiniteActivationsAreTotal) {
   const Weights w = make_weights(40, 128, 32, 4);
   const auto packed = pack(w, k::ScaleType::f16);
   auto x = make_x(1, 128, 5);
@@ -304,7 +289,7 @@ TEST(GemvQ4, NonFiniteActivationsAreTotal) {
   x[70] = -std::numeric_limits<float>::signaling_NaN();
   const auto expected = run(k::Isa::scalar, x, 1, 128, packed, nullptr);
   ASSERT_TRUE(same_bits(reference(x, 1, 128, w, k::ScaleType::f16, nullptr), expected));
-  for (k::Isa isa : simd_isas()) ASSERT_TRUE(same_bits(expected, run(isa, x, 1, 128, packed, nullptr)));
+  ASSERT_TRUE(same_bits(expected, run(isa(), x, 1, 128, packed, nullptr)));
   EXPECT_TRUE(std::isnan(expected[0]));  // the infinite group poisons the sum
   x[40] = 0.5f;                          // without it the NaNs only drop out
   const auto finite = run(k::Isa::scalar, x, 1, 128, packed, nullptr);
@@ -312,7 +297,7 @@ TEST(GemvQ4, NonFiniteActivationsAreTotal) {
 }
 
 // The quantized product stays within its error bound of the float product.
-TEST(GemvQ4, CloseToTheFloatProduct) {
+TEST(GemvInt4, CloseToTheFloatProduct) {
   const Index n = 50, kk = 320;
   const Weights w = make_weights(n, kk, 32, 6);
   const auto packed = pack(w, k::ScaleType::f32);
@@ -335,14 +320,14 @@ TEST(GemvQ4, CloseToTheFloatProduct) {
   }
 }
 
-TEST(GemvQ4, ThreadsUnalignedPointersAndStrides) {
+TEST_P(GemvInt4Isa, ThreadsUnalignedPointersAndStrides) {
   const Weights w = make_weights(300, 200, 32, 8);
   const auto packed = pack(w, k::ScaleType::f16);
   const auto x = make_x(3, 203, 9);
   std::vector<float> bias(300, 0.25f);
   const auto expected = run(k::Isa::scalar, x, 3, 203, packed, bias.data(), 1, 5);
-  for (k::Isa isa : {k::Isa::scalar, k::Isa::avx2, k::Isa::avx512, k::Isa::avx512vnni, k::Isa::neon}) {
-    if (!k::supported(isa)) continue;
+  {
+    const k::Isa isa = this->isa();
     for (int threads : {1, 2, 3, 16}) {
       ASSERT_TRUE(same_bits(expected, run(isa, x, 3, 203, packed, bias.data(), threads, 5)))
           << k::to_string(isa) << " threads " << threads;
@@ -352,7 +337,7 @@ TEST(GemvQ4, ThreadsUnalignedPointersAndStrides) {
     std::vector<float> xs(x.size() + 1);
     std::copy(x.begin(), x.end(), xs.begin() + 1);
     std::vector<float> y(3 * 305 + 1, 77.0f);
-    k::gemv_q4(xs.data() + 1, 3, 203, packed, bias.data(), y.data() + 1, 305);
+    k::gemv_int4(xs.data() + 1, 3, 203, packed, bias.data(), y.data() + 1, 305);
     for (Index i = 0; i < 3; ++i) {
       for (Index j = 0; j < 305; ++j) {
         const float got = y[static_cast<std::size_t>(1 + i * 305 + j)];
@@ -367,17 +352,19 @@ TEST(GemvQ4, ThreadsUnalignedPointersAndStrides) {
   }
 }
 
-TEST(GemvQ4, RejectsBadArguments) {
+TEST(GemvInt4, RejectsBadArguments) {
   const Weights w = make_weights(5, 64, 32, 1);
   const auto packed = pack(w, k::ScaleType::f32);
   std::vector<float> x(128), y(10);
-  EXPECT_THROW(k::gemv_q4(x.data(), -1, 64, packed, nullptr, y.data(), 5), eigenq::ShapeError);
-  EXPECT_THROW(k::gemv_q4(x.data(), 2, 63, packed, nullptr, y.data(), 5), eigenq::ShapeError);
-  EXPECT_THROW(k::gemv_q4(x.data(), 2, 64, packed, nullptr, y.data(), 4), eigenq::ShapeError);
-  EXPECT_THROW(k::gemv_q4(nullptr, 2, 64, packed, nullptr, y.data(), 5), eigenq::InvalidArgument);
-  EXPECT_THROW(k::gemv_q4(x.data(), 2, 64, packed, nullptr, nullptr, 5), eigenq::InvalidArgument);
-  EXPECT_THROW(k::gemv_q4(x.data(), 2, 64, packed, nullptr, y.data(), 5, 0), eigenq::InvalidArgument);
-  EXPECT_NO_THROW(k::gemv_q4(nullptr, 0, 64, packed, nullptr, nullptr, 5));
+  EXPECT_THROW(k::gemv_int4(x.data(), -1, 64, packed, nullptr, y.data(), 5), eigenq::ShapeError);
+  EXPECT_THROW(k::gemv_int4(x.data(), 2, 63, packed, nullptr, y.data(), 5), eigenq::ShapeError);
+  EXPECT_THROW(k::gemv_int4(x.data(), 2, 64, packed, nullptr, y.data(), 4), eigenq::ShapeError);
+  EXPECT_THROW(k::gemv_int4(nullptr, 2, 64, packed, nullptr, y.data(), 5), eigenq::InvalidArgument);
+  EXPECT_THROW(k::gemv_int4(x.data(), 2, 64, packed, nullptr, nullptr, 5), eigenq::InvalidArgument);
+  EXPECT_THROW(k::gemv_int4(x.data(), 2, 64, packed, nullptr, y.data(), 5, 0), eigenq::InvalidArgument);
+  EXPECT_NO_THROW(k::gemv_int4(nullptr, 0, 64, packed, nullptr, nullptr, 5));
 }
+
+EIGENQ_INSTANTIATE_FOR_ALL_ISAS(GemvInt4Isa);
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Scalar int4 grouped GEMV: the definitions every SIMD path reproduces bit for bit.
+// Scalar int4 grouped GEMV (GemvInt4Path<Isa::scalar>): the definitions every SIMD path
+// reproduces bit for bit.
 //
 // Activations (each row of x, K floats) are quantized per group of G, the
 // weights' group size (llama.cpp's Q8_0 does this per 32):
@@ -20,6 +21,7 @@
 #include <cstring>
 
 #include "eigenq/core/types.hpp"
+#include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/float16.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
 
@@ -27,9 +29,9 @@ namespace eigenq {
 namespace kernels {
 namespace detail {
 
-// The arguments of one panel: `rows` (1..4) activation rows against one weight panel.
-struct Q4PanelArgs {
-  int rows = 0;
+// The arguments of one panel: Rows (1..4, a template argument of the panel kernel) activation
+// rows against one weight panel.
+struct Int4PanelArgs {
   const std::uint8_t* panel = nullptr;
   Index width = 0;        // 16, 32, 48 or 64
   Index groups = 0;
@@ -41,6 +43,16 @@ struct Q4PanelArgs {
   const std::int32_t* sums = nullptr;  // row r's group sums at sums + r * groups
   const float* bias = nullptr;     // width values (zeros when the caller gave none)
   float* out = nullptr;            // row r at out + r * 64
+
+  // The same panel for the rows from r0 on.
+  Int4PanelArgs from_row(int r0) const {
+    Int4PanelArgs rest = *this;
+    rest.q += r0 * q_stride;
+    rest.d += r0 * groups;
+    rest.sums += r0 * groups;
+    rest.out += r0 * 64;
+    return rest;
+  }
 };
 
 inline std::int8_t quantize_activation_value(float v) {
@@ -79,10 +91,10 @@ inline void quantize_activations_scalar(const float* x, Index k, Index group_siz
   }
 }
 
-inline void gemv_q4_panel_scalar(const Q4PanelArgs& a) {
+inline void gemv_int4_panel_scalar(const Int4PanelArgs& a, int rows) {
   const Index w = a.width;
   const Index record = a.group_size * w / 2 + w * (a.scale_type == ScaleType::f32 ? 4 : 2);
-  for (int r = 0; r < a.rows; ++r) {
+  for (int r = 0; r < rows; ++r) {
     const std::int8_t* q = a.q + r * a.q_stride;
     for (Index c = 0; c < w; ++c) {
       float acc = 0.0f;
@@ -111,14 +123,19 @@ inline void gemv_q4_panel_scalar(const Q4PanelArgs& a) {
   }
 }
 
-struct GemvQ4PathScalar {
-  static void quantize_activations(const float* x, Index k, Index group_size, Index groups,
-                                   std::int8_t* q, float* d, std::int32_t* sums) {
-    quantize_activations_scalar(x, k, group_size, groups, q, d, sums);
+}  // namespace detail
+
+template <>
+struct GemvInt4Path<Isa::scalar> {
+  static void quantize_activations(const float* x, Index k, Index group_size, Index groups, std::int8_t* q,
+                                   float* d, std::int32_t* sums) {
+    detail::quantize_activations_scalar(x, k, group_size, groups, q, d, sums);
   }
-  static void panel(const Q4PanelArgs& a) { gemv_q4_panel_scalar(a); }
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    detail::gemv_int4_panel_scalar(a, Rows);
+  }
 };
 
-}  // namespace detail
 }  // namespace kernels
 }  // namespace eigenq

@@ -1,0 +1,53 @@
+// The one dispatch point: the active ISA (isa.hpp) becomes the path type of a kernel family.
+//
+// A kernel family is a class template over Isa that each ISA folder specializes with its
+// code (ruy's Path, simdjson's implementations): ElementwisePath (quantize, dequantize,
+// requantize, int4 packing, the GEMM output stages), GemmPath (the int8 GEMM micro-kernel)
+// and GemvInt4Path (the int4 GEMV). A path may reuse another's code by deriving from it,
+// e.g. ElementwisePath<Isa::avx512vnni> is the AVX-512 one. The family headers
+// (elementwise.hpp, gemm.hpp, gemv_int4.hpp) check arguments once, then call
+//   dispatch<Family>([&](auto path) { decltype(path)::kernel(...); });
+// docs/architecture.md ("Adding an ISA") lists what a new ISA adds.
+#pragma once
+
+#include "eigenq/kernels/isa.hpp"
+
+namespace eigenq {
+namespace kernels {
+
+template <Isa>
+struct ElementwisePath;
+template <Isa>
+struct GemmPath;
+template <Isa>
+struct GemvInt4Path;
+
+namespace detail {
+
+// f(Family<I>{}) when this build compiles I. The other branch is never taken (active_isa()
+// names a compiled path) but keeps the switch below free of #if.
+template <template <Isa> class Family, Isa I, class F>
+void call_path(F& f) {
+  if constexpr (compiled(I)) {
+    f(Family<I>{});
+  } else {
+    f(Family<Isa::scalar>{});
+  }
+}
+
+}  // namespace detail
+
+// Runs f with the path of the active ISA: one line per ISA.
+template <template <Isa> class Family, class F>
+void dispatch(F&& f) {
+  switch (active_isa()) {
+    case Isa::scalar: return detail::call_path<Family, Isa::scalar>(f);
+    case Isa::avx2: return detail::call_path<Family, Isa::avx2>(f);
+    case Isa::avx512: return detail::call_path<Family, Isa::avx512>(f);
+    case Isa::avx512vnni: return detail::call_path<Family, Isa::avx512vnni>(f);
+    case Isa::neon_dotprod: return detail::call_path<Family, Isa::neon_dotprod>(f);
+  }
+}
+
+}  // namespace kernels
+}  // namespace eigenq

@@ -1,0 +1,159 @@
+// AVX-512 int4 grouped GEMV: the VNNI panel kernel and, for the avx512 path without VNNI,
+// the AVX2 kernel (x86_avx2/gemv_int4.hpp: the product is memory-bound there and that kernel
+// keeps up). Bit for bit the definitions in scalar/gemv_int4.hpp; the activation
+// quantization is generic/gemv_int4-inl.hpp's.
+//
+// A 64-byte block of a group record is 16 channels x (4 k in the low nibbles,
+// the next 4 k in the high ones). AND 0x0F and a 16-bit shift by 4 (then AND)
+// give two vectors of unsigned bytes 0..15 = code + 8, which vpdpbusd
+// multiplies by a broadcast quad of int8 activations, adding into int32 lanes
+// (one channel each, exact). isum = lanes - 8 * sum_q then removes the offset.
+// The group's float update is the scalar fma, lane by lane.
+#pragma once
+
+#include "eigenq/kernels/isa.hpp"
+
+#if defined(EIGENQ_HAVE_AVX512)
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "eigenq/core/types.hpp"
+#include "eigenq/kernels/dispatch.hpp"
+#include "eigenq/kernels/packed_int4_weights.hpp"
+#include "eigenq/kernels/scalar/gemv_int4.hpp"
+#include "eigenq/kernels/x86_avx2/gemv_int4.hpp"
+#include "eigenq/kernels/x86_avx512/vector.hpp"
+
+
+EIGENQ_AVX512_DIAGNOSTICS_BEGIN
+
+#define EIGENQ_GENERIC_NAMESPACE x86_avx512
+#define EIGENQ_TARGET EIGENQ_TARGET_AVX512
+#include "eigenq/kernels/generic/gemv_int4-inl.hpp"
+
+namespace eigenq::kernels::x86_avx512 {
+
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+
+// Blocks 16-channel blocks starting at block b0, for Rows rows. One row keeps
+// separate low- and high-nibble accumulators: twice the independent chains.
+template <int Rows, int Blocks>
+EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
+  constexpr bool split = Rows == 1;
+  const Index nb = a.width / 16;
+  const Index record = a.group_size * a.width / 2 + a.width * (a.scale_type == ScaleType::f32 ? 4 : 2);
+  const Index octets = a.group_size / 8;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 facc[Rows][Blocks];
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int b = 0; b < Blocks; ++b) facc[r][b] = _mm512_setzero_ps();
+  }
+  for (Index g = 0; g < a.groups; ++g) {
+    const std::uint8_t* rec = a.panel + g * record;
+    __m512i acc[Rows][Blocks];
+    __m512i acc_hi[split ? 1 : Rows][split ? Blocks : 1];
+#pragma GCC unroll 4
+    for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+      for (int b = 0; b < Blocks; ++b) acc[r][b] = _mm512_setzero_si512();
+    }
+    if constexpr (split) {
+#pragma GCC unroll 4
+      for (int b = 0; b < Blocks; ++b) acc_hi[0][b] = _mm512_setzero_si512();
+    }
+    for (Index o = 0; o < octets; ++o) {
+      __m512i x_lo[Rows], x_hi[Rows];
+#pragma GCC unroll 4
+      for (int r = 0; r < Rows; ++r) broadcast_octet(a, r, g, o, x_lo[r], x_hi[r]);
+      const std::uint8_t* block = rec + (o * nb + b0) * 64;
+#pragma GCC unroll 4
+      for (int b = 0; b < Blocks; ++b) {
+        const __m512i v = _mm512_loadu_si512(block + 64 * b);
+        const __m512i w_lo = _mm512_and_si512(v, low4);
+        const __m512i w_hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+#pragma GCC unroll 4
+        for (int r = 0; r < Rows; ++r) {
+          acc[r][b] = dot_u8s8(acc[r][b], w_lo, x_lo[r]);
+          if constexpr (split) {
+            acc_hi[0][b] = dot_u8s8(acc_hi[0][b], w_hi, x_hi[r]);
+          } else {
+            acc[r][b] = dot_u8s8(acc[r][b], w_hi, x_hi[r]);
+          }
+        }
+      }
+    }
+    const std::uint8_t* scales = rec + a.group_size * a.width / 2;
+    const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
+    __m512 s[Blocks];
+#pragma GCC unroll 4
+    for (int b = 0; b < Blocks; ++b) s[b] = load_scales(scales + 16 * (b0 + b) * scale_bytes, a.scale_type);
+#pragma GCC unroll 4
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 dq = _mm512_set1_ps(a.d[r * a.groups + g]);
+      const __m512i offset = _mm512_set1_epi32(8 * a.sums[r * a.groups + g]);
+#pragma GCC unroll 4
+      for (int b = 0; b < Blocks; ++b) {
+        __m512i isum = acc[r][b];
+        if constexpr (split) isum = _mm512_add_epi32(isum, acc_hi[0][b]);
+        isum = _mm512_sub_epi32(isum, offset);
+        facc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(s[b], dq), _mm512_cvtepi32_ps(isum), facc[r][b]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 4
+    for (int b = 0; b < Blocks; ++b) {
+      const Index col = 16 * (b0 + b);
+      _mm512_storeu_ps(a.out + r * 64 + col, _mm512_add_ps(facc[r][b], _mm512_loadu_ps(a.bias + col)));
+    }
+  }
+}
+
+template <int Rows, int MaxBlocks>
+EIGENQ_TARGET_AVX512VNNI void int4_panel(const Int4PanelArgs& a) {
+  const Index nb = a.width / 16;
+  for (Index b0 = 0; b0 < nb; b0 += MaxBlocks) {
+    switch (nb - b0 < MaxBlocks ? nb - b0 : MaxBlocks) {
+      case 1: int4_pass<Rows, 1>(a, b0); break;
+      case 2: int4_pass<Rows, 2>(a, b0); break;
+      case 3:
+        if constexpr (MaxBlocks >= 3) int4_pass<Rows, 3>(a, b0);
+        break;
+      default:
+        if constexpr (MaxBlocks >= 4) int4_pass<Rows, 4>(a, b0);
+        break;
+    }
+  }
+}
+
+#endif  // EIGENQ_HAVE_AVX512VNNI
+
+}  // namespace eigenq::kernels::x86_avx512
+
+namespace eigenq::kernels {
+
+template <>
+struct GemvInt4Path<Isa::avx512> : GemvInt4Path<Isa::avx2> {};
+
+#if defined(EIGENQ_HAVE_AVX512VNNI)
+// Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-4 rows x 2 blocks.
+template <>
+struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    x86_avx512::int4_panel<Rows, (Rows <= 2 ? 4 : 2)>(a);
+  }
+};
+#endif
+
+}  // namespace eigenq::kernels
+
+EIGENQ_AVX512_DIAGNOSTICS_END
+
+#endif  // EIGENQ_HAVE_AVX512

@@ -1,13 +1,15 @@
 // eigenq: quantize model files and see what it costs.
 //
-//   eigenq quantize IN OUT.safetensors [scheme options] [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N]
-//                   [--report FILE.json] [--quiet]
+//   eigenq quantize IN OUT.safetensors [scheme options] [method options] [--include RE] [--exclude RE]
+//                   [--quantize-vectors] [--jobs N] [--report FILE.json] [--quiet]
 //   eigenq quantize IN OUT.gguf --type TYPE [--type-for REGEX=TYPE]... [--imatrix FILE] [--metadata FILE.json]
 //                   [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--report FILE.json] [--quiet]
 //   eigenq dequantize IN OUT [--jobs N] [--quiet]
-//   eigenq report IN [scheme options | --type TYPE [--type-for REGEX=TYPE]... [--imatrix FILE]] [--include RE]
-//                 [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
+//   eigenq report IN [scheme options [method options] | --type TYPE [--type-for REGEX=TYPE]... [--imatrix FILE]]
+//                 [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
 //   eigenq inspect FILE [--json]
+// method options: --method rtn|gptq|awq|weighted, --calibration-stats FILE, --imatrix FILE
+//                 (for weighted), --allow-missing-stats
 //
 // IN is .safetensors, .npy or .gguf; the output format follows OUT's extension (.gguf: ggml's
 // types, --type; otherwise eigenq's quantized safetensors, the scheme options).
@@ -97,9 +99,11 @@ void add_ggml_options(CLI::App* cmd, eigenq_cli::GgufOptions& g, bool writes) {
                   "REGEX=TYPE: tensors whose name matches REGEX get TYPE instead (repeatable; the first match wins)")
       ->allow_extra_args(false)
       ->take_all();
+  // One --imatrix for both paths: check_output_mode hands it to --method weighted outside GGUF.
   cmd->add_option("--imatrix", g.imatrix,
-                  "llama.cpp importance matrix (GGUF imatrix or legacy .dat): each tensor's entry is passed to the "
-                  "quantizer as llama-quantize passes it");
+                  "llama.cpp importance matrix (GGUF imatrix or legacy .dat): with ggml types each tensor's entry is "
+                  "passed to the quantizer as llama-quantize passes it; with eigenq's schemes it is the statistics of "
+                  "--method weighted");
   if (writes) {
     cmd->add_option("--metadata", g.metadata,
                     "JSON object of GGUF keys to add or override (null removes one); see docs/gguf.md for the types");
@@ -110,8 +114,7 @@ void add_ggml_options(CLI::App* cmd, eigenq_cli::GgufOptions& g, bool writes) {
 void check_output_mode(eigenq_cli::QuantizeArgs& a, const SchemeFlags& f, bool writes) {
   using eigenq_cli::UsageError;
   a.scheme_flags_given = f.given();
-  const bool ggml_options = !a.gguf.type.empty() || !a.gguf.type_for.empty() || !a.gguf.imatrix.empty() ||
-                            !a.gguf.metadata.empty();
+  const bool ggml_options = !a.gguf.type.empty() || !a.gguf.type_for.empty() || !a.gguf.metadata.empty();
   const bool gguf_out = writes && eigenq_cli::is_gguf_path(a.out);
   if (gguf_out || (!writes && !a.gguf.type.empty())) {
     if (!a.scheme_flags_given.empty()) {
@@ -122,8 +125,16 @@ void check_output_mode(eigenq_cli::QuantizeArgs& a, const SchemeFlags& f, bool w
     if (a.gguf.type.empty()) {
       throw UsageError("OUT '" + a.out + "' is a GGUF file: give its ggml type with --type (e.g. --type q8_0, --type q4_K)");
     }
+    if (!a.method.is_rtn() || !a.method.calibration_stats.empty() || a.method.allow_missing_stats) {
+      throw UsageError(std::string("--method, --calibration-stats and --allow-missing-stats apply to eigenq's schemes ") +
+                       (writes ? "(a .safetensors OUT)" : "(without --type)") +
+                       "; for ggml types, --imatrix gives llama.cpp's importance-weighted quantization");
+    }
     return;
   }
+  // Outside GGUF an importance matrix is the statistics of --method weighted.
+  a.method.imatrix = std::move(a.gguf.imatrix);
+  a.gguf.imatrix.clear();
   if (ggml_options) {
     const char* which = !a.gguf.type.empty() ? "--type" : !a.gguf.type_for.empty() ? "--type-for"
                         : !a.gguf.imatrix.empty() ? "--imatrix" : "--metadata";
@@ -133,6 +144,19 @@ void check_output_mode(eigenq_cli::QuantizeArgs& a, const SchemeFlags& f, bool w
     }
     throw UsageError(std::string(which) + " needs --type TYPE (the ggml type to report on)");
   }
+}
+
+void add_method_options(CLI::App* cmd, eigenq_cli::MethodOptions& m) {
+  cmd->add_option("--method", m.method,
+                  "how the codes of each matrix [out, in] are chosen: rtn (round to nearest), gptq, awq or weighted "
+                  "(importance-weighted rounding); all but rtn read calibration statistics")
+      ->default_val("rtn");
+  cmd->add_option("--calibration-stats", m.calibration_stats,
+                  "statistics of every matrix's input (docs/calibration_stats.md; examples/python/collect_stats.py "
+                  "writes them): gptq needs the Hessian, awq the Hessian, in_abs_sum and count, weighted in_sum2");
+  cmd->add_flag("--allow-missing-stats", m.allow_missing_stats,
+                "round to nearest the matrices the statistics do not cover (the summary lists them) instead of "
+                "failing");
 }
 
 constexpr const char* quantize_vectors_help =
@@ -195,6 +219,7 @@ int main(int argc, char** argv) {
       ->required();
   add_scheme_options(q, quantize.scheme, quantize_flags);
   add_ggml_options(q, quantize.gguf, true);
+  add_method_options(q, quantize.method);
   q->add_option("--include", quantize.include, "quantize only tensors whose name matches this regex");
   q->add_option("--exclude", quantize.exclude, "never quantize tensors whose name matches this regex (copied as they are)");
   q->add_flag("--quantize-vectors", quantize.quantize_vectors, quantize_vectors_help);
@@ -212,6 +237,7 @@ int main(int argc, char** argv) {
   r->add_option("IN", report.in, "input .safetensors, .gguf or .npy")->required();
   add_scheme_options(r, report.scheme, report_flags);
   add_ggml_options(r, report.gguf, false);
+  add_method_options(r, report.method);
   r->add_option("--include", report.include, "only tensors whose name matches this regex");
   r->add_option("--exclude", report.exclude, "leave out tensors whose name matches this regex");
   r->add_flag("--quantize-vectors", report.quantize_vectors, quantize_vectors_help);
@@ -245,6 +271,7 @@ int main(int argc, char** argv) {
       command = "eigenq quantize";
       check_output_mode(quantize, quantize_flags, true);
       finish_scheme_options(quantize.scheme, quantize_flags);
+      quantize.method.validate(quantize.scheme);
       check_jobs(quantize.jobs);
       return eigenq_cli::run_quantize(quantize);
     }
@@ -257,6 +284,7 @@ int main(int argc, char** argv) {
       command = "eigenq report";
       check_output_mode(report, report_flags, false);
       finish_scheme_options(report.scheme, report_flags);
+      report.method.validate(report.scheme);
       check_jobs(report.jobs);
       return eigenq_cli::run_report(report);
     }

@@ -5,6 +5,8 @@
 // copied through, and the summary says which floats were kept and why. quantize streams the result into OUT
 // (laid out before any data is written, so threads write disjoint ranges and
 // the file is the same for any --jobs); report only measures the error.
+// --method gptq|awq|weighted chooses the codes of the matrices from calibration statistics
+// (method.hpp); rtn, round to nearest, is the default.
 #pragma once
 
 #include <cmath>
@@ -30,6 +32,7 @@
 #include "gguf_quantize_command.hpp"
 #include "input_model.hpp"
 #include "jobs.hpp"
+#include "method.hpp"
 #include "progress.hpp"
 #include "scheme.hpp"
 
@@ -39,6 +42,7 @@ struct QuantizeArgs {
   std::string in;
   std::string out;  // empty for report
   SchemeOptions scheme;
+  MethodOptions method;
   std::string include;
   std::string exclude;
   bool quantize_vectors = false;  // also tensors of rank 0 and 1
@@ -75,6 +79,8 @@ struct TensorOutcome {
   std::string scheme = "copy";
   int bits = 0;
   std::string granularity = "-";
+  std::string method = "-";        // rtn, gptq, awq or weighted for a quantized tensor
+  std::string method_fallback;     // why a tensor got rtn instead of --method (empty if it did not)
   std::uint64_t bytes_before = 0;
   std::uint64_t bytes_after = 0;
   bool has_metrics = false;
@@ -167,6 +173,9 @@ inline nlohmann::ordered_json report_json(const std::string& in, const std::vect
     j["scheme"] = t.scheme;
     j["bits"] = t.bits;
     j["granularity"] = t.granularity;
+    if (t.quantized) j["method"] = t.method;
+    else j["method"] = nullptr;
+    if (!t.method_fallback.empty()) j["method_fallback"] = t.method_fallback;
     if (t.quantized) j["copied_because"] = nullptr;
     else j["copied_because"] = to_string(t.copied_because);
     const nlohmann::ordered_json m = detail::metrics_json(t);
@@ -215,7 +224,8 @@ inline std::string summary_table(const std::vector<TensorOutcome>& outcomes, boo
   right.push_back(true);
   Table table(header, right);
   for (const TensorOutcome& t : outcomes) {
-    const std::string scheme = t.quantized ? t.scheme : t.scheme + " (" + to_string(t.copied_because) + ")";
+    std::string scheme = t.quantized ? t.scheme : t.scheme + " (" + to_string(t.copied_because) + ")";
+    if (t.quantized && t.method != "rtn") scheme += " " + t.method;
     std::vector<std::string> row{t.name, eigenq::to_string(t.shape), t.dtype_name, scheme,
                                  std::to_string(t.bits), t.granularity};
     if (with_metrics) {
@@ -281,6 +291,29 @@ inline std::string kept_in_float_lines(const std::vector<TensorOutcome>& outcome
   return out;
 }
 
+// "rounded to nearest: ..." lines for the tensors that did not get --method, one per reason.
+inline std::string method_fallback_lines(const std::vector<TensorOutcome>& outcomes, const MethodOptions& m) {
+  if (m.is_rtn()) return "";
+  constexpr std::size_t max_names = 8;
+  std::map<std::string, std::vector<std::string>> by_reason;
+  std::size_t with_method = 0;
+  for (const TensorOutcome& t : outcomes) {
+    if (!t.quantized) continue;
+    if (t.method_fallback.empty()) ++with_method;
+    else by_reason[t.method_fallback].push_back(t.name);
+  }
+  std::string out = "method " + m.method + ": " + std::to_string(with_method) + (with_method == 1 ? " tensor" : " tensors") +
+                    " with statistics from " + m.stats_path() + "\n";
+  for (const auto& [reason, names] : by_reason) {
+    std::string list;
+    for (std::size_t k = 0; k < names.size() && k < max_names; ++k) list += (k > 0 ? ", " : "") + names[k];
+    if (names.size() > max_names) list += ", ... (" + std::to_string(names.size() - max_names) + " more)";
+    out += "rounded to nearest instead: " + std::to_string(names.size()) + (names.size() == 1 ? " tensor, " : " tensors, ") +
+           reason + " (" + list + ")\n";
+  }
+  return out;
+}
+
 // The shared pipeline: plans, (writes,) measures. Returns one outcome per input tensor.
 inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool write_output, bool measure) {
   namespace io = eigenq::io;
@@ -304,6 +337,18 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
   }
   const auto& tensors = in.tensors();
   const std::size_t n = tensors.size();
+
+  // The statistics of --method, checked against the input's float matrices before anything
+  // is written: a NAME that is no matrix of IN, or of another width, is an error.
+  eigenq::io::CalibrationStatsMap stats;
+  if (!a.method.is_rtn()) {
+    std::map<std::string, Index> matrices;
+    for (const InputTensor& t : tensors) {
+      if (io::converts_to_float(t.dtype) && t.shape.size() == 2) matrices[t.name] = t.shape[1];
+    }
+    stats = load_method_stats(a.method, matrices);
+  }
+  std::vector<const eigenq::CalibrationStats*> tensor_stats(n, nullptr);  // the tensors --method quantizes
 
   // Plan: which tensors are quantized, the granularity of each, every output entry.
   std::vector<TensorOutcome> outcomes(n);
@@ -349,13 +394,36 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
       entries.push_back({t.name, t.dtype, t.shape});
       continue;
     }
+    o.method = "rtn";
+    if (!a.method.is_rtn()) {
+      const auto it = stats.find(t.name);
+      if (t.shape.size() != 2) {
+        o.method_fallback = "not a matrix [out, in]";
+      } else if (it == stats.end() || !has_method_fields(a.method.method, it->second)) {
+        const std::string why = it == stats.end() ? std::string("no statistics")
+                                                  : std::string("statistics without ") + method_fields(a.method.method);
+        if (!a.method.allow_missing_stats) {
+          throw eigenq::Error(a.in + ": tensor '" + t.name + "': " + why + " in " + a.method.stats_path() + " for --method " +
+                              a.method.method + " (--allow-missing-stats rounds such tensors to nearest)");
+        }
+        o.method_fallback = why;
+      } else {
+        o.method = a.method.method;
+        tensor_stats[i] = &it->second;
+      }
+    }
     try {
       granularity[i] = a.scheme.granularity_for(t.shape);
       // Double quantization applies to the tensors that really get groups (not to scalars).
       double_quant[i] = granularity[i].kind == eigenq::Granularity::Kind::group ? a.scheme.double_quant : 0;
+      nlohmann::ordered_json tensor_extra = extra;
+      if (tensor_stats[i] != nullptr) {
+        tensor_extra["method"] = o.method;
+        if (o.method == "awq") tensor_extra["input_scale"] = t.name + ".input_scale";
+      }
       const io::QuantizedPlan plan = with_policy(a.scheme, [&](const auto& policy) {
         return io::plan_quantized(t.name, policy, t.shape, granularity[i],
-                                  io::QuantizedTensorOptions{t.dtype, extra, double_quant[i]});
+                                  io::QuantizedTensorOptions{t.dtype, tensor_extra, double_quant[i]});
       });
       granularity[i] = eigenq::ParamLayout(t.shape, granularity[i]).granularity();  // normalized axis
       o.scheme = a.scheme.scheme + (a.scheme.convention == "real-offset" ? " (real-offset)" : "") + (double_quant[i] > 0 ? " (dq)" : "");
@@ -364,6 +432,10 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
       o.bytes_after = plan.bytes();
       o.has_metrics = measure;
       entries.insert(entries.end(), plan.entries.begin(), plan.entries.end());
+      if (o.method == "awq") {  // AWQ's input scales s, F32 [in], after the tensor's own entries
+        entries.push_back({t.name + ".input_scale", io::DType::f32, {t.shape[1]}});
+        o.bytes_after += sizeof(float) * static_cast<std::uint64_t>(t.shape[1]);
+      }
       metadata[plan.metadata_key] = plan.metadata_json;
     } catch (const eigenq::Error& e) {
       detail::rethrow_for_tensor(a.in, t.name, e, a.scheme);
@@ -432,6 +504,26 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
               detail::add_error_sums(o.sums, values, back.data(), count);
             }
           };
+          if (tensor_stats[i] != nullptr) {
+            auto r = quantize_with_method(o.method, policy, granularity[i], view, *tensor_stats[i]);
+            const std::vector<io::Payload> payloads = io::encode_quantized(r.weights);
+            if (writer) {
+              for (std::size_t k = 0; k < payloads.size(); ++k) {
+                writer->write(first_entry[i] + k, payloads[k].data(), payloads[k].size());
+              }
+              if (r.input_scales.size() > 0) {
+                writer->write(first_entry[i] + payloads.size(), r.input_scales.data(),
+                              sizeof(float) * static_cast<std::size_t>(r.input_scales.size()));
+              }
+            }
+            if (o.has_metrics) {  // against the weight the result stands for: Q(W diag(s)) diag(s)^-1 for AWQ
+              std::vector<float> back = r.weights.dequantize_flat();
+              const Index cols = t.shape[1];
+              for (Index k = 0; r.input_scales.size() > 0 && k < count; ++k) back[static_cast<std::size_t>(k)] /= r.input_scales[k % cols];
+              detail::add_error_sums(o.sums, values, back.data(), count);
+            }
+            return;
+          }
           if constexpr (io::detail::is_linear_policy<Policy>::value) {
             if (double_quant[i] > 0) {
               const auto dq = double_quantize_view(policy, granularity[i], view, double_quant[i]);
@@ -450,6 +542,7 @@ inline std::vector<TensorOutcome> quantize_model(const QuantizeArgs& a, bool wri
     std::string line = t.name + ": " + io::to_string(t.dtype) + " " + eigenq::to_string(t.shape) + " -> ";
     line += o.quantized ? o.scheme + " " + std::to_string(o.bits) + "-bit " + o.granularity
                         : "copied (" + std::string(to_string(o.copied_because)) + ")";
+    if (o.quantized && !a.method.is_rtn()) line += ", " + (o.method_fallback.empty() ? o.method : "rtn (" + o.method_fallback + ")");
     line += ", " + human_bytes(static_cast<double>(o.bytes_before)) + " -> " + human_bytes(static_cast<double>(o.bytes_after));
     progress.done(t.bytes, line);
   });
@@ -522,8 +615,8 @@ inline int run_quantize(const QuantizeArgs& a) {
   }
   if (!a.quiet) {
     std::fputs(summary_table(outcomes, measure).c_str(), stdout);
-    std::printf("%s\n%swrote %s\n", totals_line(outcomes, seconds).c_str(), kept_in_float_lines(outcomes).c_str(),
-                a.out.c_str());
+    std::printf("%s\n%s%swrote %s\n", totals_line(outcomes, seconds).c_str(), kept_in_float_lines(outcomes).c_str(),
+                method_fallback_lines(outcomes, a.method).c_str(), a.out.c_str());
   }
   return 0;
 }
@@ -541,8 +634,9 @@ inline int run_report(const QuantizeArgs& a) {
       if (t.quantized) detail::merge_sums(all.sums, t.sums);
     }
     const eigenq::ErrorMetrics m = all.sums.metrics();
-    std::printf("%s\n%sall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
-                totals_line(outcomes, timer.seconds()).c_str(), kept_in_float_lines(outcomes).c_str(), m.mse,
+    std::printf("%s\n%s%sall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
+                totals_line(outcomes, timer.seconds()).c_str(), kept_in_float_lines(outcomes).c_str(),
+                method_fallback_lines(outcomes, a.method).c_str(), m.mse,
                 eigenq::ErrorMetrics::format_db(m.sqnr_db).c_str(), m.max_abs, m.cosine);
   }
   return 0;

@@ -117,27 +117,64 @@ class ByteGpt {
   // Replaces the Linear layer `name` (see linear_names()).
   void set_linear(const std::string& name, std::unique_ptr<eigenq::nn::Module> layer) { slot(name) = std::move(layer); }
 
+  // The LayerNorms by name: blocks.<i>.ln1 (before attn.qkv), blocks.<i>.ln2 (before mlp.fc),
+  // ln_f. AWQ and SmoothQuant fold input scales into them (set_layer_norm).
+  const eigenq::nn::LayerNorm& layer_norm(const std::string& name) const {
+    return *const_cast<ByteGpt*>(this)->norm_slot(name);
+  }
+  void set_layer_norm(const std::string& name, eigenq::nn::LayerNorm ln) {
+    eigenq::nn::LayerNorm* slot = norm_slot(name);
+    if (ln.features() != slot->features()) {
+      eigenq::raise<eigenq::ShapeError>("ByteGpt: LayerNorm '", name, "' of ", ln.features(), " features, expected ",
+                                        slot->features());
+    }
+    *slot = std::move(ln);
+  }
+
   // Called with each Linear layer's name and input, in order, during forward().
   using LinearInputHook = std::function<void(const std::string& name, const Matrix& input)>;
 
   // Next-byte logits [t, 256] of a sequence of t <= ctx bytes.
   Matrix forward(const std::uint8_t* bytes, Index t, const LinearInputHook& hook = {}) const {
+    Matrix x = embed(bytes, t);
+    for (std::size_t i = 0; i < blocks_.size(); ++i) run_block(i, x, hook);
+    return head(x);
+  }
+
+  // forward() in three steps: the embeddings [t, d] of t <= ctx bytes, block i applied to the
+  // residual stream x in place, and the logits of the final stream.
+  Matrix embed(const std::uint8_t* bytes, Index t) const {
     if (t <= 0 || t > config_.ctx) eigenq::raise<eigenq::ShapeError>("ByteGpt: sequence of ", t, " bytes (1..", config_.ctx, ")");
     Matrix x(t, config_.width);
     for (Index i = 0; i < t; ++i) x.row(i) = wte_.row(bytes[i]) + wpe_.row(i);
+    return x;
+  }
+  void run_block(std::size_t i, Matrix& x, const LinearInputHook& hook = {}) const {
     const auto run = [&](const eigenq::nn::Module& layer, const std::string& name, const Matrix& in) {
       if (hook) hook(name, in);
       return layer.forward(in);
     };
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      const Block& b = blocks_[i];
-      const std::string p = "blocks." + std::to_string(i);
-      const Matrix attn = eigenq::nn::causal_self_attention(run(*b.qkv, p + ".attn.qkv", b.ln1.forward(x)), config_.heads);
-      x += run(*b.proj, p + ".attn.proj", attn);
-      const Matrix hidden = gelu_.forward(run(*b.fc, p + ".mlp.fc", b.ln2.forward(x)));
-      x += run(*b.fc_proj, p + ".mlp.proj", hidden);
-    }
-    return ln_f_.forward(x) * wte_.transpose();
+    const Block& b = blocks_.at(i);
+    const std::string p = "blocks." + std::to_string(i);
+    const Matrix attn = eigenq::nn::causal_self_attention(run(*b.qkv, p + ".attn.qkv", b.ln1.forward(x)), config_.heads);
+    x += run(*b.proj, p + ".attn.proj", attn);
+    const Matrix hidden = gelu_.forward(run(*b.fc, p + ".mlp.fc", b.ln2.forward(x)));
+    x += run(*b.fc_proj, p + ".mlp.proj", hidden);
+  }
+  Matrix head(const Matrix& x) const { return ln_f_.forward(x) * wte_.transpose(); }
+  std::size_t blocks() const { return blocks_.size(); }
+
+  // Bytes stored for the Linear layers (everything their modules hold: codes, scales, zero
+  // points, tables, biases, input scales) and their weight count.
+  std::size_t linear_bytes() const {
+    std::size_t bytes = 0;
+    for (const std::string& n : linear_names()) bytes += linear(n).weight_bytes();
+    return bytes;
+  }
+  Index linear_weight_count() const {
+    Index count = 0;
+    for (const std::string& n : linear_names()) count += linear(n).weight_count();
+    return count;
   }
 
   // Bytes of every stored weight and parameter (embeddings and norms in float32).
@@ -155,6 +192,16 @@ class ByteGpt {
     eigenq::nn::LayerNorm ln1, ln2;
     std::unique_ptr<eigenq::nn::Module> qkv, proj, fc, fc_proj;
   };
+
+  eigenq::nn::LayerNorm* norm_slot(const std::string& name) {
+    if (name == "ln_f") return &ln_f_;
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      const std::string p = "blocks." + std::to_string(i);
+      if (name == p + ".ln1") return &blocks_[i].ln1;
+      if (name == p + ".ln2") return &blocks_[i].ln2;
+    }
+    eigenq::raise("ByteGpt: no LayerNorm named '", name, "'");
+  }
 
   std::unique_ptr<eigenq::nn::Module>& slot(const std::string& name) {
     for (std::size_t i = 0; i < blocks_.size(); ++i) {

@@ -20,10 +20,12 @@
 
 #include "eigenq/analysis/activation_calibration.hpp"
 #include "eigenq/analysis/json_writer.hpp"
+#include "eigenq/analysis/method_schemes.hpp"
 #include "eigenq/analysis/metrics.hpp"
 #include "eigenq/analysis/mixed_precision.hpp"
 #include "eigenq/analysis/mlp_model.hpp"
 #include "eigenq/analysis/model.hpp"
 #include "eigenq/analysis/output_metric.hpp"
+#include "eigenq/analysis/point_statistics.hpp"
 #include "eigenq/analysis/scheme.hpp"
 #include "eigenq/analysis/sensitivity.hpp"

@@ -1,7 +1,8 @@
 // Entry header of the nn layer: the layers (FloatLinear, DynamicLinear, StaticLinear,
 // GroupedLinear, WeightOnlyLinear<Policy>, ChannelMixedLinear, ReLU), Sequential, and the
 // model conversions (quantize_dynamic, quantize_static, quantize_grouped, quantize_mixed,
-// quantize_mixed_per_channel, to_mlp_model).
+// quantize_mixed_per_channel, quantize_gptq, quantize_awq, quantize_weighted, to_mlp_model), the
+// function-preserving rescalings (equalize, smooth) and InputScale, LayerNorm, GELU, attention.
 //
 //   #include <eigenq/nn.hpp>
 //   auto dyn = eigenq::nn::quantize_dynamic(model);
@@ -11,11 +12,18 @@
 #pragma once
 
 #include "eigenq/nn/channel_mixed_linear.hpp"
+#include "eigenq/nn/attention.hpp"
 #include "eigenq/nn/convert.hpp"
+#include "eigenq/nn/convert_methods.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/float_linear.hpp"
+#include "eigenq/nn/gelu.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
+#include "eigenq/nn/input_scale.hpp"
+#include "eigenq/nn/layer_norm.hpp"
+#include "eigenq/nn/model_statistics.hpp"
 #include "eigenq/nn/module.hpp"
+#include "eigenq/nn/rescale.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
 #include "eigenq/nn/to_mlp_model.hpp"

@@ -20,8 +20,12 @@
 #include <vector>
 
 #include "eigenq/analysis/metrics.hpp"
+#include "eigenq/calibrate/calibration_stats.hpp"
 #include "eigenq/calibrate/percentile.hpp"
 #include "eigenq/io.hpp"
+#include "eigenq/methods/awq.hpp"
+#include "eigenq/methods/gptq.hpp"
+#include "eigenq/methods/weighted_rounding.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 #include "cli_test_util.hpp"
 #include "io_test_util.hpp"
@@ -537,6 +541,228 @@ TEST(CliErrors, BadFilesNameTheFileAndTheProblem) {
                {"clash.safetensors: tensors 'w' and 'w.scale' would both be stored as 'w.scale'"});
   // Vectors are kept in float by default, so nothing clashes.
   EXPECT_EQ(run({"quantize", dir / "clash.safetensors", dir / "c.safetensors", "--quiet"}).exit_code, 0);
+}
+
+// --- methods (--method gptq|awq|weighted with calibration statistics) ---
+
+// Statistics of both matrices of Model from random inputs with a few loud channels, written
+// with the library and read back (F32 Hessian), so the test feeds the library what the tool reads.
+eigenq::io::CalibrationStatsMap write_model_stats(const std::string& path, bool with_second = true) {
+  eigenq::io::CalibrationStatsMap stats;
+  const std::vector<std::pair<std::string, Index>> layers = {{"layers.0.weight", 40}, {"layers.1.weight", 16}};
+  for (std::size_t k = 0; k < (with_second ? 2u : 1u); ++k) {
+    Eigen::MatrixXf x = random_matrix(64, layers[k].second, 10 + static_cast<unsigned>(k));
+    x.col(3) *= 20.0f;
+    eigenq::CalibrationStatsObserver obs(layers[k].second);
+    obs.observe(x);
+    stats[layers[k].first] = obs.stats();
+  }
+  eigenq::io::write_calibration_stats(path, stats);
+  return eigenq::io::read_calibration_stats(path);
+}
+
+TEST(CliMethods, GptqAwqAndWeightedMatchTheLibrary) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  const auto stats = write_model_stats(dir / "stats.safetensors");
+  const std::string stats_file = dir / "stats.safetensors";
+  const auto policy = Linear<std::int8_t>::symmetric().with_bits(4);
+  const Quantizer<Linear<std::int8_t>, Granularity> quantizer(policy, PerGroup{-1, 8});
+  // embed [5, 6] has no statistics (not a Linear input): rounded to nearest.
+  const std::vector<std::string> scheme{"--bits", "4", "--granularity", "group", "--group-size", "8",
+                                        "--allow-missing-stats"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = scheme;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  for (const char* name : {"layers.0.weight", "layers.1.weight"}) {
+    SCOPED_TRACE(name);
+    const Eigen::MatrixXf& w = std::string(name) == "layers.0.weight" ? m.w1 : m.w2;
+    const CalibrationStats& s = stats.at(name);
+
+    quantize_and_back(dir, with({"--method", "gptq", "--calibration-stats", stats_file}));
+    {
+      const auto expected = gptq(w, s, quantizer).weights;
+      const io::QuantizedFile q(dir / "q.safetensors");
+      const auto got = q.load<Linear<std::int8_t>>(name);
+      EXPECT_EQ(got.unpacked_codes(), expected.unpacked_codes());
+      EXPECT_TRUE(got.params() == expected.params());
+      EXPECT_NE(got.unpacked_codes(), quantizer.quantize(w).unpacked_codes()) << "GPTQ's codes are not RTN's";
+      EXPECT_EQ(nlohmann::json::parse(q.file().metadata().at("eigenq:" + std::string(name)))["method"], "gptq");
+    }
+
+    quantize_and_back(dir, with({"--method", "weighted", "--calibration-stats", stats_file}));
+    {
+      const auto expected = weighted_rounding(w, s, quantizer).weights;
+      const io::QuantizedFile q(dir / "q.safetensors");
+      const auto got = q.load<Linear<std::int8_t>>(name);
+      EXPECT_EQ(got.unpacked_codes(), expected.unpacked_codes());
+      EXPECT_TRUE(got.params() == expected.params());
+    }
+
+    quantize_and_back(dir, with({"--method", "awq", "--calibration-stats", stats_file}));
+    {
+      const auto expected = awq(w, s, quantizer);
+      const io::QuantizedFile q(dir / "q.safetensors");
+      const auto got = q.load<Linear<std::int8_t>>(name);
+      EXPECT_EQ(got.unpacked_codes(), expected.weights.unpacked_codes());
+      EXPECT_TRUE(got.params() == expected.weights.params());
+      const std::string scales = std::string(name) + ".input_scale";
+      EXPECT_EQ(nlohmann::json::parse(q.file().metadata().at("eigenq:" + std::string(name)))["input_scale"], scales);
+      const auto v = q.file().tensor(scales).to_float();
+      ASSERT_EQ(static_cast<Index>(v.size()), w.cols());
+      EXPECT_TRUE(same_bits(v, std::vector<float>(expected.input_scales.data(),
+                                                  expected.input_scales.data() + expected.input_scales.size())));
+      // dequantize keeps the scales as a float tensor next to the weight they go with.
+      const io::SafetensorsFile d(dir / "d.safetensors");
+      EXPECT_TRUE(d.contains(scales));
+    }
+  }
+  // report measures the error of the method and says which one each tensor got.
+  const Result r = run({"report", dir / "m.safetensors", "--json", "--quiet", "--method", "gptq", "--calibration-stats",
+                        stats_file, "--bits", "4", "--granularity", "group", "--group-size", "8",
+                        "--allow-missing-stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tensors"][0]["method"], "gptq");
+  EXPECT_EQ(j["tensors"][3]["name"], "embed");
+  EXPECT_EQ(j["tensors"][3]["method"], "rtn");
+  EXPECT_EQ(j["tensors"][3]["method_fallback"], "no statistics");
+  EXPECT_TRUE(j["tensors"][2]["method"].is_null()) << "the bias is copied";
+}
+
+TEST(CliMethods, WeightedReadsAnImatrix) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  const Model m;
+  m.write(dir / "m.safetensors");
+  // A legacy llama.cpp imatrix for layers.0.weight: i32 entries; name, ncall, nval, values.
+  std::vector<float> importance(40);
+  for (std::size_t k = 0; k < importance.size(); ++k) importance[k] = 0.5f + static_cast<float>(k % 7);
+  std::vector<std::uint8_t> bytes;
+  auto i32 = [&](std::int32_t v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    bytes.insert(bytes.end(), p, p + 4);
+  };
+  i32(1);
+  const std::string name = "layers.0.weight";
+  i32(static_cast<std::int32_t>(name.size()));
+  bytes.insert(bytes.end(), name.begin(), name.end());
+  i32(1);
+  i32(40);
+  for (float f : importance) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&f);
+    bytes.insert(bytes.end(), p, p + 4);
+  }
+  io_test::write_bytes(dir / "i.dat", bytes);
+  const std::vector<std::string> scheme{"--bits", "3", "--granularity", "group", "--group-size", "8"};
+  std::vector<std::string> args{"--method", "weighted", "--imatrix", dir / "i.dat", "--allow-missing-stats"};
+  args.insert(args.end(), scheme.begin(), scheme.end());
+  quantize_and_back(dir, args);
+  const auto stats = io::calibration_stats_from_imatrix(io::read_imatrix(dir / "i.dat"));
+  const Quantizer<Linear<std::int8_t>, Granularity> quantizer(Linear<std::int8_t>::symmetric().with_bits(3), PerGroup{-1, 8});
+  const auto expected = weighted_rounding(m.w1, stats.at(name), quantizer).weights;
+  const io::QuantizedFile q(dir / "q.safetensors");
+  EXPECT_EQ(q.load<Linear<std::int8_t>>(name).unpacked_codes(), expected.unpacked_codes());
+  // layers.1.weight had no entry: rounded to nearest, as the summary says.
+  EXPECT_EQ(q.load<Linear<std::int8_t>>("layers.1.weight").unpacked_codes(), quantizer.quantize(m.w2).unpacked_codes());
+  std::vector<std::string> loud{"quantize", dir / "m.safetensors", dir / "q2.safetensors"};
+  loud.insert(loud.end(), args.begin(), args.end());
+  const Result r = run(loud);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("method weighted: 1 tensor with statistics from"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rounded to nearest instead: 2 tensors, no statistics (layers.1.weight, embed)"), std::string::npos)
+      << r.out;
+}
+
+TEST(CliMethods, MissingOrBadStatisticsAreErrorsNamingTheTensorAndLeaveNoOutput) {
+  using namespace eigenq;
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  const std::string in = dir / "m.safetensors";
+  const std::string out = dir / "q.safetensors";
+  write_model_stats(dir / "one.safetensors", false);
+  const std::vector<std::string> before = dir.entries();
+  // layers.1.weight has no statistics.
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", dir / "one.safetensors"}),
+                {"m.safetensors: tensor 'layers.1.weight': no statistics in ", "one.safetensors for --method gptq",
+                 "--allow-missing-stats"});
+  // Statistics without the Hessian, for the methods that need it.
+  {
+    auto s = write_model_stats(dir / "full.safetensors");
+    for (auto& kv : s) kv.second.hessian.resize(0, 0);
+    io::write_calibration_stats(dir / "nohessian.safetensors", s);
+  }
+  expect_exit_2(run({"quantize", in, out, "--method", "awq", "--calibration-stats", dir / "nohessian.safetensors"}),
+                {"tensor 'layers.0.weight': statistics without hessian, in_abs_sum and count in "});
+  // ...which weighted rounding does not need.
+  ASSERT_EQ(run({"quantize", in, out, "--quiet", "--method", "weighted", "--calibration-stats",
+                 dir / "nohessian.safetensors", "--allow-missing-stats"}).exit_code, 0);
+  ::unlink(out.c_str());
+  // Names that match no tensor, or a tensor of another width.
+  {
+    auto s = write_model_stats(dir / "full.safetensors");
+    s["layers.9.weight"] = s.at("layers.1.weight");
+    io::write_calibration_stats(dir / "extra.safetensors", s);
+    auto t = write_model_stats(dir / "full.safetensors");
+    t["layers.1.weight"] = t.at("layers.0.weight");  // 40 inputs for a [12, 16] weight
+    io::write_calibration_stats(dir / "wide.safetensors", t);
+  }
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", dir / "extra.safetensors"}),
+                {"extra.safetensors", "layers.9.weight"});
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", dir / "wide.safetensors"}),
+                {"wide.safetensors", "layers.1.weight", "40", "16"});
+  // A zero count and a negative sum (written by hand: the library's writer refuses them).
+  const std::vector<float> sums(16, 1.0f);
+  std::vector<float> negative(16, 1.0f);
+  negative[2] = -1.0f;
+  const std::vector<std::int64_t> zero{0};
+  const std::vector<std::int64_t> one{1};
+  io::write_safetensors(dir / "zero.safetensors", {io::make_tensor("layers.1.weight.in_sum2", {16}, sums.data()),
+                                                    io::make_tensor("layers.1.weight.count", {1}, zero.data())});
+  io::write_safetensors(dir / "neg.safetensors", {io::make_tensor("layers.1.weight.in_sum2", {16}, negative.data()),
+                                                   io::make_tensor("layers.1.weight.count", {1}, one.data())});
+  expect_exit_2(run({"quantize", in, out, "--method", "weighted", "--calibration-stats", dir / "zero.safetensors"}),
+                {"zero.safetensors", "layers.1.weight", "count"});
+  expect_exit_2(run({"quantize", in, out, "--method", "weighted", "--calibration-stats", dir / "neg.safetensors"}),
+                {"neg.safetensors", "layers.1.weight", "in_sum2"});
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", dir / "absent.safetensors"}),
+                {"absent.safetensors"});
+  for (const char* f : {"full.safetensors", "nohessian.safetensors", "extra.safetensors", "wide.safetensors",
+                        "zero.safetensors", "neg.safetensors"}) {
+    ::unlink((dir / f).c_str());
+  }
+  EXPECT_EQ(dir.entries(), before) << "no output from any failed run";
+  // With --allow-missing-stats the tensor is rounded to nearest and the summary says so.
+  const Result r = run({"quantize", in, out, "--method", "gptq", "--calibration-stats", dir / "one.safetensors",
+                        "--allow-missing-stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("rounded to nearest instead: 2 tensors, no statistics (layers.1.weight, embed)"), std::string::npos)
+      << r.out;
+}
+
+TEST(CliMethods, UsageErrors) {
+  io_test::TempDir dir;
+  Model().write(dir / "m.safetensors");
+  const std::string in = dir / "m.safetensors";
+  const std::string out = dir / "q.safetensors";
+  const std::string stats = dir / "s.safetensors";
+  expect_exit_2(run({"quantize", in, out, "--method", "hqq"}), {"--method 'hqq' is not one of rtn, gptq, awq, weighted"});
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq"}), {"--method gptq needs --calibration-stats FILE"});
+  expect_exit_2(run({"quantize", in, out, "--method", "weighted"}), {"--calibration-stats FILE or --imatrix FILE"});
+  expect_exit_2(run({"quantize", in, out, "--calibration-stats", stats}), {"--calibration-stats needs --method"});
+  expect_exit_2(run({"quantize", in, out, "--imatrix", stats}), {"--imatrix needs --method weighted"});
+  expect_exit_2(run({"quantize", in, out, "--allow-missing-stats"}), {"--allow-missing-stats needs --method"});
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--imatrix", stats}), {"--imatrix", "--method gptq"});
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", stats, "--imatrix", stats}),
+                {"choose one statistics file"});
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", stats, "--calibration", "mse"}),
+                {"--calibration mse does not apply to --method gptq"});
+  expect_exit_2(run({"report", in, "--method", "awq"}), {"--method awq needs --calibration-stats FILE"});
+  EXPECT_TRUE(dir.entries() == std::vector<std::string>{"m.safetensors"}) << "no output from any failed run";
 }
 
 }  // namespace

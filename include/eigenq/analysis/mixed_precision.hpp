@@ -22,6 +22,11 @@
 // are blocks of rows instead of whole points, each measured with only its rows quantized;
 // candidates must quantize rows independently, and the row -> scheme map is charged
 // row_map_bits per row. choices[p].row_schemes feeds nn::quantize_mixed_per_channel.
+// Candidates may read calibration statistics (GPTQ, AWQ, weighted rounding:
+// method_schemes.hpp), so one search can choose GPTQ int3 for one layer and int8 for another:
+// they get their point's statistics from options.statistics, or collected on the calibration
+// batch. Several budgets share one sensitivity table: choose_mixed_precision(model, X,
+// {Budget::average_bits(3.5), Budget::average_bits(4)}, opt) returns one result per budget.
 #pragma once
 
 #include <algorithm>
@@ -42,6 +47,7 @@
 #include "eigenq/analysis/model.hpp"
 #include "eigenq/analysis/output_metric.hpp"
 #include "eigenq/analysis/pareto_knapsack.hpp"
+#include "eigenq/analysis/point_statistics.hpp"
 #include "eigenq/analysis/scheme.hpp"
 #include "eigenq/core/error.hpp"
 
@@ -90,6 +96,7 @@ struct MixedPrecisionOptions {
   std::vector<std::string> points;                            // empty: every weight point
   OutputMetric metric = output_mse_metric();
   std::size_t front_samples = 16;  // Pareto points measured end to end (evenly spread); 0: all
+  bool measure_front = true;       // false: no Pareto front (saves its end-to-end runs)
   // Granularity of the choice. 0: one scheme per weight point (layer). R > 0: one scheme per
   // block of R consecutive rows (output channels) of each weight [out, in]; R = 1 chooses per
   // channel. Every candidate must then quantize rows independently
@@ -98,11 +105,18 @@ struct MixedPrecisionOptions {
   // With rows_per_block > 0: the bits each row needs to say which scheme it uses, counted in
   // the budget (nn::ChannelMixedLinear stores one byte per row).
   int row_map_bits = 8;
+  // Statistics of the weight points' inputs for candidates that need them (by point name);
+  // empty: collected from the model on the calibration batch when a candidate needs them.
+  PointStatistics statistics;
 };
 
-inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model, const Eigen::MatrixXf& calibration,
-                                                   const Budget& budget, const MixedPrecisionOptions& options) {
+// One result per budget, from one sensitivity table (the Pareto front is the same for all).
+inline std::vector<MixedPrecisionResult> choose_mixed_precision(const QuantizableModel& model,
+                                                                const Eigen::MatrixXf& calibration,
+                                                                const std::vector<Budget>& budgets,
+                                                                const MixedPrecisionOptions& options) {
   if (calibration.size() == 0) raise<ShapeError>("choose_mixed_precision: empty calibration batch");
+  if (budgets.empty()) raise("choose_mixed_precision: no budget");
   const std::vector<QuantPoint> points = model.quant_points();
 
   // The selected points and their candidates.
@@ -147,10 +161,17 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     }
   }
 
+  bool needs_statistics = false;
+  for (const auto* c : candidates) {
+    for (const Scheme& s : *c) needs_statistics |= s.needs_statistics();
+  }
+  const std::vector<CalibrationStats> statistics = detail::statistics_for_schemes(
+      model, points, needs_statistics, options.statistics, calibration, "choose_mixed_precision");
+  const std::vector<CalibrationStats>* stats = statistics.empty() ? nullptr : &statistics;
+
   const Eigen::MatrixXf reference = model.forward(calibration);
-  MixedPrecisionResult r;
+  MixedPrecisionResult r;  // what every budget's result shares
   r.metric = options.metric.name;
-  r.budget = budget.describe();
   r.rows_per_block = rows_per_block;
 
   // 1. Sensitivity and cost of every (unit, candidate). A unit is a whole point, or a block
@@ -185,6 +206,7 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     for (std::size_t k = 0; k < cands.size(); ++k) {
       const Scheme s = rows_per_block == 0 ? cands[k] : row_block_scheme(cands[k], unit.begin, unit.count);
       PointSchemes config(points.size());
+      config.set_statistics(stats);
       config.set(selected[unit.point], &s);
       const double d = options.metric(reference, model.forward(calibration, config));
       const std::int64_t bits = s.bits_for(weights[unit.point]);
@@ -226,6 +248,7 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
   auto measure = [&](const MixedSolution& sol, ParetoPoint& out, std::vector<std::int64_t>* point_bits = nullptr) {
     const std::vector<Scheme> schemes = point_schemes(sol);
     PointSchemes config(points.size());
+    config.set_statistics(stats);
     out.bits = 0;
     for (std::size_t i = 0; i < selected.size(); ++i) {
       config.set(selected[i], &schemes[i]);
@@ -245,38 +268,45 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     out.output = compare(reference, mixed);
   };
 
-  // 2. The exact choice under the budget (less the row maps), 3. verified end to end.
-  r.budget_bits = budget.bits_for(r.weights);
-  if (map_bits > r.budget_bits) {
-    raise("mixed precision: the budget of ", r.budget_bits, " bits cannot even hold the row maps (", map_bits, " bits)");
-  }
-  const MixedSolution best = solve_min_error(table, r.budget_bits - map_bits);
-  ParetoPoint chosen;
-  std::vector<std::int64_t> chosen_bits;
-  measure(best, chosen, &chosen_bits);
-  r.total_bits = chosen.bits;
-  r.bits_per_weight = chosen.bits_per_weight;
-  r.predicted = best.error;
-  r.measured = chosen.measured;
-  r.output = chosen.output;
-  for (std::size_t i = 0; i < selected.size(); ++i) {
-    PointChoice c;
-    c.point = points[selected[i]].name;
-    c.scheme = chosen.schemes[i];
-    c.elements = points[selected[i]].elements;
-    c.bits = chosen_bits[i];
-    for (std::size_t u = 0; u < units.size(); ++u) {
-      if (units[u].point != i) continue;
-      c.sensitivity += table[u][best.choice[u]].error;
-      if (rows_per_block > 0) {
-        c.row_schemes.insert(c.row_schemes.end(), static_cast<std::size_t>(units[u].count),
-                             (*candidates[i])[best.choice[u]].name);
-      }
+  // 2. The exact choice under each budget (less the row maps), 3. verified end to end.
+  std::vector<MixedPrecisionResult> results;
+  for (const Budget& budget : budgets) {
+    MixedPrecisionResult b = r;
+    b.budget = budget.describe();
+    b.budget_bits = budget.bits_for(b.weights);
+    if (map_bits > b.budget_bits) {
+      raise("mixed precision: the budget of ", b.budget_bits, " bits cannot even hold the row maps (", map_bits, " bits)");
     }
-    r.choices.push_back(std::move(c));
+    const MixedSolution best = solve_min_error(table, b.budget_bits - map_bits);
+    ParetoPoint chosen;
+    std::vector<std::int64_t> chosen_bits;
+    measure(best, chosen, &chosen_bits);
+    b.total_bits = chosen.bits;
+    b.bits_per_weight = chosen.bits_per_weight;
+    b.predicted = best.error;
+    b.measured = chosen.measured;
+    b.output = chosen.output;
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+      PointChoice c;
+      c.point = points[selected[i]].name;
+      c.scheme = chosen.schemes[i];
+      c.elements = points[selected[i]].elements;
+      c.bits = chosen_bits[i];
+      for (std::size_t u = 0; u < units.size(); ++u) {
+        if (units[u].point != i) continue;
+        c.sensitivity += table[u][best.choice[u]].error;
+        if (rows_per_block > 0) {
+          c.row_schemes.insert(c.row_schemes.end(), static_cast<std::size_t>(units[u].count),
+                               (*candidates[i])[best.choice[u]].name);
+        }
+      }
+      b.choices.push_back(std::move(c));
+    }
+    results.push_back(std::move(b));
   }
 
   // The Pareto front, sampled evenly when long, each point measured.
+  if (!options.measure_front) return results;
   const std::vector<MixedSolution> front = pareto_front(table);
   std::vector<std::size_t> picks;
   const std::size_t n = front.size();
@@ -285,12 +315,19 @@ inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model
     const std::size_t idx = want == 1 ? n - 1 : (k * (n - 1)) / (want - 1);
     if (picks.empty() || picks.back() != idx) picks.push_back(idx);
   }
+  std::vector<ParetoPoint> measured_front;
   for (std::size_t idx : picks) {
     ParetoPoint f;
     measure(front[idx], f);
-    r.front.push_back(std::move(f));
+    measured_front.push_back(std::move(f));
   }
-  return r;
+  for (MixedPrecisionResult& b : results) b.front = measured_front;
+  return results;
+}
+
+inline MixedPrecisionResult choose_mixed_precision(const QuantizableModel& model, const Eigen::MatrixXf& calibration,
+                                                   const Budget& budget, const MixedPrecisionOptions& options) {
+  return std::move(choose_mixed_precision(model, calibration, std::vector<Budget>{budget}, options).front());
 }
 
 }  // namespace eigenq

@@ -71,12 +71,23 @@ class MlpModel : public QuantizableModel {
     return layers_[point / 2].weight;
   }
 
-  Eigen::MatrixXf forward(const Eigen::MatrixXf& batch, const PointSchemes& schemes) const override {
-    if (layers_.empty()) raise("MlpModel has no layers");
-    if (batch.cols() != inputs()) {
-      raise<ShapeError>("MlpModel: batch of shape [", batch.rows(), ", ", batch.cols(), "] for a model with ",
-                        inputs(), " inputs");
+  // Layer l's weight (point 2l) multiplies the previous layer's output (after its ReLU).
+  bool observes_weight_inputs() const override { return true; }
+  void observe_weight_inputs(const Eigen::MatrixXf& batch, const WeightInputVisitor& f) const override {
+    check_batch(batch);
+    Eigen::MatrixXf h = batch;
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const Layer& layer = layers_[l];
+      f(2 * l, h);
+      Eigen::MatrixXf out = h * layer.weight.transpose();
+      out.rowwise() += layer.bias.transpose();
+      if (layer.relu) out = out.cwiseMax(0.0f);
+      h = std::move(out);
     }
+  }
+
+  Eigen::MatrixXf forward(const Eigen::MatrixXf& batch, const PointSchemes& schemes) const override {
+    check_batch(batch);
     if (schemes.size() != 2 * layers_.size()) {
       raise("MlpModel: ", schemes.size(), " point schemes for ", 2 * layers_.size(), " points");
     }
@@ -100,6 +111,14 @@ class MlpModel : public QuantizableModel {
   }
 
  private:
+  void check_batch(const Eigen::MatrixXf& batch) const {
+    if (layers_.empty()) raise("MlpModel has no layers");
+    if (batch.cols() != inputs()) {
+      raise<ShapeError>("MlpModel: batch of shape [", batch.rows(), ", ", batch.cols(), "] for a model with ",
+                        inputs(), " inputs");
+    }
+  }
+
   std::vector<Layer> layers_;
 };
 

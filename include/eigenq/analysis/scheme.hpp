@@ -10,6 +10,12 @@
 // exp, codebook...) plugs in. Schemes are applied to the matrix as a whole: weights
 // [out, in] once, activations [samples, features] per forward pass (dynamic quantization,
 // as torch's quantize_dynamic does for activations).
+//
+// Methods beyond rounding to nearest (GPTQ, AWQ, importance-weighted rounding:
+// method_schemes.hpp) choose a weight's codes from the calibration statistics of the point's
+// input: such a scheme sets fake_quantize_calibrated instead of fake_quantize, and whoever
+// applies it passes the point's statistics (PointSchemes does, from the statistics the
+// sensitivity analysis or the mixed-precision search collected or was given).
 #pragma once
 
 #include <algorithm>
@@ -21,6 +27,7 @@
 
 #include <Eigen/Core>
 
+#include "eigenq/calibrate/calibration_stats.hpp"
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
 #include "eigenq/policy/linear.hpp"
@@ -32,6 +39,9 @@ struct Scheme {
   std::string name = "float32";
   // Replaces x by its fake quantization; empty for float (x unchanged).
   std::function<void(Eigen::MatrixXf& x)> fake_quantize;
+  // Instead of fake_quantize, for a weight [out, in] whose quantization reads the calibration
+  // statistics of its input (in = the weight's columns).
+  std::function<void(Eigen::MatrixXf& x, const CalibrationStats& stats)> fake_quantize_calibrated;
   // Bits the quantized form of x occupies: codes in their packed format plus every
   // parameter set. Float: 32 bits per element.
   std::function<std::int64_t(const Eigen::MatrixXf& x)> storage_bits;
@@ -42,10 +52,32 @@ struct Scheme {
   // Per-channel mixed precision (MixedPrecisionOptions::rows_per_block) needs it.
   bool rows_independent = false;
 
-  bool is_float() const { return !fake_quantize; }
+  bool is_float() const { return !fake_quantize && !fake_quantize_calibrated; }
+  bool needs_statistics() const { return static_cast<bool>(fake_quantize_calibrated); }
 
+  // Fake-quantizes x; a scheme that needs statistics throws here (use the overload below).
   void apply(Eigen::MatrixXf& x) const {
+    if (needs_statistics()) {
+      raise("scheme '", name, "' needs the calibration statistics of the point's input (Scheme::apply(x, stats))");
+    }
     if (fake_quantize) fake_quantize(x);
+  }
+
+  // Fake-quantizes x; `stats` (the statistics of x's input, may be null for schemes that do
+  // not need them) goes to fake_quantize_calibrated.
+  void apply(Eigen::MatrixXf& x, const CalibrationStats* stats) const {
+    if (!needs_statistics()) {
+      apply(x);
+      return;
+    }
+    if (stats == nullptr || stats->in <= 0) {
+      raise("scheme '", name, "' needs the calibration statistics of the point's input, and none were given");
+    }
+    if (stats->in != x.cols()) {
+      raise<ShapeError>("scheme '", name, "': calibration statistics of ", stats->in, " input features for a matrix [",
+                        x.rows(), ", ", x.cols(), "]");
+    }
+    fake_quantize_calibrated(x, *stats);
   }
 
   std::int64_t bits_for(const Eigen::MatrixXf& x) const {
@@ -102,12 +134,21 @@ inline Scheme row_block_scheme(const Scheme& scheme, Index begin, Index count) {
       raise<ShapeError>("row_block_scheme: rows [", begin, ", ", begin + count, ") of a matrix with ", x.rows(), " rows");
     }
   };
-  s.fake_quantize = [scheme, begin, count, check](Eigen::MatrixXf& x) {
-    check(x);
-    Eigen::MatrixXf block = x.middleRows(begin, count);
-    scheme.apply(block);
-    x.middleRows(begin, count) = block;
-  };
+  if (scheme.needs_statistics()) {  // the rows share the input, so its statistics
+    s.fake_quantize_calibrated = [scheme, begin, count, check](Eigen::MatrixXf& x, const CalibrationStats& stats) {
+      check(x);
+      Eigen::MatrixXf block = x.middleRows(begin, count);
+      scheme.apply(block, &stats);
+      x.middleRows(begin, count) = block;
+    };
+  } else {
+    s.fake_quantize = [scheme, begin, count, check](Eigen::MatrixXf& x) {
+      check(x);
+      Eigen::MatrixXf block = x.middleRows(begin, count);
+      scheme.apply(block);
+      x.middleRows(begin, count) = block;
+    };
+  }
   s.storage_bits = [scheme, begin, count, check](const Eigen::MatrixXf& x) {
     check(x);
     return scheme.bits_for(x.middleRows(begin, count));
@@ -140,15 +181,22 @@ inline Scheme per_row_scheme(std::string name, std::vector<Scheme> schemes,
   };
   Scheme s;
   s.name = std::move(name);
-  s.fake_quantize = [schemes, rows, check, gather](Eigen::MatrixXf& x) {
+  auto quantize = [schemes, rows, check, gather](Eigen::MatrixXf& x, const CalibrationStats* stats) {
     check(x);
     for (std::size_t k = 0; k < schemes.size(); ++k) {
       if (rows[k].empty()) continue;
       Eigen::MatrixXf g = gather(x, rows[k]);
-      schemes[k].apply(g);
+      schemes[k].apply(g, stats);
       for (std::size_t i = 0; i < rows[k].size(); ++i) x.row(rows[k][i]) = g.row(static_cast<Index>(i));
     }
   };
+  bool needs_statistics = false;
+  for (std::size_t k = 0; k < schemes.size(); ++k) needs_statistics |= !rows[k].empty() && schemes[k].needs_statistics();
+  if (needs_statistics) {
+    s.fake_quantize_calibrated = [quantize](Eigen::MatrixXf& x, const CalibrationStats& stats) { quantize(x, &stats); };
+  } else {
+    s.fake_quantize = [quantize](Eigen::MatrixXf& x) { quantize(x, nullptr); };
+  }
   s.storage_bits = [schemes, rows, check, gather](const Eigen::MatrixXf& x) {
     check(x);
     std::int64_t bits = 0;

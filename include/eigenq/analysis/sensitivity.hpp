@@ -12,6 +12,9 @@
 //                   degradation drops when the point stays float (baseline - degradation).
 // Points are ranked by score, highest first, ties in point order. Everything is
 // deterministic: no randomness, no threads, the same batch in the same order every run.
+// Schemes that read calibration statistics (GPTQ, AWQ, weighted rounding: method_schemes.hpp)
+// get their point's from options.statistics, or, when that is empty, from statistics collected
+// on the calibration batch (collect_point_statistics: the model must observe_weight_inputs).
 #pragma once
 
 #include <algorithm>
@@ -29,6 +32,7 @@
 #include "eigenq/analysis/metrics.hpp"
 #include "eigenq/analysis/model.hpp"
 #include "eigenq/analysis/output_metric.hpp"
+#include "eigenq/analysis/point_statistics.hpp"
 #include "eigenq/analysis/scheme.hpp"
 #include "eigenq/core/error.hpp"
 
@@ -47,6 +51,9 @@ struct SensitivityOptions {
   bool include_activations = true;              // false: activation points stay float, unranked
   std::map<std::string, Scheme> per_point;  // overrides by point name
   OutputMetric metric = output_mse_metric();
+  // Statistics of the weight points' inputs for schemes that need them (by point name); empty:
+  // collected from the model on the calibration batch when a scheme needs them.
+  PointStatistics statistics;
 };
 
 struct PointSensitivity {
@@ -152,11 +159,18 @@ inline SensitivityReport analyze_sensitivity(const QuantizableModel& model, cons
   const std::vector<const Scheme*> chosen = detail::schemes_for(points, options);
   const Eigen::MatrixXf reference = model.forward(calibration);
 
+  bool needs_statistics = false;
+  for (const Scheme* s : chosen) needs_statistics |= s != nullptr && s->needs_statistics();
+  const std::vector<CalibrationStats> statistics = detail::statistics_for_schemes(
+      model, points, needs_statistics, options.statistics, calibration, "analyze_sensitivity");
+  const std::vector<CalibrationStats>* stats = statistics.empty() ? nullptr : &statistics;
+
   SensitivityReport report;
   report.mode = options.mode;
   report.metric = options.metric.name;
 
   PointSchemes all(points.size());
+  all.set_statistics(stats);
   for (std::size_t p = 0; p < points.size(); ++p) all.set(p, chosen[p]);
   if (options.mode == SensitivityMode::leave_one_out) {
     const Eigen::MatrixXf out = model.forward(calibration, all);
@@ -167,6 +181,7 @@ inline SensitivityReport analyze_sensitivity(const QuantizableModel& model, cons
   for (std::size_t p = 0; p < points.size(); ++p) {
     if (chosen[p] == nullptr) continue;
     PointSchemes config(points.size());
+    config.set_statistics(stats);
     if (options.mode == SensitivityMode::one_at_a_time) {
       config.set(p, chosen[p]);
     } else {

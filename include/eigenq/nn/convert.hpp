@@ -6,6 +6,13 @@
 //   auto mix = eigenq::nn::quantize_mixed(model, {layer_schemes::int8_dynamic(),
 //                                                 layer_schemes::int4_grouped(32), ...});
 //
+// With calibration-driven options (StaticQuantOptions / DynamicQuantOptions): SmoothQuant,
+// cross-layer equalization and bias correction:
+//   StaticQuantOptions o;  o.smoothquant = SmoothQuantOptions{};  o.bias_correction = true;
+//   auto sq = eigenq::nn::quantize_static(model, calibration, o);
+//   auto dq = eigenq::nn::quantize_dynamic(model, calibration, DynamicQuantOptions{...});
+// GPTQ, AWQ and importance-weighted rounding: convert_methods.hpp.
+//
 // Each returns a new Sequential; the float model is left as it is. Layers other
 // than Linear (ReLU) are kept, except that quantize_static fuses a ReLU that
 // follows a Linear into the StaticLinear's clamp.
@@ -16,6 +23,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -23,6 +31,7 @@
 
 #include <Eigen/Core>
 
+#include "eigenq/calibrate/calibration_stats.hpp"
 #include "eigenq/calibrate/kl_entropy.hpp"
 #include "eigenq/calibrate/minmax.hpp"
 #include "eigenq/calibrate/mse_clip.hpp"
@@ -30,10 +39,15 @@
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
 #include "eigenq/core/shape.hpp"
+#include "eigenq/methods/bias_correction.hpp"
+#include "eigenq/methods/smoothquant.hpp"
 #include "eigenq/nn/channel_mixed_linear.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
 #include "eigenq/nn/float_linear.hpp"
+#include "eigenq/nn/input_scale.hpp"
+#include "eigenq/nn/model_statistics.hpp"
+#include "eigenq/nn/rescale.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
 #include "eigenq/nn/weight_only_linear.hpp"
@@ -90,12 +104,20 @@ struct StaticQuantOptions {
   StaticLinearOptions layer;
   // Activations: int8 affine with TFLite's parameter choice.
   eigenq::Linear<std::int8_t> activation_policy = eigenq::Linear<std::int8_t>::affine(Profile::tflite);
+  // Before calibration: cross-layer equalization of FloatLinear -> ReLU -> FloatLinear pairs
+  // (nn/rescale.hpp).
+  bool equalization = false;
+  // SmoothQuant on every Linear's input (nn/rescale.hpp): scales folded into the previous
+  // Linear, or an InputScale kept in float in front of the first one.
+  std::optional<SmoothQuantOptions> smoothquant;
+  // Empirical bias correction of every layer: b += (W - W^) E[x], E[x] over the calibration
+  // inputs of the (rescaled) float model (methods/bias_correction.hpp).
+  bool bias_correction = false;
 };
 
-namespace detail {
-
-// Observes a stream of activation batches with the chosen calibrator and
-// returns the per-tensor parameters.
+// Observes a stream of activation batches with the calibrator of `options` (min-max,
+// percentile, MSE, KL) and returns the per-tensor parameters of options.activation_policy:
+// what quantize_static calibrates every boundary with, for models it does not convert itself.
 class ActivationCalibrator {
  public:
   explicit ActivationCalibrator(const StaticQuantOptions& o) : options_(o) {}
@@ -128,87 +150,112 @@ class ActivationCalibrator {
   KlEntropyObserver kl_{PerTensor{}};
 };
 
-// Whether T is an Eigen matrix or matrix expression (Matrix of either storage order, Map, Ref,
-// a block...): deduction against MatrixBase<D> fails quietly for anything else.
-template <class D>
-std::true_type derives_from_matrix_base(const Eigen::MatrixBase<D>*);
-std::false_type derives_from_matrix_base(...);
-template <class T>
-constexpr bool is_eigen_matrix_v = decltype(derives_from_matrix_base(std::declval<const T*>()))::value;
+namespace detail {
 
-// Whether R is a range (std::begin/std::end) of Eigen matrices: std::vector, std::array, ...
-// (Eigen 3.4 vectors have begin() too: an Eigen type is one batch, never a range.)
-template <class R, class = void>
-struct has_matrix_elements : std::false_type {};
-template <class R>
-struct has_matrix_elements<R, std::void_t<decltype(*std::begin(std::declval<const R&>())),
-                                          decltype(std::end(std::declval<const R&>()))>>
-    : std::bool_constant<is_eigen_matrix_v<std::decay_t<decltype(*std::begin(std::declval<const R&>()))>>> {};
-template <class R>
-struct is_batch_range : std::conjunction<std::bool_constant<!is_eigen_matrix_v<R>>, has_matrix_elements<R>> {};
+// The model's structure for quantize_static: Linear layers (each with the ReLU after it, if
+// any), and InputScale layers kept in float in front of them.
+struct StaticBlock {
+  std::size_t position;
+  const FloatLinear* linear;  // null: a float layer kept as it is (an InputScale)
+  bool relu;
+};
 
-// The conversion; for_each_batch(f) calls f(batch) on every calibration batch in order.
-template <class ForEachBatch>
-Sequential quantize_static_batches(const Sequential& model, bool no_batches, ForEachBatch&& for_each_batch,
-                                   const StaticQuantOptions& options) {
-  if (no_batches) raise("quantize_static: no calibration batches");
-  // Blocks: a Linear, optionally with the ReLU after it.
-  struct Block {
-    const FloatLinear* linear;
-    bool relu;
-  };
-  std::vector<Block> blocks;
+inline std::vector<StaticBlock> static_blocks(const Sequential& model) {
+  std::vector<StaticBlock> blocks;
   for (std::size_t i = 0; i < model.size(); ++i) {
+    if (dynamic_cast<const InputScale*>(&model[i]) != nullptr) {
+      blocks.push_back({i, nullptr, false});
+      continue;
+    }
     const FloatLinear* lin = as_float_linear(model[i]);
     if (lin == nullptr) {
       raise("quantize_static: layer ", i, " (", model[i].kind(),
-            ") is not a FloatLinear, or a ReLU following one");
+            ") is not a FloatLinear, or a ReLU following one (or an InputScale)");
     }
     const bool relu = i + 1 < model.size() && is_relu(model[i + 1]);
-    blocks.push_back({lin, relu});
+    blocks.push_back({i, lin, relu});
     if (relu) ++i;
   }
-  const Index in_features = blocks.empty() ? 0 : blocks.front().linear->in_features();
-  // Boundary b is the input of block b (b = blocks.size(): the model's output).
-  std::vector<ActivationCalibrator> boundaries(blocks.size() + 1, ActivationCalibrator(options));
-  std::size_t batch = 0;
-  for_each_batch([&](const auto& calibration_batch) {
-    Matrix x = calibration_batch;  // row-major whatever the batch's storage order: the same values
-    if (!blocks.empty() && (x.rows() == 0 || x.cols() != in_features)) {
-      raise<ShapeError>("quantize_static: calibration batch ", batch, " has shape ", to_string(Shape{x.rows(), x.cols()}),
-                        ", expected [batch, ", in_features, "] (one example per row, batch >= 1)");
-    }
+  return blocks;
+}
+
+// The conversion, on row-major batches.
+inline Sequential quantize_static_batches(const Sequential& float_model, const std::vector<Matrix>& batches,
+                                          const StaticQuantOptions& options) {
+  // Equalization and SmoothQuant rescale the float model first; the rest calibrates that one.
+  Sequential model = options.equalization ? equalize(float_model) : float_model;
+  if (options.smoothquant) {
+    model = smooth(model, linear_statistics(model, batches, {/*hessian=*/false}), *options.smoothquant);
+  }
+  const std::vector<StaticBlock> blocks = static_blocks(model);
+  // The input and the output (after its ReLU) of every Linear block, calibrated apart: where one
+  // Linear feeds the next they see the same values and get the same parameters, so the two
+  // layers pass int8 codes to each other; an InputScale between them runs in float.
+  std::vector<ActivationCalibrator> input_cal(blocks.size(), ActivationCalibrator(options));
+  std::vector<ActivationCalibrator> output_cal(blocks.size(), ActivationCalibrator(options));
+  std::vector<CalibrationStatsObserver> inputs;  // bias correction: E[x] of every Linear's input
+  for (const StaticBlock& b : blocks) {
+    inputs.emplace_back(b.linear ? b.linear->in_features() : 1, CalibrationStatsOptions{/*hessian=*/false});
+  }
+  for (const Matrix& batch : batches) {
+    Matrix x = batch;
     for (std::size_t b = 0; b < blocks.size(); ++b) {
-      boundaries[b].observe(x);
+      if (blocks[b].linear == nullptr) {
+        x = model[blocks[b].position].forward(x);
+        continue;
+      }
+      input_cal[b].observe(x);
+      if (options.bias_correction) inputs[b].observe(x);
       x = blocks[b].linear->forward(x);
       if (blocks[b].relu) x = x.cwiseMax(0.0f);
+      output_cal[b].observe(x);
     }
-    boundaries.back().observe(x);
-    ++batch;
-  });
+  }
   Sequential out;
   for (std::size_t b = 0; b < blocks.size(); ++b) {
-    out.add(StaticLinear(blocks[b].linear->weight(), blocks[b].linear->bias(), boundaries[b].params(),
-                         boundaries[b + 1].params(), blocks[b].relu, options.layer));
+    if (blocks[b].linear == nullptr) {
+      out.add(model[blocks[b].position].clone());
+      continue;
+    }
+    const FloatLinear& lin = *blocks[b].linear;
+    Eigen::VectorXf bias = lin.bias();
+    if (options.bias_correction) {
+      const Quantizer<eigenq::Linear<std::int8_t>, PerChannel> q(options.layer.weight_policy, PerChannel{0});
+      correct_bias(bias, lin.weight(), q.quantize(lin.weight()).template dequantize<Eigen::MatrixXf>(), inputs[b].stats());
+    }
+    out.add(StaticLinear(lin.weight(), bias, input_cal[b].params(), output_cal[b].params(), blocks[b].relu, options.layer));
   }
   return out;
 }
 
-// The same over a range of batches.
-template <class Range>
-Sequential quantize_static_range(const Sequential& model, const Range& calibration, const StaticQuantOptions& options) {
-  return quantize_static_batches(
-      model, std::begin(calibration) == std::end(calibration),
-      [&](auto&& f) {
-        for (const auto& batch : calibration) f(batch);
-      },
-      options);
+}  // namespace detail
+
+namespace detail {
+
+template <class Calibration>
+Sequential quantize_static_any(const Sequential& model, const Calibration& calibration, const StaticQuantOptions& options) {
+  const std::vector<StaticBlock> blocks = static_blocks(model);  // the structure first
+  Index in = 0;
+  for (const StaticBlock& b : blocks) {
+    if (b.linear != nullptr) {
+      in = b.linear->in_features();
+      break;
+    }
+  }
+  if (in == 0) {  // no Linear: nothing to calibrate, but the batches must exist
+    if constexpr (!is_eigen_matrix_v<Calibration>) {
+      if (std::begin(calibration) == std::end(calibration)) raise("quantize_static: no calibration batches");
+    }
+    return quantize_static_batches(model, {}, options);
+  }
+  return quantize_static_batches(model, calibration_batches(calibration, in, "quantize_static"), options);
 }
 
 }  // namespace detail
 
 // Calibrates every activation boundary on the model's float inputs, then converts each Linear
-// (+ a following ReLU) into a StaticLinear. The model must start with a Linear.
+// (+ a following ReLU) into a StaticLinear. The model must start with a Linear (or an
+// InputScale).
 //
 // A calibration batch is a matrix [batch, in]: one example per row, `in` the first layer's
 // input features, like the inputs of forward(). It may be any Eigen matrix or expression, of
@@ -219,22 +266,58 @@ Sequential quantize_static_range(const Sequential& model, const Range& calibrati
 //   auto q = eigenq::nn::quantize_static(model, X_calib);                  // one [N, in] matrix
 //   auto q = eigenq::nn::quantize_static(model, std::vector<Eigen::MatrixXf>{x1, x2});
 //
+// Options beyond the calibrator (StaticQuantOptions): equalization (cross-layer equalization of
+// Linear -> ReLU -> Linear pairs), smoothquant (SmoothQuant scales, folded into the previous
+// Linear or kept as an InputScale in front of the first), bias_correction (b += (W - W^) E[x]).
+//
 // Throws InvalidArgument without a batch, ShapeError for a batch that is not [batch >= 1, in].
 template <class Batch, std::enable_if_t<detail::is_eigen_matrix_v<Batch>, int> = 0>
 Sequential quantize_static(const Sequential& model, const Batch& calibration, const StaticQuantOptions& options = {}) {
-  return detail::quantize_static_batches(
-      model, false, [&](auto&& f) { f(calibration); }, options);
+  return detail::quantize_static_any(model, calibration, options);
 }
 
 template <class Range, std::enable_if_t<detail::is_batch_range<Range>::value, int> = 0>
 Sequential quantize_static(const Sequential& model, const Range& calibration, const StaticQuantOptions& options = {}) {
-  return detail::quantize_static_range(model, calibration, options);
+  return detail::quantize_static_any(model, calibration, options);
 }
 
 // Row-major batches; also takes a braced list ({x1, x2}; {} has no batch and throws).
 inline Sequential quantize_static(const Sequential& model, const std::vector<Matrix>& calibration,
                                   const StaticQuantOptions& options = {}) {
-  return detail::quantize_static_range(model, calibration, options);
+  return detail::quantize_static_any(model, calibration, options);
+}
+
+// ---- dynamic with calibration: SmoothQuant, bias correction, equalization -------------------
+
+struct DynamicQuantOptions {
+  DynamicLinearOptions layer;
+  bool equalization = false;                      // CLE of Linear -> ReLU -> Linear pairs first
+  std::optional<SmoothQuantOptions> smoothquant;  // SmoothQuant scales, folded or an InputScale
+  bool bias_correction = false;                   // b += (W - W^) E[x] over the calibration inputs
+};
+
+// quantize_dynamic after the rescalings and with the bias correction of `options`, which read
+// the calibration batches (one [batch, in] matrix or a range of them). Layers other than
+// FloatLinear are kept (they run in float).
+template <class Calibration, std::enable_if_t<detail::is_calibration_v<Calibration>, int> = 0>
+Sequential quantize_dynamic(const Sequential& float_model, const Calibration& calibration,
+                            const DynamicQuantOptions& options = {}) {
+  const Index in = detail::model_input_features(float_model);
+  if (in == 0) raise("quantize_dynamic: the model has no FloatLinear layer");
+  const std::vector<Matrix> batches = detail::calibration_batches(calibration, in, "quantize_dynamic");
+  Sequential model = options.equalization ? equalize(float_model) : float_model;
+  if (options.smoothquant) {
+    model = smooth(model, detail::linear_statistics(model, batches, {/*hessian=*/false}), *options.smoothquant);
+  }
+  std::vector<CalibrationStats> stats;
+  if (options.bias_correction) stats = detail::linear_statistics(model, batches, {/*hessian=*/false});
+  return detail::replace_linears(model, [&](const FloatLinear& lin, std::size_t k) {
+    auto layer = std::make_unique<DynamicLinear>(lin, options.layer);
+    if (!options.bias_correction) return layer;
+    Eigen::VectorXf bias = lin.bias();
+    correct_bias(bias, lin.weight(), layer->dequantized_weight(), stats[k]);
+    return std::make_unique<DynamicLinear>(layer->weight(), std::move(bias), options.layer);
+  });
 }
 
 // ---- mixed precision -----------------------------------------------------------------------

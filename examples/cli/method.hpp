@@ -52,7 +52,10 @@ struct MethodOptions {
     }
     if (is_rtn()) {
       if (!calibration_stats.empty()) throw UsageError("--calibration-stats needs --method gptq, awq or weighted");
-      if (!imatrix.empty()) throw UsageError("--imatrix needs --method weighted");
+      if (!imatrix.empty()) {
+        throw UsageError("--imatrix needs --method weighted (eigenq's schemes) or a ggml type (--type TYPE; "
+                         "quantize writes ggml types to an OUT named .gguf)");
+      }
       if (allow_missing_stats) throw UsageError("--allow-missing-stats needs --method gptq, awq or weighted");
       return;
     }

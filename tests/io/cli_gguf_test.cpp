@@ -334,10 +334,16 @@ TEST(CliGguf, UsageErrorsSayWhatToDo) {
   const std::string in = dir / "m.safetensors";
   expect_exit_2(run({"quantize", in, dir / "q.safetensors", "--type", "q4_K"}),
                 {"--type with OUT", "ggml types are written to GGUF files: name OUT with .gguf, or use --scheme"});
-  expect_exit_2(run({"quantize", in, dir / "q.safetensors", "--imatrix", dir / "i.gguf"}), {"--imatrix with OUT"});
+  expect_exit_2(run({"quantize", in, dir / "q.safetensors", "--imatrix", dir / "i.gguf"}),
+                {"--imatrix needs --method weighted", "--type TYPE", "OUT named .gguf"});
   expect_exit_2(run({"quantize", in, dir / "q.gguf", "--type", "q4_K", "--bits", "4", "--scheme", "linear-affine"}),
                 {"--scheme, --bits with OUT", "a GGUF file holds ggml types: choose one with --type", "or name OUT .safetensors"});
   expect_exit_2(run({"quantize", in, dir / "q.gguf"}), {"is a GGUF file: give its ggml type with --type"});
+  expect_exit_2(run({"quantize", in, dir / "q.gguf", "--type", "q4_K", "--method", "gptq"}),
+                {"--method, --calibration-stats and --allow-missing-stats apply to eigenq's schemes",
+                 "for ggml types, --imatrix"});
+  expect_exit_2(run({"report", in, "--type", "q4_K", "--allow-missing-stats"}),
+                {"apply to eigenq's schemes (without --type)"});
   expect_exit_2(run({"quantize", in, dir / "q.gguf", "--type", "q4_z"}),
                 {"--type 'q4_z' is not a ggml type", "q4_0, q4_1, q5_0"});
   expect_exit_2(run({"quantize", in, dir / "q.gguf", "--type", "q8_K"}), {"--type 'q8_K': q8_K is not a type to quantize to"});
@@ -345,7 +351,8 @@ TEST(CliGguf, UsageErrorsSayWhatToDo) {
                 {"--type-for 'nonsense' is not REGEX=TYPE"});
   expect_exit_2(run({"quantize", in, dir / "q.gguf", "--type", "q8_0", "--type-for", "(=q8_0"}),
                 {"--type-for '(=q8_0': '(' is not a valid regular expression"});
-  expect_exit_2(run({"report", in, "--imatrix", dir / "i.gguf"}), {"--imatrix needs --type TYPE"});
+  expect_exit_2(run({"report", in, "--imatrix", dir / "i.gguf"}),
+                {"--imatrix needs --method weighted", "a ggml type (--type TYPE"});
   expect_exit_2(run({"report", in, "--type", "q8_0", "--bits", "4"}), {"--bits with --type"});
   expect_exit_2(run({"quantize", in, dir / "q.gguf", "--type", "q8_0", "--imatrix", dir / "missing.gguf"}),
                 {"missing.gguf", "cannot open"});

@@ -100,13 +100,6 @@ TEST(GgmlScheme, RefusesRowsThatAreNotWholeBlocks) {
   EXPECT_THROW_WITH(eigenq::ggml_scheme(gg::Type::iq2_xxs), eigenq::InvalidArgument, "iq2_xxs is not supported");
 }
 
-// The output MSE of `m` with only weight point `point` quantized with `s`, computed here.
-double only_point(const eigenq::MlpModel& m, const Eigen::MatrixXf& x, std::size_t point, const Scheme& s) {
-  eigenq::PointSchemes config(m.quant_points().size());
-  config.set(point, &s);
-  return eigenq::compare(m.forward(x), m.forward(x, config)).mse;
-}
-
 // On the analysis tests' toy MLP (16 -> 32 -> 32 -> 8), ggml's 32-element blocks fit the
 // 32-input layers fc2 and fc3: sensitivity with them there, eigenq's own on fc1.
 TEST(GgmlScheme, SensitivityOnTheToyMlp) {
@@ -126,7 +119,7 @@ TEST(GgmlScheme, SensitivityOnTheToyMlp) {
       const std::size_t point = p.point == "fc1.weight" ? 0 : p.point == "fc2.weight" ? 2 : 4;
       const Scheme& s = p.point == "fc1.weight" ? opt.per_point["fc1.weight"] : opt.weight_scheme;
       EXPECT_EQ(p.scheme, s.name);
-      EXPECT_DOUBLE_EQ(p.score, only_point(m, x, point, s)) << p.point;
+      EXPECT_DOUBLE_EQ(p.score, eigenq_test::only_point(m, x, point, s)) << p.point;
     }
     // q8_0 hurts least; the 4-bit types more.
     const auto fc2 = std::find_if(rep.ranked.begin(), rep.ranked.end(), [](const auto& p) { return p.point == "fc2.weight"; });
@@ -186,7 +179,7 @@ TEST(GgmlScheme, MixedPrecisionWithGgmlCandidates) {
       ASSERT_EQ(r.cost[p].size(), cands.size());
       for (std::size_t k = 0; k < cands.size(); ++k) {
         EXPECT_EQ(r.cost[p][k], cands[k].bits_for(m.weight(2 * p)));
-        EXPECT_DOUBLE_EQ(r.sensitivity[p][k], only_point(m, x, 2 * p, cands[k])) << cands[k].name;
+        EXPECT_DOUBLE_EQ(r.sensitivity[p][k], eigenq_test::only_point(m, x, 2 * p, cands[k])) << cands[k].name;
       }
     }
     EXPECT_EQ(r.cost[1][4], 8 * 256 * 144);  // q4_K: 144 bytes per row of 256

@@ -226,14 +226,6 @@ std::size_t index_of(const std::vector<Scheme>& cands, const std::string& name) 
   return 0;
 }
 
-// The output MSE of `m` with only weight point `point` quantized with `s`: a sensitivity
-// computed here, independently of choose_mixed_precision.
-double only_point(const eigenq::MlpModel& m, const Eigen::MatrixXf& x, std::size_t point, const Scheme& s) {
-  eigenq::PointSchemes config(m.quant_points().size());
-  config.set(point, &s);
-  return eigenq::compare(m.forward(x), m.forward(x, config)).mse;
-}
-
 // Row mode on the toy MLP (layers of 32, 32 and 8 rows): the budget holds the chosen mix and
 // its row maps; every row has a scheme, constant over each block; the reported bits, tables and
 // measured error are those of the chosen per-row schemes, recomputed here.
@@ -293,7 +285,7 @@ TEST(MixedPrecisionRows, BudgetRowMapsAndRowSchemes) {
             EXPECT_EQ(r.cost[i][k], 8 * rows[i] * (i == 0 ? row_bytes16[k] : row_bytes32[k]));
             double summed = 0.0;
             for (Index b = 0; b < rows[i]; b += block) {
-              summed += only_point(m, x, 2 * i, eigenq::row_block_scheme(cands[k], b, std::min(block, rows[i] - b)));
+              summed += eigenq_test::only_point(m, x, 2 * i, eigenq::row_block_scheme(cands[k], b, std::min(block, rows[i] - b)));
             }
             EXPECT_NEAR(r.sensitivity[i][k], summed, 1e-12 * summed) << c.point << " " << cands[k].name;
           }
@@ -369,7 +361,7 @@ TEST(MixedPrecisionRows, PerRowChoiceEqualsBruteForce) {
     const Eigen::MatrixXf w = m.weight(units[u].point);
     for (const Scheme& c : cands) {
       const Scheme s = eigenq::row_block_scheme(c, units[u].row, 1);
-      err[u].push_back(only_point(m, x, units[u].point, s));
+      err[u].push_back(eigenq_test::only_point(m, x, units[u].point, s));
       bits[u].push_back(s.bits_for(w));
     }
   }

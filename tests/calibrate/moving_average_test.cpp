@@ -4,6 +4,8 @@
 
 #include "../golden/golden_file.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
@@ -17,12 +19,6 @@
 
 namespace {
 
-std::uint32_t bits_of(float f) {
-  std::uint32_t u = 0;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
 std::vector<eigenq_test::GoldenCase> observer_cases() {
   return eigenq_test::load_golden(std::string(EIGENQ_TEST_DATA_DIR) + "/golden/observers_pytorch.txt");
 }
@@ -34,7 +30,7 @@ void check_params(const eigenq_test::GoldenCase& c, const std::string& sfx, cons
   const auto zp = c.ints("zero_point" + sfx);
   ASSERT_EQ(params.size(), scale.size());
   for (std::size_t k = 0; k < params.size(); ++k) {
-    EXPECT_EQ(bits_of(params[k].scale), bits_of(scale[k])) << c.name << sfx << " group " << k;
+    EXPECT_EQ(eigenq_test::bits_of(params[k].scale), eigenq_test::bits_of(scale[k])) << c.name << sfx << " group " << k;
     EXPECT_EQ(params[k].zero_point, zp[k]) << c.name << sfx << " group " << k;
   }
 }
@@ -65,8 +61,8 @@ TEST(MovingAverageObserver, BitExactAgainstPyTorchGolden) {
       const auto maxs = c.floats("observed_max" + sfx);
       ASSERT_EQ(obs.ranges().min.size(), mins.size()) << c.name;
       for (std::size_t k = 0; k < mins.size(); ++k) {
-        EXPECT_EQ(bits_of(obs.ranges().min[k]), bits_of(mins[k])) << c.name << sfx << " group " << k;
-        EXPECT_EQ(bits_of(obs.ranges().max[k]), bits_of(maxs[k])) << c.name << sfx << " group " << k;
+        EXPECT_EQ(eigenq_test::bits_of(obs.ranges().min[k]), eigenq_test::bits_of(mins[k])) << c.name << sfx << " group " << k;
+        EXPECT_EQ(eigenq_test::bits_of(obs.ranges().max[k]), eigenq_test::bits_of(maxs[k])) << c.name << sfx << " group " << k;
       }
       if (c.text("dtype") == "quint8") {
         ASSERT_FALSE(symmetric) << c.name;
@@ -100,8 +96,8 @@ TEST(MinMaxObserver, StreamingBitExactAgainstPyTorchGolden) {
       const auto maxs = c.floats("observed_max" + sfx);
       ASSERT_EQ(obs.ranges().min.size(), mins.size()) << c.name;
       for (std::size_t k = 0; k < mins.size(); ++k) {
-        EXPECT_EQ(bits_of(obs.ranges().min[k]), bits_of(mins[k])) << c.name << sfx << " group " << k;
-        EXPECT_EQ(bits_of(obs.ranges().max[k]), bits_of(maxs[k])) << c.name << sfx << " group " << k;
+        EXPECT_EQ(eigenq_test::bits_of(obs.ranges().min[k]), eigenq_test::bits_of(mins[k])) << c.name << sfx << " group " << k;
+        EXPECT_EQ(eigenq_test::bits_of(obs.ranges().max[k]), eigenq_test::bits_of(maxs[k])) << c.name << sfx << " group " << k;
       }
       if (c.text("dtype") == "quint8") check_params(c, sfx, obs, eigenq::Linear<std::uint8_t>::affine());
       else check_params(c, sfx, obs, eigenq::Linear<std::int8_t>::symmetric());

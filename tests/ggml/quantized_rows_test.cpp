@@ -1,6 +1,8 @@
 // eigenq/ggml/quantized_rows.hpp: an Eigen matrix quantized to a ggml type holds exactly the
 // bytes quantize_rows gives for its rows (any storage order), dequantizes to dequantize_row's
 // floats, and checks its arguments.
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
@@ -26,15 +28,6 @@ RowMajor gaussian(Index rows, Index cols, unsigned seed) {
   RowMajor m(rows, cols);
   for (Index i = 0; i < m.size(); ++i) m.data()[i] = g(gen);
   return m;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const eigenq::InvalidArgument& e) {
-    return e.what();
-  }
-  return "(no InvalidArgument)";
 }
 
 bool same_floats(const float* a, const float* b, Index n) { return std::memcmp(a, b, sizeof(float) * n) == 0; }
@@ -81,17 +74,17 @@ TEST(GgmlQuantizedRows, BytesAreQuantizeRowsForEveryType) {
 
 TEST(GgmlQuantizedRows, BadArgumentsThrowNamingTheValues) {
   const RowMajor x = gaussian(2, 96, 2);
-  EXPECT_NE(message_of([&] { gg::quantize(gg::Type::q4_K, x); }).find("row length 96 is not a multiple of the q4_K block size 256"),
+  EXPECT_NE(eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize(gg::Type::q4_K, x); }).find("row length 96 is not a multiple of the q4_K block size 256"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { gg::quantize(gg::Type::q8_0, x, std::vector<float>(32, 1.0f)); })
+  EXPECT_NE(eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize(gg::Type::q8_0, x, std::vector<float>(32, 1.0f)); })
                 .find("32 importance values for rows of 96 elements"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { gg::quantize(gg::Type::iq2_xxs, gaussian(1, 256, 3)); }).find("iq2_xxs is not supported"),
+  EXPECT_NE(eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize(gg::Type::iq2_xxs, gaussian(1, 256, 3)); }).find("iq2_xxs is not supported"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { gg::QuantizedRows(gg::Type::q8_0, 2, 96, std::vector<std::uint8_t>(100)); })
+  EXPECT_NE(eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::QuantizedRows(gg::Type::q8_0, 2, 96, std::vector<std::uint8_t>(100)); })
                 .find("take 204 bytes, got 100"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { gg::QuantizedRows(gg::Type::q8_0, 1, 32, std::vector<std::uint8_t>(34)).row(1); }).find("row(1) of 1 rows"),
+  EXPECT_NE(eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::QuantizedRows(gg::Type::q8_0, 1, 32, std::vector<std::uint8_t>(34)).row(1); }).find("row(1) of 1 rows"),
             std::string::npos);
   // An empty matrix (no rows) is fine.
   const gg::QuantizedRows none = gg::quantize(gg::Type::q8_0, RowMajor(0, 64));

@@ -1,4 +1,6 @@
 // eigenq/ggml/row.hpp: argument checking and basic behaviour of the two entry points.
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,32 +15,23 @@ namespace {
 namespace gg = eigenq::ggml;
 using eigenq::Index;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const eigenq::InvalidArgument& e) {
-    return e.what();
-  }
-  return "(no InvalidArgument)";
-}
-
 TEST(GgmlRow, BadArgumentsThrowNamingTheValue) {
   std::vector<float> x(512, 1.0f), y(512);
   std::vector<std::uint8_t> q(4096);
-  const std::string partial = message_of([&] { gg::quantize_rows(gg::Type::q4_K, x.data(), q.data(), 1, 300, nullptr); });
+  const std::string partial = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize_rows(gg::Type::q4_K, x.data(), q.data(), 1, 300, nullptr); });
   EXPECT_NE(partial.find("300"), std::string::npos) << partial;
   EXPECT_NE(partial.find("q4_K"), std::string::npos) << partial;
-  const std::string negative = message_of([&] { gg::quantize_rows(gg::Type::q8_0, x.data(), q.data(), -2, 32, nullptr); });
+  const std::string negative = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize_rows(gg::Type::q8_0, x.data(), q.data(), -2, 32, nullptr); });
   EXPECT_NE(negative.find("-2"), std::string::npos) << negative;
-  const std::string empty = message_of([&] { gg::quantize_rows(gg::Type::q8_0, x.data(), q.data(), 1, 0, nullptr); });
+  const std::string empty = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize_rows(gg::Type::q8_0, x.data(), q.data(), 1, 0, nullptr); });
   EXPECT_NE(empty.find("row length 0"), std::string::npos) << empty;
-  const std::string null_src = message_of([&] { gg::quantize_rows(gg::Type::q8_0, nullptr, q.data(), 1, 32, nullptr); });
+  const std::string null_src = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize_rows(gg::Type::q8_0, nullptr, q.data(), 1, 32, nullptr); });
   EXPECT_NE(null_src.find("source is null"), std::string::npos) << null_src;
-  const std::string iq2 = message_of([&] { gg::quantize_rows(gg::Type::iq2_xxs, x.data(), q.data(), 1, 256, x.data()); });
+  const std::string iq2 = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::quantize_rows(gg::Type::iq2_xxs, x.data(), q.data(), 1, 256, x.data()); });
   EXPECT_NE(iq2.find("iq2_xxs is not supported"), std::string::npos) << iq2;
-  const std::string unknown = message_of([&] { gg::dequantize_row(static_cast<gg::Type>(5), q.data(), y.data(), 32); });
+  const std::string unknown = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::dequantize_row(static_cast<gg::Type>(5), q.data(), y.data(), 32); });
   EXPECT_NE(unknown.find("5"), std::string::npos) << unknown;
-  const std::string deq = message_of([&] { gg::dequantize_row(gg::Type::nvfp4, q.data(), y.data(), 96); });
+  const std::string deq = eigenq_test::message_of<eigenq::InvalidArgument>([&] { gg::dequantize_row(gg::Type::nvfp4, q.data(), y.data(), 96); });
   EXPECT_NE(deq.find("96"), std::string::npos) << deq;
   EXPECT_THROW(gg::quantize_rows(gg::Type::q8_0, x.data(), q.data(), Index{1} << 60, 32, nullptr),
                eigenq::InvalidArgument);

@@ -19,6 +19,7 @@
 #ifndef EIGENQ_TESTS_GOLDEN_GOLDEN_FILE_HPP
 #define EIGENQ_TESTS_GOLDEN_GOLDEN_FILE_HPP
 
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -281,6 +282,24 @@ inline const GoldenCase& find_case(const std::vector<GoldenCase>& cases, const s
     if (c.name == name) return c;
   }
   throw std::runtime_error("golden case '" + name + "' not found");
+}
+
+// The indices of the cases of one kind: the values of a parameterized test.
+inline std::vector<std::size_t> case_indices(const std::vector<GoldenCase>& cases, const std::string& kind) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (cases[i].text("kind") == kind) out.push_back(i);
+  }
+  return out;
+}
+
+// A test's name: the case's name with '_' for anything but letters and digits, then its index.
+inline std::string case_test_name(const std::vector<GoldenCase>& cases, std::size_t index) {
+  std::string name = cases[index].name;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name + "_" + std::to_string(index);
 }
 
 }  // namespace eigenq_test

@@ -6,6 +6,8 @@
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -26,14 +28,8 @@ const std::vector<GoldenCase>& linear_cases() {
   return cases;
 }
 
-std::uint32_t bits_of(float f) {
-  std::uint32_t b;
-  std::memcpy(&b, &f, sizeof b);
-  return b;
-}
-
 bool same_float(float a, float b) {
-  return (std::isnan(a) && std::isnan(b)) || bits_of(a) == bits_of(b);
+  return (std::isnan(a) && std::isnan(b)) || eigenq_test::bits_of(a) == eigenq_test::bits_of(b);
 }
 
 template <class Code>
@@ -131,21 +127,12 @@ void check_quantize_case(const GoldenCase& c, int& elements_checked) {
 }
 
 // One test per golden case, named after it.
-std::vector<std::size_t> case_indices(const std::string& kind) {
-  std::vector<std::size_t> out;
-  const auto& cases = linear_cases();
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    if (cases[i].text("kind") == kind) out.push_back(i);
-  }
-  return out;
+std::vector<std::size_t> linear_case_indices(const std::string& kind) {
+  return eigenq_test::case_indices(linear_cases(), kind);
 }
 
-std::string test_name(const testing::TestParamInfo<std::size_t>& info) {
-  std::string name = linear_cases()[info.param].name;
-  for (char& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name + "_" + std::to_string(info.param);
+std::string linear_test_name(const testing::TestParamInfo<std::size_t>& info) {
+  return eigenq_test::case_test_name(linear_cases(), info.param);
 }
 
 class GoldenQuantize : public testing::TestWithParam<std::size_t> {};
@@ -158,12 +145,12 @@ TEST_P(GoldenQuantize, BitExactWithPyTorch) {
   EXPECT_GT(elements, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Linear, GoldenQuantize, testing::ValuesIn(case_indices("quantize")),
-                         test_name);
+INSTANTIATE_TEST_SUITE_P(Linear, GoldenQuantize, testing::ValuesIn(linear_case_indices("quantize")),
+                         linear_test_name);
 
 TEST(GoldenPyTorch, FileHasEveryKindOfCase) {
-  EXPECT_GE(case_indices("quantize").size(), 150u);
-  EXPECT_GE(case_indices("params").size(), 13u);
+  EXPECT_GE(linear_case_indices("quantize").size(), 150u);
+  EXPECT_GE(linear_case_indices("params").size(), 13u);
 }
 
 template <class Code>
@@ -197,7 +184,7 @@ TEST_P(GoldenParams, ParameterChoiceBitExactWithPyTorch) {
   EXPECT_GE(pairs, 300);
 }
 
-INSTANTIATE_TEST_SUITE_P(Linear, GoldenParams, testing::ValuesIn(case_indices("params")), test_name);
+INSTANTIATE_TEST_SUITE_P(Linear, GoldenParams, testing::ValuesIn(linear_case_indices("params")), linear_test_name);
 
 TEST(GoldenPyTorch, SeedExampleMatchesCorrection) {
   for (const GoldenCase& c : linear_cases()) {

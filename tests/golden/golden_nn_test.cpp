@@ -6,6 +6,8 @@
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/policy/choose_params.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
@@ -28,26 +30,12 @@ const std::vector<GoldenCase>& nn_cases() {
   return cases;
 }
 
-std::vector<std::size_t> case_indices(const std::string& kind) {
-  std::vector<std::size_t> out;
-  for (std::size_t i = 0; i < nn_cases().size(); ++i) {
-    if (nn_cases()[i].text("kind") == kind) out.push_back(i);
-  }
-  return out;
+std::vector<std::size_t> nn_case_indices(const std::string& kind) {
+  return eigenq_test::case_indices(nn_cases(), kind);
 }
 
-std::string test_name(const testing::TestParamInfo<std::size_t>& info) {
-  std::string name = nn_cases()[info.param].name;
-  for (char& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name;
-}
-
-std::uint32_t bits_of(float f) {
-  std::uint32_t b;
-  std::memcpy(&b, &f, sizeof b);
-  return b;
+std::string nn_test_name(const testing::TestParamInfo<std::size_t>& info) {
+  return eigenq_test::case_test_name(nn_cases(), info.param);
 }
 
 class GoldenDynamicParams : public testing::TestWithParam<std::size_t> {};
@@ -62,13 +50,13 @@ TEST_P(GoldenDynamicParams, ActivationParametersBitExact) {
   ASSERT_GE(mins.size(), 300u);
   for (std::size_t i = 0; i < mins.size(); ++i) {
     const auto p = eigenq::choose_params_pytorch_dynamic(mins[i], maxs[i], {0, 255}, rr);
-    EXPECT_EQ(bits_of(p.scale), scales[i]) << "[" << mins[i] << ", " << maxs[i] << "]";
+    EXPECT_EQ(eigenq_test::bits_of(p.scale), scales[i]) << "[" << mins[i] << ", " << maxs[i] << "]";
     EXPECT_EQ(p.zero_point, zps[i]) << "[" << mins[i] << ", " << maxs[i] << "]";
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorch, GoldenDynamicParams, testing::ValuesIn(case_indices("dynamic_params")),
-                         test_name);
+INSTANTIATE_TEST_SUITE_P(PyTorch, GoldenDynamicParams, testing::ValuesIn(nn_case_indices("dynamic_params")),
+                         nn_test_name);
 
 class GoldenDynamicLinear : public testing::TestWithParam<std::size_t> {};
 
@@ -98,11 +86,11 @@ TEST_P(GoldenDynamicLinear, MatchesTorchDynamicLinear) {
   const auto scales = c.float_bits("weight_scale");
   ASSERT_EQ(layer.weight().params().size(), scales.size());
   for (std::size_t i = 0; i < scales.size(); ++i) {
-    EXPECT_EQ(bits_of(layer.weight().params()[i].scale), scales[i]) << "weight scale " << i;
+    EXPECT_EQ(eigenq_test::bits_of(layer.weight().params()[i].scale), scales[i]) << "weight scale " << i;
   }
   // Activations: the same parameters and codes as quantize_per_tensor_dynamic.
   const auto p = layer.activation_params(x.minCoeff(), x.maxCoeff());
-  EXPECT_EQ(bits_of(p.scale), c.float_bits("input_scale")[0]);
+  EXPECT_EQ(eigenq_test::bits_of(p.scale), c.float_bits("input_scale")[0]);
   EXPECT_EQ(p.zero_point, c.ints("input_zero_point")[0]);
   const auto input_codes = c.ints("input_codes");
   const auto pol = eigenq::Linear<std::uint8_t>::affine().with_range(0, options.reduce_range ? 127 : 255);
@@ -123,7 +111,7 @@ TEST_P(GoldenDynamicLinear, MatchesTorchDynamicLinear) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorch, GoldenDynamicLinear, testing::ValuesIn(case_indices("dynamic_linear")),
-                         test_name);
+INSTANTIATE_TEST_SUITE_P(PyTorch, GoldenDynamicLinear, testing::ValuesIn(nn_case_indices("dynamic_linear")),
+                         nn_test_name);
 
 }  // namespace

@@ -21,6 +21,8 @@
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -46,18 +48,12 @@ const std::vector<GoldenCase>& onnx_cases() {
   return cases;
 }
 
-std::uint32_t bits_of(float f) {
-  std::uint32_t b;
-  std::memcpy(&b, &f, sizeof b);
-  return b;
-}
-
 // Bit-exact, except that any NaN equals any NaN (ORT writes the x86 default NaN ffc00000).
-bool same_float(float a, float b) { return (std::isnan(a) && std::isnan(b)) || bits_of(a) == bits_of(b); }
+bool same_float(float a, float b) { return (std::isnan(a) && std::isnan(b)) || eigenq_test::bits_of(a) == eigenq_test::bits_of(b); }
 
 std::string hex(float f) {
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(bits_of(f)));
+  std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(eigenq_test::bits_of(f)));
   return buf;
 }
 
@@ -203,21 +199,12 @@ void check_quantize_case(const GoldenCase& c, Counts& counts) {
 
 // ---- one test per case ------------------------------------------------------------------
 
-std::vector<std::size_t> case_indices(const std::string& kind) {
-  std::vector<std::size_t> out;
-  const auto& cases = onnx_cases();
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    if (cases[i].text("kind") == kind) out.push_back(i);
-  }
-  return out;
+std::vector<std::size_t> onnx_case_indices(const std::string& kind) {
+  return eigenq_test::case_indices(onnx_cases(), kind);
 }
 
-std::string test_name(const testing::TestParamInfo<std::size_t>& info) {
-  std::string name = onnx_cases()[info.param].name;
-  for (char& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return name + "_" + std::to_string(info.param);
+std::string onnx_test_name(const testing::TestParamInfo<std::size_t>& info) {
+  return eigenq_test::case_test_name(onnx_cases(), info.param);
 }
 
 class GoldenOnnxQuantize : public testing::TestWithParam<std::size_t> {};
@@ -231,7 +218,7 @@ TEST_P(GoldenOnnxQuantize, BitExactWithOnnxRuntime) {
   EXPECT_GT(counts.checked, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxQuantize, testing::ValuesIn(case_indices("quantize")), test_name);
+INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxQuantize, testing::ValuesIn(onnx_case_indices("quantize")), onnx_test_name);
 
 template <class Code>
 void check_dequantize_case(const GoldenCase& c) {
@@ -260,7 +247,7 @@ TEST_P(GoldenOnnxDequantize, BitExactWithOnnxRuntime) {
   else check_dequantize_case<std::uint8_t>(c);
 }
 
-INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxDequantize, testing::ValuesIn(case_indices("dequantize")), test_name);
+INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxDequantize, testing::ValuesIn(onnx_case_indices("dequantize")), onnx_test_name);
 
 class GoldenOnnxDynamic : public testing::TestWithParam<std::size_t> {};
 
@@ -291,7 +278,7 @@ TEST_P(GoldenOnnxDynamic, BitExactWithDynamicQuantizeLinear) {
   EXPECT_EQ(counts.checked + counts.nan_quotient, static_cast<int>(input.size()));
 }
 
-INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxDynamic, testing::ValuesIn(case_indices("dynamic")), test_name);
+INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxDynamic, testing::ValuesIn(onnx_case_indices("dynamic")), onnx_test_name);
 
 class GoldenOnnxDynamicParams : public testing::TestWithParam<std::size_t> {};
 
@@ -345,14 +332,14 @@ TEST_P(GoldenOnnxDynamicParams, ComputeScaleZpDiffersOnlyAsDocumented) {
   EXPECT_GT(tiny_scale, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxDynamicParams, testing::ValuesIn(case_indices("dynamic_params")),
-                         test_name);
+INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxDynamicParams, testing::ValuesIn(onnx_case_indices("dynamic_params")),
+                         onnx_test_name);
 
 class GoldenOnnxFile : public testing::TestWithParam<const char*> {};
 
 TEST_P(GoldenOnnxFile, HasCasesOfKind) {
   const std::size_t minimum = std::string(GetParam()) == "dynamic_params" ? 1u : 5u;
-  EXPECT_GE(case_indices(GetParam()).size(), minimum);
+  EXPECT_GE(onnx_case_indices(GetParam()).size(), minimum);
 }
 
 INSTANTIATE_TEST_SUITE_P(onnx, GoldenOnnxFile, testing::Values("quantize", "dequantize", "dynamic", "dynamic_params"),

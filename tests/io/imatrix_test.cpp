@@ -125,12 +125,12 @@ TEST(Imatrix, AModelFileIsNotAnImatrix) {
 }
 
 // The imatrix part of the bad-input corpus (tests/io/data/gguf_bad, tests/io/make_gguf_files.py).
-struct Bad {
+struct BadImatrix {
   const char* file;
   const char* message;  // after "<path>: "
 };
 
-const Bad bad_imatrix[] = {
+const BadImatrix bad_imatrix[] = {
     {"imatrix_nan.gguf", "byte 328: tensor 'blk.0.ffn_down.weight.in_sum2' [2, 0]: a sum of squares must be finite "
                          "and >= 0, found nan"},
     {"imatrix_negative_sum.gguf", "byte 324: tensor 'blk.0.ffn_down.weight.in_sum2' [1, 0]: a sum of squares must be "
@@ -171,11 +171,11 @@ const Bad bad_imatrix[] = {
                                        "bytes left in the file"},
 };
 
-std::string bad_path(const std::string& file) { return std::string(EIGENQ_TEST_DATA_DIR) + "/io/data/gguf_bad/" + file; }
+std::string corpus_path(const std::string& file) { return std::string(EIGENQ_TEST_DATA_DIR) + "/io/data/gguf_bad/" + file; }
 
 TEST(ImatrixBadInput, EachCorpusFileGivesItsExactMessage) {
   std::map<std::string, std::pair<std::string, std::string>> manifest;
-  std::ifstream in(bad_path("MANIFEST.tsv"));
+  std::ifstream in(corpus_path("MANIFEST.tsv"));
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
     std::istringstream fields(line);
@@ -185,9 +185,9 @@ TEST(ImatrixBadInput, EachCorpusFileGivesItsExactMessage) {
     std::getline(fields, field, '\t');
     manifest[file] = {byte, field};
   }
-  for (const Bad& b : bad_imatrix) {
+  for (const BadImatrix& b : bad_imatrix) {
     SCOPED_TRACE(b.file);
-    const std::string path = bad_path(b.file);
+    const std::string path = corpus_path(b.file);
     ASSERT_EQ(manifest.count(b.file), 1u) << "not in MANIFEST.tsv";
     const auto& [byte, field] = manifest.at(b.file);
     EXPECT_EQ(std::string(b.message).rfind("byte " + byte + ": " + field + ": ", 0), 0u)
@@ -204,7 +204,7 @@ TEST(ImatrixBadInput, EachCorpusFileGivesItsExactMessage) {
 
 TEST(ImatrixBadInput, TheCorpusIsCoveredByTheTests) {
   // Every file the generator wrote has an expected message in gguf_test.cpp or here.
-  std::ifstream in(bad_path("MANIFEST.tsv"));
+  std::ifstream in(corpus_path("MANIFEST.tsv"));
   std::size_t files = 0;
   std::size_t imatrix = 0;
   for (std::string line; std::getline(in, line);) {

@@ -184,7 +184,7 @@ std::vector<std::uint8_t> npy_bytes(const std::string& header, int version = 1, 
   return b;
 }
 
-void expect_bad(const std::vector<std::uint8_t>& bytes, const char* fragment) {
+void expect_bad_npy(const std::vector<std::uint8_t>& bytes, const char* fragment) {
   io_test::TempDir dir;
   const std::string path = dir / "bad.npy";
   io_test::write_bytes(path, bytes);
@@ -206,57 +206,57 @@ TEST(NpyBadInput, TruncatedAnywhere) {
     const std::vector<std::uint8_t> cut(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
     EXPECT_THROW(eigenq::io::parse_npy(cut.data(), cut.size(), "cut.npy"), eigenq::FormatError);
   }
-  expect_bad(npy_bytes(good, 1, 23), "truncated");
-  expect_bad(npy_bytes(good, 1, 23), "needs 24 bytes of data but only 23");
-  expect_bad({0x93, 'N', 'U', 'M'}, "too short");
+  expect_bad_npy(npy_bytes(good, 1, 23), "truncated");
+  expect_bad_npy(npy_bytes(good, 1, 23), "needs 24 bytes of data but only 23");
+  expect_bad_npy({0x93, 'N', 'U', 'M'}, "too short");
 }
 
 TEST(NpyBadInput, MagicVersionAndHeaderLength) {
   auto b = npy_bytes(good, 1, 24);
   b[1] = 'X';
-  expect_bad(b, "magic");
-  expect_bad(npy_bytes(good, 4, 24), "unsupported .npy format version 4.0");
+  expect_bad_npy(b, "magic");
+  expect_bad_npy(npy_bytes(good, 4, 24), "unsupported .npy format version 4.0");
   auto minor = npy_bytes(good, 1, 24);
   minor[7] = 1;
-  expect_bad(minor, "version 1.1");
-  expect_bad(npy_bytes(good, 1, 24, false, 5000), "header length 5000 is larger than the file");
-  expect_bad(npy_bytes(good, 2, 24, false, 0xffffffffu), "header length 4294967295 is larger than the file");
+  expect_bad_npy(minor, "version 1.1");
+  expect_bad_npy(npy_bytes(good, 1, 24, false, 5000), "header length 5000 is larger than the file");
+  expect_bad_npy(npy_bytes(good, 2, 24, false, 0xffffffffu), "header length 4294967295 is larger than the file");
 }
 
 TEST(NpyBadInput, HeaderDictSyntax) {
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False}\n"), "no 'shape' key");
-  expect_bad(npy_bytes("{'descr': '<f4', 'shape': (2,)}\n", 1, 8), "no 'fortran_order' key");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}\n", 1, 8), "unexpected key 'x'");
-  expect_bad(npy_bytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n", 1, 8),
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False}\n"), "no 'shape' key");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'shape': (2,)}\n", 1, 8), "no 'fortran_order' key");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}\n", 1, 8), "unexpected key 'x'");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n", 1, 8),
              "'descr' appears twice");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}\n", 1, 8), "True or False");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}\n", 1, 8), "trailing comma");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}\n", 1, 8), "expected a tuple");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}\n", 1, 8), "negative");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x\n", 1, 8), "final newline");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 1, 8), "final newline");
-  expect_bad(npy_bytes("{'descr: '<f4'}\n", 1, 8), "invalid .npy header at column");
-  expect_bad(npy_bytes("{'descr': '<f4' 'fortran_order': False}\n"), "expected ',' or '}'");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}\n", 1, 8), "True or False");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}\n", 1, 8), "trailing comma");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}\n", 1, 8), "expected a tuple");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}\n", 1, 8), "negative");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x\n", 1, 8), "final newline");
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 1, 8), "final newline");
+  expect_bad_npy(npy_bytes("{'descr: '<f4'}\n", 1, 8), "invalid .npy header at column");
+  expect_bad_npy(npy_bytes("{'descr': '<f4' 'fortran_order': False}\n"), "expected ',' or '}'");
 }
 
 TEST(NpyBadInput, UnsupportedTypes) {
-  expect_bad(npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", 1, 8), "big-endian");
-  expect_bad(npy_bytes("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }\n", 1, 16), "unsupported descr '<c8'");
-  expect_bad(npy_bytes("{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }\n", 1, 8), "byte order");
-  expect_bad(npy_bytes("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }\n", 1, 16), "unsupported descr");
+  expect_bad_npy(npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }\n", 1, 8), "big-endian");
+  expect_bad_npy(npy_bytes("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }\n", 1, 16), "unsupported descr '<c8'");
+  expect_bad_npy(npy_bytes("{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }\n", 1, 8), "byte order");
+  expect_bad_npy(npy_bytes("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }\n", 1, 16), "unsupported descr");
 }
 
 TEST(NpyBadInput, ShapesWhoseSizeOverflows) {
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n"),
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n"),
              "more elements than an int64 can count");
-  expect_bad(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }\n"),
+  expect_bad_npy(npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }\n"),
              "more bytes than fit in 64 bits");
-  expect_bad(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }\n"),
+  expect_bad_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }\n"),
              "does not fit in 64 bits");
 }
 
 TEST(NpyBadInput, TrailingDataAndMissingFile) {
-  expect_bad(npy_bytes(good, 1, 25), "1 unexpected bytes after the array data");
+  expect_bad_npy(npy_bytes(good, 1, 25), "1 unexpected bytes after the array data");
   EXPECT_THROW_WITH(eigenq::io::read_npy("/nonexistent/x.npy"), eigenq::IoError, "/nonexistent/x.npy", "cannot open");
 }
 

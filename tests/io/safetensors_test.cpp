@@ -159,7 +159,7 @@ std::vector<std::uint8_t> st_bytes(const std::string& header, std::size_t data_b
   return b;
 }
 
-void expect_bad(const std::vector<std::uint8_t>& bytes, const char* fragment) {
+void expect_bad_safetensors(const std::vector<std::uint8_t>& bytes, const char* fragment) {
   io_test::TempDir dir;
   io_test::write_bytes(dir / "bad.safetensors", bytes);
   EXPECT_THROW_WITH(eigenq::io::SafetensorsFile(dir / "bad.safetensors"), eigenq::FormatError, "bad.safetensors", fragment);
@@ -181,66 +181,66 @@ TEST(SafetensorsBadInput, TruncatedFiles) {
     EXPECT_THROW(eigenq::io::SafetensorsFile::from_buffer(std::vector<std::uint8_t>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n))),
                  eigenq::FormatError);
   }
-  expect_bad({1, 0, 0}, "too short");
-  expect_bad(st_bytes(two, 10), "ends outside the data section of 10 bytes");
+  expect_bad_safetensors({1, 0, 0}, "too short");
+  expect_bad_safetensors(st_bytes(two, 10), "ends outside the data section of 10 bytes");
 }
 
 TEST(SafetensorsBadInput, HeaderSizeBounds) {
-  expect_bad(st_bytes(two, 11, 100'000'001), "exceeds the limit of 100000000 bytes");
-  expect_bad(st_bytes(two, 11, 1u << 20), "header size 1048576 is larger than the file");
-  expect_bad(st_bytes(two, 0, std::numeric_limits<std::uint64_t>::max()), "exceeds the limit");
+  expect_bad_safetensors(st_bytes(two, 11, 100'000'001), "exceeds the limit of 100000000 bytes");
+  expect_bad_safetensors(st_bytes(two, 11, 1u << 20), "header size 1048576 is larger than the file");
+  expect_bad_safetensors(st_bytes(two, 0, std::numeric_limits<std::uint64_t>::max()), "exceeds the limit");
 }
 
 TEST(SafetensorsBadInput, HeaderIsNotAJsonObject) {
-  expect_bad(st_bytes(" {}", 0), "does not start with '{'");
-  expect_bad(st_bytes("[1,2]", 0), "does not start with '{'");
-  expect_bad(st_bytes(R"({"a": {"dtype": "F32",)", 0), "not valid JSON");
-  expect_bad(st_bytes(R"({"a": 1} trailing)", 0), "not valid JSON");
-  expect_bad(st_bytes("{\"a\xff\": {}}", 0), "not valid JSON");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 0),
+  expect_bad_safetensors(st_bytes(" {}", 0), "does not start with '{'");
+  expect_bad_safetensors(st_bytes("[1,2]", 0), "does not start with '{'");
+  expect_bad_safetensors(st_bytes(R"({"a": {"dtype": "F32",)", 0), "not valid JSON");
+  expect_bad_safetensors(st_bytes(R"({"a": 1} trailing)", 0), "not valid JSON");
+  expect_bad_safetensors(st_bytes("{\"a\xff\": {}}", 0), "not valid JSON");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 0),
              "names 'a' twice");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[[[[1]]]],"data_offsets":[0,4]}})", 4), "nests deeper");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[[[[1]]]],"data_offsets":[0,4]}})", 4), "nests deeper");
 }
 
 TEST(SafetensorsBadInput, EntriesNeedDtypeShapeAndOffsets) {
-  expect_bad(st_bytes(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", 8), "tensor 'a': no \"dtype\"");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", 8), "tensor 'a': no \"shape\"");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2]}})", 8), "tensor 'a': no \"data_offsets\"");
-  expect_bad(st_bytes(R"({"a":[1]})", 0), "tensor 'a': its entry is not a JSON object");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8), "[begin, end]");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8), "\"shape\" is not an array");
+  expect_bad_safetensors(st_bytes(R"({"a":{"shape":[2],"data_offsets":[0,8]}})", 8), "tensor 'a': no \"dtype\"");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})", 8), "tensor 'a': no \"shape\"");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2]}})", 8), "tensor 'a': no \"data_offsets\"");
+  expect_bad_safetensors(st_bytes(R"({"a":[1]})", 0), "tensor 'a': its entry is not a JSON object");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8), "[begin, end]");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", 8), "\"shape\" is not an array");
 }
 
 TEST(SafetensorsBadInput, UnknownDtypes) {
-  expect_bad(st_bytes(R"({"a":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype \"F31\"");
-  expect_bad(st_bytes(R"({"a":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype \"f32\"");
-  expect_bad(st_bytes(R"({"a":{"dtype":7,"shape":[2],"data_offsets":[0,8]}})", 8), "\"dtype\" is not a string");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype \"F31\"");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"f32","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype \"f32\"");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":7,"shape":[2],"data_offsets":[0,8]}})", 8), "\"dtype\" is not a string");
 }
 
 TEST(SafetensorsBadInput, ShapesAndByteCounts) {
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "negative");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8), "non-negative integers");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8), "overflows");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}})", 8), "overflows");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[18446744073709551615,0],"data_offsets":[0,0]}})", 0), "overflows");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12 bytes but data_offsets [0, 8] hold 8");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "end before they begin");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "negative");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8), "non-negative integers");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8), "overflows");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,8]}})", 8), "overflows");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[18446744073709551615,0],"data_offsets":[0,0]}})", 0), "overflows");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12 bytes but data_offsets [0, 8] hold 8");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "end before they begin");
 }
 
 TEST(SafetensorsBadInput, OffsetsOverlapLeaveGapsOrPointOutside) {
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I8","shape":[3],"data_offsets":[6,9]}})", 9),
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I8","shape":[3],"data_offsets":[6,9]}})", 9),
              "tensor 'b' at data_offsets [6, 9] overlaps tensor 'a' at [0, 8]");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I8","shape":[3],"data_offsets":[10,13]}})", 13),
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I8","shape":[3],"data_offsets":[10,13]}})", 13),
              "2 bytes between tensor 'a' (ends at 8) and tensor 'b' (begins at 10) belong to no tensor");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "begins at byte 4");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[1000000,1000008]}})", 8), "begins at byte 1000000");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4), "ends outside the data section");
-  expect_bad(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 9), "1 trailing bytes");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "begins at byte 4");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[1000000,1000008]}})", 8), "begins at byte 1000000");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4), "ends outside the data section");
+  expect_bad_safetensors(st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 9), "1 trailing bytes");
 }
 
 TEST(SafetensorsBadInput, Metadata) {
-  expect_bad(st_bytes(R"({"__metadata__":{"k":1}})", 0), "value of 'k' is not a string");
-  expect_bad(st_bytes(R"({"__metadata__":["k"]})", 0), "\"__metadata__\" is not a JSON object");
+  expect_bad_safetensors(st_bytes(R"({"__metadata__":{"k":1}})", 0), "value of 'k' is not a string");
+  expect_bad_safetensors(st_bytes(R"({"__metadata__":["k"]})", 0), "\"__metadata__\" is not a JSON object");
   const auto ok = eigenq::io::SafetensorsFile::from_buffer(st_bytes(R"({"__metadata__":{"k":"v"}})", 0));
   EXPECT_EQ(ok.metadata().at("k"), "v");
   EXPECT_TRUE(ok.tensors().empty());

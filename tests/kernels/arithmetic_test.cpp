@@ -9,6 +9,8 @@
 // class, extreme multipliers.
 #include "eigenq/kernels/arithmetic.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,8 +27,8 @@ using eigenq::Profile;
 using eigenq::Rounding;
 namespace k = eigenq::kernels;
 
-constexpr std::int32_t int32_min = std::numeric_limits<std::int32_t>::min();
-constexpr std::int32_t int32_max = std::numeric_limits<std::int32_t>::max();
+using eigenq_test::int32_max;
+using eigenq_test::int32_min;
 
 // ---- the former definitions, verbatim apart from names ----------------------------------------
 
@@ -75,20 +77,14 @@ std::int32_t former_output_fixed_point(std::int32_t t, k::FixedPointMultiplier m
 
 // ---- inputs -----------------------------------------------------------------------------------
 
-float from_bits(std::uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
-
 // Every 262147th float bit pattern (NaNs, infinities, denormals, both signs), ties at a few
 // scales and their neighbours.
 std::vector<float> float_inputs() {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> v = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), from_bits(0xffc00001u),
+  std::vector<float> v = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), eigenq_test::float_from_bits(0xffc00001u),
                           2147483648.0f, -2147483904.0f, 8388608.5f, 1e20f, -1e20f};
   for (std::uint64_t b = 0; b < (std::uint64_t{1} << 32); b += 262147) {
-    v.push_back(from_bits(static_cast<std::uint32_t>(b)));
+    v.push_back(eigenq_test::float_from_bits(static_cast<std::uint32_t>(b)));
   }
   for (float scale : {1.0f, 0.1f, 1.0f / 127.5f, 0.0123f}) {
     for (int q = -300; q <= 300; ++q) {
@@ -112,7 +108,7 @@ std::vector<std::int32_t> accumulators() {
 }
 
 template <class Code>
-std::vector<CodeRange> ranges() {
+std::vector<CodeRange> arithmetic_ranges() {
   if (std::is_signed_v<Code>) return {{-128, 127}, {-127, 127}, {-8, 7}, {-64, 63}, {5, 5}};
   return {{0, 255}, {0, 127}, {0, 15}, {1, 255}, {200, 200}};
 }
@@ -129,7 +125,7 @@ void check_quantize_matches_linear() {
     const Rounding rounding = profile == Profile::tflite ? Rounding::half_away_from_zero : Rounding::half_to_even;
     for (float scale : {1.0f, 0.1f, 0.0123f, 3.7e-5f, 7.0f, 1e-30f, 0.0f, -0.5f, inf, nan}) {
       const float factor = k::scale_factor(scale, scaling);
-      for (CodeRange r : ranges<Code>()) {
+      for (CodeRange r : arithmetic_ranges<Code>()) {
         // Zero points inside the range, at its ends and outside it (NaN maps there unclamped).
         for (std::int32_t zp : {r.qmin, r.qmax, (r.qmin + r.qmax) / 2, r.qmin - 40, r.qmax + 300, -100000}) {
           for (float v : x) {

@@ -38,8 +38,8 @@ using eigenq::kernels::ScopedIsa;
 using eigenq_test::same_bits;
 
 constexpr float inf = std::numeric_limits<float>::infinity();
-constexpr std::int32_t int32_min = std::numeric_limits<std::int32_t>::min();
-constexpr std::int32_t int32_max = std::numeric_limits<std::int32_t>::max();
+using eigenq_test::int32_max;
+using eigenq_test::int32_min;
 
 // How a quantizing kernel divides by the scale and breaks ties: every combination.
 struct Method {
@@ -56,12 +56,6 @@ const FixedPointRounding all_fixed_point_roundings[] = {FixedPointRounding::doub
 std::string to_string(Method m) {
   return std::string(eigenq::kernels::to_string(m.scaling)) +
          (m.rounding == Rounding::half_to_even ? " half_to_even" : " half_away_from_zero");
-}
-
-float from_bits(std::uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
 }
 
 std::string hex(float f) {
@@ -85,8 +79,8 @@ std::vector<CodeRange> ranges() {
 // Values that stress rounding and saturation at a given scale.
 std::vector<float> edge_values(float scale) {
   std::vector<float> v = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
-                          -std::numeric_limits<float>::quiet_NaN(), from_bits(0x7f800001u),
-                          from_bits(0x7fc12345u), std::numeric_limits<float>::denorm_min(),
+                          -std::numeric_limits<float>::quiet_NaN(), eigenq_test::float_from_bits(0x7f800001u),
+                          eigenq_test::float_from_bits(0x7fc12345u), std::numeric_limits<float>::denorm_min(),
                           -std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(),
                           -std::numeric_limits<float>::min(), std::numeric_limits<float>::min() / 3,
                           std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
@@ -115,7 +109,7 @@ std::vector<float> random_values(std::mt19937& rng, Index n, float scale) {
   std::vector<float> v(static_cast<std::size_t>(n));
   for (auto& x : v) {
     const std::uint32_t kind = bits(rng) % 16;
-    if (kind == 0) x = from_bits(bits(rng));  // any float: NaN, Inf, denormal, huge
+    if (kind == 0) x = eigenq_test::float_from_bits(bits(rng));  // any float: NaN, Inf, denormal, huge
     else if (kind == 1) x = (std::round(wide(rng)) + 0.5f) * scale;
     else x = wide(rng) * scale;
   }
@@ -270,7 +264,7 @@ void check_bit_patterns(Isa isa, std::uint64_t stride) {
   for (std::uint64_t start = 0; start < (std::uint64_t{1} << 32); start += chunk * stride) {
     x.clear();
     for (std::uint64_t b = start; b < start + chunk * stride && b < (std::uint64_t{1} << 32); b += stride) {
-      x.push_back(from_bits(static_cast<std::uint32_t>(b)));
+      x.push_back(eigenq_test::float_from_bits(static_cast<std::uint32_t>(b)));
     }
     for (Method rounding : all_methods) {
       auto [a, b] = scalar_and(isa, [&] { return quantize_vec<std::int8_t>(x, 0, 0, 1.0f, 0, {-128, 127}, rounding); });

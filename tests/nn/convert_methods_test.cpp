@@ -44,7 +44,7 @@ double output_mse(const Sequential& ref, const Sequential& q, const std::vector<
 // 64 -> 64 -> 64 -> 10 (ReLU between), groups of 32 divide every input.
 Sequential mlp(unsigned seed) { return eigenq_test::random_mlp(seed, 64, 64, 0.1f); }
 
-std::vector<Matrix> batches(int count, Index rows, unsigned seed, bool outliers = false) {
+std::vector<Matrix> method_batches(int count, Index rows, unsigned seed, bool outliers = false) {
   std::vector<Matrix> b = eigenq_test::random_batches(count, rows, seed);
   if (outliers) {
     for (Matrix& x : b) {
@@ -67,7 +67,7 @@ Sequential rtn(const Sequential& m, const Q& q) {
 
 TEST(ConvertMethods, GptqBeatsRoundToNearest) {
   const Sequential m = mlp(1);
-  const std::vector<Matrix> calib = batches(4, 64, 2);
+  const std::vector<Matrix> calib = method_batches(4, 64, 2);
   for (int bits : {2, 3, 4}) {
     const auto q = int_g(bits, 32);
     const Sequential g = eigenq::nn::quantize_gptq(m, calib, q);
@@ -90,8 +90,8 @@ TEST(ConvertMethods, GptqBeatsRoundToNearest) {
     }
     const double out_g = output_mse(m, g, calib);
     const double out_r = output_mse(m, rtn(m, q), calib);
-    const double held_g = output_mse(m, g, batches(2, 64, 9));
-    const double held_r = output_mse(m, rtn(m, q), batches(2, 64, 9));
+    const double held_g = output_mse(m, g, method_batches(2, 64, 9));
+    const double held_r = output_mse(m, rtn(m, q), method_batches(2, 64, 9));
     std::printf("gptq int%d-g32 output error %.1f%% of rtn (held-out %.1f%%)\n", bits, 100 * out_g / out_r,
                 100 * held_g / held_r);
     EXPECT_LT(out_g, 0.8 * out_r) << bits;
@@ -101,7 +101,7 @@ TEST(ConvertMethods, GptqBeatsRoundToNearest) {
 
 TEST(ConvertMethods, GptqSequentialOrFromStatistics) {
   const Sequential m = mlp(3);
-  const std::vector<Matrix> calib = batches(3, 48, 4);
+  const std::vector<Matrix> calib = method_batches(3, 48, 4);
   const auto q = int_g(3, 32);
   eigenq::nn::GptqModelOptions o;
   o.sequential = false;
@@ -121,7 +121,7 @@ TEST(ConvertMethods, GptqSequentialOrFromStatistics) {
 
 TEST(ConvertMethods, Int4KernelLayers) {
   const Sequential m = mlp(5);
-  const std::vector<Matrix> calib = batches(2, 64, 6);
+  const std::vector<Matrix> calib = method_batches(2, 64, 6);
   eigenq::nn::GptqModelOptions o;
   o.int4_kernel = true;
   const Sequential g = eigenq::nn::quantize_gptq(m, calib, int_g(4, 32), o);
@@ -135,13 +135,13 @@ TEST(ConvertMethods, Int4KernelLayers) {
 
 TEST(ConvertMethods, StatisticsMustMatchTheModel) {
   const Sequential m = mlp(7);
-  auto stats = eigenq::nn::collect_linear_statistics(m, batches(1, 16, 8));
+  auto stats = eigenq::nn::collect_linear_statistics(m, method_batches(1, 16, 8));
   const auto q = int_g(4, 32);
   stats.pop_back();
   eigenq_test::expect_error<eigenq::ShapeError>([&] { eigenq::nn::quantize_gptq(m, stats, q); },
                                                 {"quantize_gptq", "statistics for 2 Linear layers, the model has 3"});
   eigenq_test::expect_error<eigenq::ShapeError>([&] { eigenq::nn::quantize_awq(m, stats, q); }, {"quantize_awq"});
-  stats = eigenq::nn::collect_linear_statistics(m, batches(1, 16, 8));
+  stats = eigenq::nn::collect_linear_statistics(m, method_batches(1, 16, 8));
   eigenq::CalibrationStatsObserver narrow(32);
   narrow.observe(Eigen::MatrixXf::Ones(4, 32));
   stats[1] = narrow.stats();
@@ -171,7 +171,7 @@ Sequential transformer_like(unsigned seed) {
 
 TEST(ConvertMethods, AwqFoldsWhereItCan) {
   const Sequential m = transformer_like(1);
-  const std::vector<Matrix> calib = batches(4, 64, 2, true);
+  const std::vector<Matrix> calib = method_batches(4, 64, 2, true);
   const auto q = int_g(3, 32);
   const Sequential a = eigenq::nn::quantize_awq(m, calib, q);
   std::string kinds;
@@ -201,7 +201,7 @@ TEST(ConvertMethods, AwqFoldsWhereItCan) {
 TEST(ConvertMethods, AwqBeatsRoundToNearestOnOutlierInputs) {
   Sequential m;
   m.add(eigenq::nn::FloatLinear(eigenq_test::random_matrix(32, 64, 31, 0.3f), eigenq_test::random_matrix(32, 1, 32, 0.1f)));
-  const std::vector<Matrix> calib = batches(4, 64, 33, true);
+  const std::vector<Matrix> calib = method_batches(4, 64, 33, true);
   for (int bits : {3, 4}) {
     const auto q = int_g(bits, 32);
     const Sequential a = eigenq::nn::quantize_awq(m, calib, q);
@@ -209,8 +209,8 @@ TEST(ConvertMethods, AwqBeatsRoundToNearestOnOutlierInputs) {
     EXPECT_EQ(a[0].kind(), "InputScale");
     const double e_a = output_mse(m, a, calib);
     const double e_r = output_mse(m, rtn(m, q), calib);
-    const double held_a = output_mse(m, a, batches(2, 64, 34, true));
-    const double held_r = output_mse(m, rtn(m, q), batches(2, 64, 34, true));
+    const double held_a = output_mse(m, a, method_batches(2, 64, 34, true));
+    const double held_r = output_mse(m, rtn(m, q), method_batches(2, 64, 34, true));
     std::printf("awq int%d-g32, inputs with two x20 channels: output error %.1f%% of rtn (held-out %.1f%%)\n", bits,
                 100 * e_a / e_r, 100 * held_a / held_r);
     EXPECT_LT(e_a, 0.9 * e_r) << bits;
@@ -220,7 +220,7 @@ TEST(ConvertMethods, AwqBeatsRoundToNearestOnOutlierInputs) {
 
 TEST(ConvertMethods, WeightedRoundingNeverWorseOnTheFirstLayer) {
   const Sequential m = mlp(9);
-  const std::vector<Matrix> calib = batches(4, 64, 10, true);
+  const std::vector<Matrix> calib = method_batches(4, 64, 10, true);
   const auto q = int_g(3, 32);
   const Sequential w = eigenq::nn::quantize_weighted(m, calib, q);
   EXPECT_EQ(w[0].kind(), "WeightOnlyLinear");
@@ -238,7 +238,7 @@ TEST(ConvertMethods, WeightedRoundingNeverWorseOnTheFirstLayer) {
 
 TEST(ConvertOptions, StaticSmoothQuantHelpsOutlierInputs) {
   const Sequential m = mlp(11);
-  const std::vector<Matrix> calib = batches(4, 64, 12, true);
+  const std::vector<Matrix> calib = method_batches(4, 64, 12, true);
   const Sequential plain = eigenq::nn::quantize_static(m, calib);
   eigenq::nn::StaticQuantOptions o;
   o.smoothquant = eigenq::SmoothQuantOptions{};
@@ -263,7 +263,7 @@ TEST(ConvertOptions, BiasCorrectionRemovesTheMeanShift) {
     l.weight()(0, 0) = 40.0f;
     m.replace(i, std::make_unique<eigenq::nn::FloatLinear>(l));
   }
-  const std::vector<Matrix> calib = batches(4, 64, 14);
+  const std::vector<Matrix> calib = method_batches(4, 64, 14);
   auto mean_shift = [&](const Sequential& q) {
     Eigen::VectorXd shift = Eigen::VectorXd::Zero(10);
     for (const Matrix& x : calib) shift += (q(x) - m(x)).cast<double>().colwise().sum().transpose();
@@ -299,7 +299,7 @@ TEST(ConvertOptions, EqualizationHelpsPerTensorWeights) {
     b.weight().col(i) /= 20.0f;
   }
   m.add(a).add(eigenq::nn::ReLU()).add(b);
-  const std::vector<Matrix> calib = batches(2, 64, 25);
+  const std::vector<Matrix> calib = method_batches(2, 64, 25);
   eigenq::nn::DynamicQuantOptions o;
   o.layer.per_channel_weights = false;
   const Sequential plain = eigenq::nn::quantize_dynamic(m, calib, o);

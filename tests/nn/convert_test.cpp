@@ -226,7 +226,6 @@ const LayerScheme& named(const std::vector<LayerScheme>& c, const std::string& n
   throw std::runtime_error("no candidate " + name);
 }
 
-double rel(const Matrix& a, const Matrix& b) { return double((a - b).norm()) / double(b.norm()); }
 
 // Each output channel r of a mixed layer is channel r of the candidate it names applied to the
 // whole layer: every candidate quantizes output channels independently (per-channel int8,
@@ -266,7 +265,7 @@ TEST(Convert, MixedPerChannelUsesEachRowsScheme) {
         ref.col(r) = yc.col(r);
       }
     }
-    EXPECT_LE(rel(y, ref), 1e-5) << "layer " << k;
+    EXPECT_LE(eigenq_test::relative_error(y, ref), 1e-5) << "layer " << k;
     if (const auto* mixed = dynamic_cast<const eigenq::nn::ChannelMixedLinear*>(&layer)) {
       // Parts in order of first use, each with its channels in increasing order.
       std::vector<std::string> first_use;

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/nn_models.hpp"
 #include "support/random_data.hpp"
 
 namespace {
@@ -290,7 +291,6 @@ struct MixedLayer {
 };
 
 // Relative Frobenius distance.
-double rel(const Matrix& a, const Matrix& b) { return double((a - b).norm()) / double(b.norm()); }
 
 TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
   const MixedLayer f;
@@ -342,10 +342,10 @@ TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
     Matrix ref = x * w_hat.transpose();
     ref.rowwise() += f.b.transpose();
     for (Index r : {2, 4, 5}) {
-      EXPECT_LE(rel(y.col(r), ref.col(r)), 1e-5) << "channel " << r;
+      EXPECT_LE(eigenq_test::relative_error(y.col(r), ref.col(r)), 1e-5) << "channel " << r;
     }
     for (Index r : {0, 1, 3, 6}) {
-      EXPECT_LE(rel(y.col(r), ref.col(r)), 0.05) << "channel " << r;
+      EXPECT_LE(eigenq_test::relative_error(y.col(r), ref.col(r)), 0.05) << "channel " << r;
     }
   }
   // An empty batch gives an empty output.
@@ -361,7 +361,7 @@ TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
   const Matrix x = random_input(4, 40, 23);
   Matrix ref = x * wo.dequantized_weight().transpose();
   ref.rowwise() += f.b.transpose();
-  EXPECT_LE(rel(wo(x), ref), 1e-5);
+  EXPECT_LE(eigenq_test::relative_error(wo(x), ref), 1e-5);
 }
 
 TEST(ChannelMixedLinear, StorageIsThePartsPlusAByteAChannel) {

@@ -26,7 +26,6 @@ using eigenq::Index;
 using eigenq::nn::Matrix;
 using eigenq::nn::Sequential;
 
-double relative_error(const Matrix& ref, const Matrix& y) { return (y - ref).norm() / ref.norm(); }
 
 eigenq::nn::FloatLinear linear(Index in, Index out, unsigned seed) {
   return eigenq::nn::FloatLinear(eigenq_test::random_matrix(out, in, seed, 0.3f),
@@ -98,7 +97,7 @@ TEST(Rescale, SmoothQuantKeepsTheFunction) {
   ASSERT_EQ(s.size(), m.size() + 2);
   EXPECT_EQ(s[0].kind(), "InputScale");
   EXPECT_EQ(s[7].kind(), "InputScale");
-  for (const Matrix& x : xs) EXPECT_LT(relative_error(m(x), s(x)), 1e-5);
+  for (const Matrix& x : xs) EXPECT_LT(eigenq_test::relative_error(s(x), m(x)), 1e-5);
   // The Linear after the Linear + ReLU took scales, and its predecessor divided its rows.
   const auto& before = dynamic_cast<const eigenq::nn::FloatLinear&>(m[0]);
   const auto& after = dynamic_cast<const eigenq::nn::FloatLinear&>(s[1]);
@@ -135,7 +134,7 @@ TEST(Rescale, EqualizationKeepsTheFunctionAndBalancesRanges) {
   const Sequential e = eigenq::nn::equalize(m, 3);
   ASSERT_EQ(e.size(), m.size());
   const Matrix x = eigenq_test::random_batches(1, 32, 4)[0];
-  EXPECT_LT(relative_error(m(x), e(x)), 1e-5);
+  EXPECT_LT(eigenq_test::relative_error(e(x), m(x)), 1e-5);
   const auto& ea = dynamic_cast<const eigenq::nn::FloatLinear&>(e[0]);
   const Eigen::VectorXf ranges = ea.weight().cwiseAbs().rowwise().maxCoeff();
   const Eigen::VectorXf before = a.weight().cwiseAbs().rowwise().maxCoeff();

@@ -6,11 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <iostream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -19,15 +17,6 @@
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 #include "policy_test_util.hpp"
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define EIGENQ_TEST_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define EIGENQ_TEST_SANITIZED 1
-#endif
 
 namespace {
 
@@ -396,23 +385,14 @@ TEST(Codebook, NanAndInfQuantizeTotally) {
   EXPECT_EQ(cb.quantize(in[0], p), 2);
 }
 
-TEST(Codebook, LargeMatrixSanityTime) {
-  // Speed is measured by benchmarks/bench_policies.cpp (codebook_fit/eigenq/4096x4096_k16);
-  // this is only a loose guard against an accidental O(n k) fit.
-#if defined(NDEBUG) && !defined(EIGENQ_TEST_SANITIZED)
-  const Index n = 4096;
-#else
+// A large matrix (the fit samples it rather than sorting all of it): 16 centroids, every code
+// within them. Its speed is benchmarks/bench_policies.cpp's (codebook_fit/eigenq/4096x4096_k16).
+TEST(Codebook, LargeMatrixFitsSixteenCentroids) {
   const Index n = 1024;
-#endif
   const eigenq_test::RowMatrix w = eigenq_test::sample_matrix(Distribution::gaussian, n, n, 2024);
-  const auto start = std::chrono::steady_clock::now();
   const auto qt = eigenq::quantize(w, Codebook<std::uint8_t>().with_bits(4));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "[ info ] codebook " << n << "x" << n << " k=16 quantize: " << seconds << " s\n";
   EXPECT_EQ(qt.params()[0].centroids.size(), 16u);
-#if defined(NDEBUG) && !defined(EIGENQ_TEST_SANITIZED)
-  EXPECT_LT(seconds, 5.0);
-#endif
+  for (const auto c : qt.unpacked_codes()) ASSERT_LE(c, 15);
 }
 
 }  // namespace

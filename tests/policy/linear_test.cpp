@@ -4,6 +4,8 @@
 #include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Eigen/Core>
@@ -29,15 +31,6 @@ std::vector<int> codes_of(const Q& q) {
   std::vector<int> out;
   for (auto c : q.unpacked_codes()) out.push_back(static_cast<int>(c));
   return out;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const eigenq::Error& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 TEST(LinearRealOffset, ReproducesTheSeedWorkedExample) {
@@ -102,12 +95,12 @@ TEST(Linear, RangesOfEachProfile) {
 }
 
 TEST(Linear, BadRangesAndBits) {
-  const std::string m = message_of([] { Linear<std::int8_t>::affine().with_range(-200, 10); });
+  const std::string m = eigenq_test::message_of<eigenq::Error>([] { Linear<std::int8_t>::affine().with_range(-200, 10); });
   EXPECT_NE(m.find("-200"), std::string::npos) << m;
-  EXPECT_NE(message_of([] { Linear<std::int8_t>::affine().with_range(5, 4); }).find("qmin = 5"),
+  EXPECT_NE(eigenq_test::message_of<eigenq::Error>([] { Linear<std::int8_t>::affine().with_range(5, 4); }).find("qmin = 5"),
             std::string::npos);
   EXPECT_THROW(Linear<std::uint8_t>::affine().with_range(0, 256), eigenq::InvalidArgument);
-  EXPECT_NE(message_of([] { Linear<std::int8_t>::affine().with_bits(9); }).find("bits = 9"),
+  EXPECT_NE(eigenq_test::message_of<eigenq::Error>([] { Linear<std::int8_t>::affine().with_bits(9); }).find("bits = 9"),
             std::string::npos);
   EXPECT_THROW(Linear<std::int8_t>::affine().with_bits(1), eigenq::InvalidArgument);
   EXPECT_THROW(Linear<std::int16_t>::affine().with_bits(17), eigenq::InvalidArgument);
@@ -215,7 +208,7 @@ TEST(Linear, NonFiniteInputsSaturateOrMapToZeroPoint) {
 
 TEST(Linear, FitRejectsBadRanges) {
   const auto pol = Linear<std::int8_t>::affine();
-  const std::string m = message_of([&] { pol.fit(2.0f, 1.0f); });
+  const std::string m = eigenq_test::message_of<eigenq::Error>([&] { pol.fit(2.0f, 1.0f); });
   EXPECT_NE(m.find("min = 2"), std::string::npos) << m;
   EXPECT_THROW(pol.fit(std::nanf(""), 1.0f), eigenq::NonFiniteError);
   EXPECT_THROW(pol.fit(0.0f, std::numeric_limits<float>::infinity()), eigenq::NonFiniteError);
@@ -316,7 +309,7 @@ TEST(Linear, FourBitCodesArePackedAndExact) {
 TEST(Quantizer, ErrorsNameWhatAndWhere) {
   Eigen::MatrixXf w = Eigen::MatrixXf::Random(4, 5);
   w(2, 3) = std::numeric_limits<float>::infinity();
-  const std::string m = message_of(
+  const std::string m = eigenq_test::message_of<eigenq::Error>(
       [&] { eigenq::quantize(w, Linear<std::int8_t>::affine(), eigenq::PerChannel{0}); });
   EXPECT_NE(m.find("+Inf"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 3]"), std::string::npos) << m;
@@ -326,12 +319,12 @@ TEST(Quantizer, ErrorsNameWhatAndWhere) {
   const Eigen::MatrixXf empty(0, 4);
   EXPECT_THROW(eigenq::quantize(empty, Linear<std::int8_t>::affine()), eigenq::ShapeError);
   const Eigen::MatrixXf ok = Eigen::MatrixXf::Random(4, 5);
-  const std::string axis = message_of(
+  const std::string axis = eigenq_test::message_of<eigenq::Error>(
       [&] { eigenq::quantize(ok, Linear<std::int8_t>::affine(), eigenq::PerChannel{-3}); });
   EXPECT_NE(axis.find("axis -3"), std::string::npos) << axis;
   const eigenq::Quantizer<Linear<std::int8_t>, eigenq::PerChannel> quantizer(
       Linear<std::int8_t>::affine(), eigenq::PerChannel{0});
-  const std::string count = message_of([&] { quantizer.quantize(ok, {eigenq::LinearParams{}}); });
+  const std::string count = eigenq_test::message_of<eigenq::Error>([&] { quantizer.quantize(ok, {eigenq::LinearParams{}}); });
   EXPECT_NE(count.find("needs 4 parameter sets, got 1"), std::string::npos) << count;
 }
 

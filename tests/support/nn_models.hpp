@@ -43,4 +43,9 @@ inline std::vector<eigenq::nn::Matrix> random_batches(int count, eigenq::Index r
   return out;
 }
 
+// |actual - expected| / |expected| (Frobenius norms).
+inline double relative_error(const eigenq::nn::Matrix& actual, const eigenq::nn::Matrix& expected) {
+  return double((actual - expected).norm()) / double(expected.norm());
+}
+
 }  // namespace eigenq_test

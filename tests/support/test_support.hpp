@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -61,6 +62,32 @@ void expect_error(F&& f, const std::vector<std::string>& fragments) {
   } catch (const std::exception& other) {
     ADD_FAILURE() << "threw another exception type: " << other.what();
   }
+}
+
+inline constexpr std::int32_t int32_min = std::numeric_limits<std::int32_t>::min();
+inline constexpr std::int32_t int32_max = std::numeric_limits<std::int32_t>::max();
+
+// The bits of a float and the float of some bits.
+inline std::uint32_t bits_of(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+inline float float_from_bits(std::uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+// The message of the E that f() throws, or "(no exception)".
+template <class E, class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no exception)";
 }
 
 }  // namespace eigenq_test

@@ -8,9 +8,13 @@
 //   gemv_*                         the same for M = 1..4 (the LLM decode shape); 1x8192x8192
 //                                  has 64 MiB of weights, beyond L3, to compare with memcpy
 //   gemv_int4                      int4 weights, f16 scale per 32 (g128-f32: f32 per 128)
+//   <op>/<impl>-t2/<shape>         the same on two threads: eigenq on its thread pool
+//                                  (core/thread_pool.hpp), oneDNN on two OpenMP threads
 // GOPS counts 2 operations per multiply-add, per second of the benchmark thread's CPU time:
-// every product here runs on that one thread, and CPU time stays meaningful on a shared,
-// loaded machine where wall time does not. eigenq's weights are packed once, outside the
+// a single-threaded product runs on that one thread, and CPU time stays meaningful on a
+// shared, loaded machine where wall time does not. The -t2 rows count wall time (one thread's
+// CPU time would flatter them), so on a loaded machine their ratio to a one-thread row errs
+// low. eigenq's weights are packed once, outside the
 // timed loop, as an inference engine does.
 #include <benchmark/benchmark.h>
 
@@ -64,7 +68,7 @@ std::vector<T> random_bytes(std::size_t count, unsigned seed) {
 
 // ---- eigenq ---------------------------------------------------------------------------------
 
-void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk) {
+void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk, int threads = 1) {
   if (!k::supported(isa)) {
     state.SkipWithError("ISA not supported on this CPU");
     return;
@@ -75,7 +79,7 @@ void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk
   const k::PackedWeights w = k::pack_weights(b.data(), kk, n, n, 1);
   std::vector<std::int32_t> c(static_cast<std::size_t>(m * n));
   for (auto _ : state) {
-    k::gemm(a.data(), m, kk, 0, w, c.data(), n, k::Int32Output{});
+    k::gemm(a.data(), m, kk, 0, w, c.data(), n, k::Int32Output{}, threads);
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
@@ -84,7 +88,7 @@ void eigenq_gemm(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk
 
 // int4 weights, f16 or f32 scales per group, float activations quantized inside the call.
 void eigenq_gemv_int4(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk, Index group,
-                      k::ScaleType type) {
+                      k::ScaleType type, int threads = 1) {
   if (!k::supported(isa)) {
     state.SkipWithError("ISA not supported on this CPU");
     return;
@@ -100,7 +104,7 @@ void eigenq_gemv_int4(benchmark::State& state, k::Isa isa, Index m, Index n, Ind
   const k::PackedInt4Weights w = k::pack_int4_weights(codes.data(), n, kk, kk, scales.data(), kk / group, group, type);
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (auto _ : state) {
-    k::gemv_int4(x.data(), m, kk, w, nullptr, y.data(), n);
+    k::gemv_int4(x.data(), m, kk, w, nullptr, y.data(), n, threads);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -110,7 +114,18 @@ void eigenq_gemv_int4(benchmark::State& state, k::Isa isa, Index m, Index n, Ind
 // ---- oneDNN ---------------------------------------------------------------------------------
 
 #if defined(EIGENQ_HAVE_ONEDNN)
-void onednn_gemm(benchmark::State& state, Index m, Index n, Index kk) {
+// OpenMP threads for one benchmark, back to one after it.
+struct OmpThreads {
+  explicit OmpThreads(int n) {
+    if (omp_set_num_threads != nullptr) omp_set_num_threads(n);
+  }
+  ~OmpThreads() {
+    if (omp_set_num_threads != nullptr) omp_set_num_threads(1);
+  }
+};
+
+void onednn_gemm(benchmark::State& state, Index m, Index n, Index kk, int threads = 1) {
+  const OmpThreads omp(threads);
   const auto a = random_bytes<std::uint8_t>(static_cast<std::size_t>(m * kk), 1);
   const auto b = random_bytes<std::int8_t>(static_cast<std::size_t>(kk * n), 2);
   std::vector<std::int32_t> c(static_cast<std::size_t>(m * n));
@@ -128,7 +143,8 @@ void onednn_gemm(benchmark::State& state, Index m, Index n, Index kk) {
   set_gops(state, m, n, kk);
 }
 
-void onednn_matmul(benchmark::State& state, Index m, Index n, Index kk) {
+void onednn_matmul(benchmark::State& state, Index m, Index n, Index kk, int threads = 1) {
+  const OmpThreads omp(threads);
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -197,11 +213,12 @@ void eigen_gemm_f32(benchmark::State& state, Index m, Index n, Index kk) {
 using Body = std::function<void(benchmark::State&)>;
 
 void add(const std::string& name, Body body) {
-  benchmark::RegisterBenchmark(name.c_str(), [body](benchmark::State& s) { body(s); })
-      ->Unit(benchmark::kMicrosecond);
+  auto* b = benchmark::RegisterBenchmark(name.c_str(), [body](benchmark::State& s) { body(s); });
+  b->Unit(benchmark::kMicrosecond);
+  if (name.find("-t2/") != std::string::npos) b->UseRealTime();
 }
 
-void add_product(const std::string& op, Index m, Index n, Index kk, bool slow_ones) {
+void add_product(const std::string& op, Index m, Index n, Index kk, bool slow_ones, bool two_threads) {
   const std::string dims = shape(m, n, kk);
   add(op + "/eigenq/" + dims, [=](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), m, n, kk); });
   for (k::Isa isa : k::all_isas) {
@@ -214,6 +231,13 @@ void add_product(const std::string& op, Index m, Index n, Index kk, bool slow_on
   add(op + "/onednn-matmul/" + dims, [=](benchmark::State& s) { onednn_matmul(s, m, n, kk); });
 #endif
   add(op + "/gemmlowp/" + dims, [=](benchmark::State& s) { gemmlowp_gemm(s, m, n, kk); });
+  if (two_threads) {
+    add(op + "/eigenq-t2/" + dims, [=](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), m, n, kk, 2); });
+#if defined(EIGENQ_HAVE_ONEDNN)
+    add(op + "/onednn-t2/" + dims, [=](benchmark::State& s) { onednn_gemm(s, m, n, kk, 2); });
+    add(op + "/onednn-matmul-t2/" + dims, [=](benchmark::State& s) { onednn_matmul(s, m, n, kk, 2); });
+#endif
+  }
   if (slow_ones) {
     add(op + "/naive/" + dims, [=](benchmark::State& s) { naive_gemm(s, m, n, kk); });
     add(op + "/eigenq-scalar/" + dims,
@@ -222,13 +246,13 @@ void add_product(const std::string& op, Index m, Index n, Index kk, bool slow_on
 }
 
 const bool registered = [] {
-  for (Index size : {256, 512, 1024}) {
-    add_product("gemm_u8s8s32", size, size, size, size == 256);
+  for (Index size : {64, 256, 512, 1024}) {
+    add_product("gemm_u8s8s32", size, size, size, size == 256, true);
     add("gemm_f32/eigen/" + shape(size, size, size),
         [=](benchmark::State& s) { eigen_gemm_f32(s, size, size, size); });
   }
-  add_product("gemv_u8s8s32", 1, 4096, 4096, true);
-  add_product("gemv_u8s8s32", 4, 4096, 4096, false);
+  add_product("gemv_u8s8s32", 1, 4096, 4096, true, true);
+  add_product("gemv_u8s8s32", 4, 4096, 4096, false, false);
   // 64 MiB of weights, twice L3: the GEMV streams them from DRAM (compare memcpy/libc).
   add("gemv_u8s8s32/eigenq/" + shape(1, 8192, 8192),
       [](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), 1, 8192, 8192); });
@@ -243,6 +267,9 @@ const bool registered = [] {
       eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16);
     });
     if (m > 1) continue;
+    add("gemv_int4/eigenq-t2/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16, 2);
+    });
     add("gemv_int4/eigenq-g128-f32/" + dims, [=](benchmark::State& s) {
       eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 128, k::ScaleType::f32);
     });

@@ -4,6 +4,7 @@
 //   linear_dynamic/eigenq/<batch>x<in>x<out>   nn::DynamicLinear, per-channel int8 weights
 //   linear_grouped/eigenq/<batch>x<in>x<out>   nn::GroupedLinear, int4 groups of 32
 //   linear_f32/eigen/<batch>x<in>x<out>        Eigen float GEMM, -march=native (naive_gemm.cpp)
+//   <name>/eigenq-t2/...                       the same layer with threads = 2 (wall time)
 // PyTorch's dynamic and float Linear on the same shapes: benchmarks/torch_linear_bench.py.
 #include <eigenq/nn/dynamic_linear.hpp>
 #include <eigenq/nn/grouped_linear.hpp>
@@ -53,14 +54,19 @@ const bool registered = [] {
   constexpr Index in = 4096;
   constexpr Index out = 4096;
   for (Index batch : {1, 256}) {
-    benchmark::RegisterBenchmark(("linear_dynamic/eigenq/" + shape(batch, in, out)).c_str(),
-                                 [=](benchmark::State& s) {
-                                   const eigenq::nn::DynamicLinear layer(random_matrix(out, in, 1, 0.02f),
-                                                                         Eigen::VectorXf::Zero(out));
-                                   run_layer(s, layer, batch, in, out);
-                                 })
-        ->Unit(benchmark::kMicrosecond)
-        ->UseRealTime();
+    for (int threads : {1, 2}) {
+      const std::string impl = threads == 1 ? "eigenq" : "eigenq-t2";
+      benchmark::RegisterBenchmark(("linear_dynamic/" + impl + "/" + shape(batch, in, out)).c_str(),
+                                   [=](benchmark::State& s) {
+                                     eigenq::nn::DynamicLinearOptions options;
+                                     options.threads = threads;
+                                     const eigenq::nn::DynamicLinear layer(random_matrix(out, in, 1, 0.02f),
+                                                                           Eigen::VectorXf::Zero(out), options);
+                                     run_layer(s, layer, batch, in, out);
+                                   })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
     benchmark::RegisterBenchmark(("linear_f32/eigen/" + shape(batch, in, out)).c_str(),
                                  [=](benchmark::State& s) {
                                    eigenq_bench::EigenGemmF32 gemm(static_cast<int>(batch), static_cast<int>(out),

@@ -1,4 +1,5 @@
-// Runs one job per tensor on up to N threads. Each thread takes the next
+// Runs one job per tensor on up to N threads of eigenq's thread pool
+// (core/thread_pool.hpp; the caller is one of them). Each thread takes the next
 // tensor in file order, so at most N tensors are in memory at once whatever
 // the file's size. The first failure stops the others from starting new
 // tensors; the error of the lowest-numbered failed tensor is rethrown, so
@@ -9,8 +10,8 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
-#include <thread>
-#include <vector>
+
+#include "eigenq/core/thread_pool.hpp"
 
 namespace eigenq_cli {
 
@@ -41,16 +42,7 @@ void run_jobs(std::size_t count, int threads, Job&& job) {
   };
 
   const std::size_t n = threads < 1 ? 1 : static_cast<std::size_t>(threads);
-  if (n == 1 || count <= 1) {
-    worker();
-  } else {
-    std::vector<std::thread> pool;
-    const std::size_t spawn = n < count ? n : count;
-    pool.reserve(spawn - 1);
-    for (std::size_t t = 0; t + 1 < spawn; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
-  }
+  eigenq::run_shares(static_cast<int>(n < count ? n : count), [&](int) { worker(); });
   if (error) std::rethrow_exception(error);
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/isa_test.hpp"
+#include "support/scoped_thread_pool.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -335,8 +336,11 @@ TEST_P(GemmIsa, ActivationsReadInPlaceWithAnyRowStride) {
   }
 }
 
+// Large enough (16.8M multiply-adds) for four threads' worth of work, on a pool of three
+// threads and the caller whatever the machine's cores.
 TEST_P(GemmIsa, ThreadsDoNotChangeTheResult) {
-  const Problem<std::int8_t> p = make_problem<std::int8_t>(13, 300, 77, 5);
+  eigenq_test::ScopedThreadPool pool(3);
+  const Problem<std::int8_t> p = make_problem<std::int8_t>(40, 700, 600, 5);
   const auto w = pack(p);
   const auto expected = run<std::int8_t, std::int32_t>(k::Isa::scalar, p, w, k::Int32Output{});
   for (int threads : {1, 2, 3, 64}) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/isa_test.hpp"
+#include "support/scoped_thread_pool.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -325,13 +326,23 @@ TEST_P(GemvInt4Isa, ThreadsUnalignedPointersAndStrides) {
   const auto packed = pack(w, k::ScaleType::f16);
   const auto x = make_x(3, 203, 9);
   std::vector<float> bias(300, 0.25f);
+  {
+    // 3 x 2000 x 1600 (9.6M multiply-adds): work for three threads, on a pool of three and
+    // the caller whatever the machine's cores.
+    eigenq_test::ScopedThreadPool pool(3);
+    const Weights big = make_weights(2000, 1600, 32, 10);
+    const auto big_packed = pack(big, k::ScaleType::f16);
+    const auto big_x = make_x(3, 1600, 11);
+    std::vector<float> big_bias(2000, -0.5f);
+    const auto big_expected = run(k::Isa::scalar, big_x, 3, 1600, big_packed, big_bias.data(), 1, 0);
+    for (int threads : {1, 2, 3, 16}) {
+      ASSERT_TRUE(same_bits(big_expected, run(this->isa(), big_x, 3, 1600, big_packed, big_bias.data(), threads, 0)))
+          << k::to_string(this->isa()) << " threads " << threads;
+    }
+  }
   const auto expected = run(k::Isa::scalar, x, 3, 203, packed, bias.data(), 1, 5);
   {
     const k::Isa isa = this->isa();
-    for (int threads : {1, 2, 3, 16}) {
-      ASSERT_TRUE(same_bits(expected, run(isa, x, 3, 203, packed, bias.data(), threads, 5)))
-          << k::to_string(isa) << " threads " << threads;
-    }
     // x and y one element off their allocations' alignment; nothing written past N.
     const k::ScopedIsa scoped(isa);
     std::vector<float> xs(x.size() + 1);

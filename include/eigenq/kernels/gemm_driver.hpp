@@ -46,12 +46,12 @@
 #include <utility>
 #include <vector>
 
+#include "eigenq/core/thread_pool.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
 #include "eigenq/kernels/dispatch.hpp"
 #include "eigenq/kernels/output_stage.hpp"
 #include "eigenq/kernels/packed_weights.hpp"
-#include "eigenq/kernels/thread_split.hpp"
 
 namespace eigenq {
 namespace kernels {
@@ -319,7 +319,7 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
     }
   };
 
-  split_over_threads(panels, threads, work);
+  eigenq::split_over_threads(panels, threads_for_work(double(m) * double(n) * double(k), threads), work);
 }
 
 }  // namespace detail

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "eigenq/core/error.hpp"
+#include "eigenq/core/thread_pool.hpp"
 #include "eigenq/core/types.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
 #include "eigenq/kernels/checks.hpp"
@@ -22,7 +23,6 @@
 #include "eigenq/kernels/isa.hpp"
 #include "eigenq/kernels/packed_int4_weights.hpp"
 #include "eigenq/kernels/scalar/gemv_int4.hpp"
-#include "eigenq/kernels/thread_split.hpp"
 #include "eigenq/kernels/x86_avx2/gemv_int4.hpp"
 #include "eigenq/kernels/x86_avx512/gemv_int4.hpp"
 #include "eigenq/kernels/arm_neon/gemv_int4.hpp"
@@ -92,7 +92,7 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
       }
     }
   };
-  split_over_threads(w.panel_count(), threads, work);
+  eigenq::split_over_threads(w.panel_count(), threads_for_work(double(m) * double(n) * double(w.depth()), threads), work);
 }
 
 }  // namespace detail

@@ -39,24 +39,8 @@ quantized=${work}/quantized.safetensors
 trap 'rm -f "${model}" "${copy}" "${quantized}" "${work}"/*.time' EXIT
 
 echo "writing ${tensors} tensors of ${rows} x ${cols} float32 to ${model} ..."
-/usr/bin/python3 - "${model}" "${tensors}" "${rows}" "${cols}" <<'EOF'
-import json, struct, sys
-import numpy as np
-path, count, rows, cols = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-nbytes = rows * cols * 4
-header = {"__metadata__": {"format": "pt"}}
-for i in range(count):
-    header[f"layers.{i}.weight"] = {"dtype": "F32", "shape": [rows, cols],
-                                    "data_offsets": [i * nbytes, (i + 1) * nbytes]}
-text = json.dumps(header).encode()
-text += b" " * ((8 - len(text) % 8) % 8)
-rng = np.random.default_rng(0)
-with open(path, "wb") as f:
-    f.write(struct.pack("<Q", len(text)))
-    f.write(text)
-    for i in range(count):
-        rng.standard_normal(rows * cols, dtype=np.float32).tofile(f)
-EOF
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/write_f32_safetensors.py" "${model}" "${tensors}" "${rows}" "${cols}" \
+  'layers.{i}.weight' 1
 size=$(stat -c %s "${model}")
 sync
 

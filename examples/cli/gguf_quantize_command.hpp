@@ -389,15 +389,7 @@ inline GgufRun quantize_to_gguf(const std::string& in_path, const std::string& o
     GgufTensorPlan& p = plans[items[k].tensor];
     p.measured = measure;
     if (!p.quantize) continue;
-    auto& s = p.sums;
-    const auto& c = item_sums[k];
-    s.signal += c.signal;
-    s.recon += c.recon;
-    s.dot += c.dot;
-    s.noise += c.noise;
-    s.abs_error += c.abs_error;
-    s.max_abs = std::max(s.max_abs, c.max_abs);
-    s.count += c.count;
+    p.sums.add(item_sums[k]);
   }
   return run;
 }
@@ -565,13 +557,7 @@ inline nlohmann::ordered_json gguf_report_json(const std::string& in, const Gguf
     fallbacks += p.fell_back_from ? 1 : 0;
     if (p.quantize && p.kept.empty()) {
       ++quantized;
-      total.signal += p.sums.signal;
-      total.recon += p.sums.recon;
-      total.dot += p.sums.dot;
-      total.noise += p.sums.noise;
-      total.abs_error += p.sums.abs_error;
-      total.max_abs = std::max(total.max_abs, p.sums.max_abs);
-      total.count += p.sums.count;
+      total.add(p.sums);
     }
   }
   nlohmann::ordered_json totals;

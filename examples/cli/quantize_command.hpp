@@ -110,16 +110,6 @@ inline void add_error_sums(eigenq::detail::ErrorSums& sums, const float* referen
   }
 }
 
-inline void merge_sums(eigenq::detail::ErrorSums& into, const eigenq::detail::ErrorSums& s) {
-  into.signal += s.signal;
-  into.recon += s.recon;
-  into.dot += s.dot;
-  into.noise += s.noise;
-  into.abs_error += s.abs_error;
-  into.max_abs = std::max(into.max_abs, s.max_abs);
-  into.count += s.count;
-}
-
 inline std::regex compile_regex(const std::string& pattern, const char* option) {
   try {
     return std::regex(pattern, std::regex::ECMAScript);
@@ -187,7 +177,7 @@ inline nlohmann::ordered_json report_json(const std::string& in, const std::vect
     after += t.bytes_after;
     if (t.quantized) {
       ++quantized;
-      detail::merge_sums(total, t.sums);
+      total.add(t.sums);
     }
   }
   TensorOutcome all;
@@ -592,7 +582,7 @@ inline int run_report_gguf(const QuantizeArgs& a) {
   std::fputs(gguf_table(run.plans, true, !a.gguf.imatrix.empty()).c_str(), stdout);
   eigenq::detail::ErrorSums all;
   for (const auto& p : run.plans) {
-    if (p.quantize && p.kept.empty()) detail::merge_sums(all, p.sums);
+    if (p.quantize && p.kept.empty()) all.add(p.sums);
   }
   const eigenq::ErrorMetrics m = all.metrics();
   std::printf("%s\n%sall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",
@@ -631,7 +621,7 @@ inline int run_report(const QuantizeArgs& a) {
     std::fputs(summary_table(outcomes, true).c_str(), stdout);
     TensorOutcome all;
     for (const auto& t : outcomes) {
-      if (t.quantized) detail::merge_sums(all.sums, t.sums);
+      if (t.quantized) all.sums.add(t.sums);
     }
     const eigenq::ErrorMetrics m = all.sums.metrics();
     std::printf("%s\n%s%sall quantized elements: mse %.4e, sqnr %s dB, max abs %.4e, cosine %.6f\n",

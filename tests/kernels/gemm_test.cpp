@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -338,21 +339,25 @@ TEST_P(GemmIsa, ActivationsReadInPlaceWithAnyRowStride) {
 
 // Large enough (16.8M multiply-adds) for four threads' worth of work, on a pool of three
 // threads and the caller whatever the machine's cores.
+// The threads share the panels (40 rows: too few to share) or the rows (250 rows over 120
+// columns); both shapes have work for three threads or more.
 TEST_P(GemmIsa, ThreadsDoNotChangeTheResult) {
   eigenq_test::ScopedThreadPool pool(3);
-  const Problem<std::int8_t> p = make_problem<std::int8_t>(40, 700, 600, 5);
-  const auto w = pack(p);
-  const auto expected = run<std::int8_t, std::int32_t>(k::Isa::scalar, p, w, k::Int32Output{});
-  for (int threads : {1, 2, 3, 64}) {
-    ASSERT_TRUE(same_bits(expected, run<std::int8_t, std::int32_t>(isa(), p, w, k::Int32Output{}, threads)))
-        << k::to_string(isa()) << " threads " << threads;
-  }
-  // Requantized output through threads too.
-  const float mult = 0.001f;
-  const auto rq = k::Requantize::per_tensor(mult);
-  const auto codes = run<std::int8_t, std::int8_t>(k::Isa::scalar, p, w, rq);
-  for (int threads : {2, 3}) {
-    ASSERT_TRUE(same_bits(codes, run<std::int8_t, std::int8_t>(isa(), p, w, rq, threads)));
+  for (const auto& shape : {std::array<Index, 3>{40, 700, 600}, std::array<Index, 3>{250, 120, 420}}) {
+    const Problem<std::int8_t> p = make_problem<std::int8_t>(shape[0], shape[1], shape[2], 5);
+    const auto w = pack(p);
+    const auto expected = run<std::int8_t, std::int32_t>(k::Isa::scalar, p, w, k::Int32Output{});
+    for (int threads : {1, 2, 3, 64}) {
+      ASSERT_TRUE(same_bits(expected, run<std::int8_t, std::int32_t>(isa(), p, w, k::Int32Output{}, threads)))
+          << k::to_string(isa()) << " threads " << threads << " M " << shape[0];
+    }
+    // Requantized output through threads too.
+    const float mult = 0.001f;
+    const auto rq = k::Requantize::per_tensor(mult);
+    const auto codes = run<std::int8_t, std::int8_t>(k::Isa::scalar, p, w, rq);
+    for (int threads : {2, 3}) {
+      ASSERT_TRUE(same_bits(codes, run<std::int8_t, std::int8_t>(isa(), p, w, rq, threads))) << "M " << shape[0];
+    }
   }
 }
 

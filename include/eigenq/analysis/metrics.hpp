@@ -109,6 +109,17 @@ struct ErrorSums {
   double max_abs = 0.0;
   Index count = 0;
 
+  // The sums of other values, as if they had been added here.
+  void add(const ErrorSums& other) {
+    signal += other.signal;
+    recon += other.recon;
+    dot += other.dot;
+    noise += other.noise;
+    abs_error += other.abs_error;
+    max_abs = std::max(max_abs, other.max_abs);
+    count += other.count;
+  }
+
   void add(const float* r, const float* x, Index n) {
     if (n <= 0) return;
     if (n < 32) {  // short runs (per-channel on the last axis): no temporaries

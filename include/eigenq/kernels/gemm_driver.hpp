@@ -257,14 +257,15 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
   const bool read_in_place = sizeof(PackedA) == 1 && a_offset<PackedA, A>() == 0 &&
                              k % 4 == 0 && !zb;
 
-  const auto work = [&](Index p_begin, Index p_end) {
+  // Rows [row_begin, row_end) of C, panels [p_begin, p_end).
+  const auto work = [&](Index row_begin, Index row_end, Index p_begin, Index p_end) {
     PackedActivations<PackedA> packed;
     alignas(64) std::int32_t tile[mr * width];
     TileArgs<PackedA> t;
     t.quads = quads;
     t.zb = nullptr;
-    for (Index i0 = 0; i0 < m; i0 += block_rows) {
-      const Index rows = std::min(block_rows, m - i0);
+    for (Index i0 = row_begin; i0 < row_end; i0 += block_rows) {
+      const Index rows = std::min(block_rows, row_end - i0);
       if (!read_in_place) {
         pack_activation_block(a + i0 * lda, rows, lda, k, quads, mr, a_offset<PackedA, A>(), zb,
                               packed);
@@ -319,7 +320,20 @@ void gemm_blocked(const A* a, Index m, Index lda, std::int32_t a_zero_point, con
     }
   };
 
-  eigenq::split_over_threads(panels, threads_for_work(double(m) * double(n) * double(k), threads), work);
+  // Threads share the panels when there are enough of them to balance the shares (8 a thread)
+  // and B is at least as large as A: each thread then streams all of A and its part of B.
+  // Otherwise they share the rows, if each gets 8 tiles' worth: each streams all of B and packs
+  // only its rows. Each element of C is computed the same way either way.
+  const int shares = threads_for_work(double(m) * double(n) * double(k), threads);
+  const Index row_tiles = (m + mr - 1) / mr;
+  const bool share_panels = panels >= 8 * Index{shares} && n >= m;
+  if (!share_panels && row_tiles >= 8 * Index{shares}) {
+    split_over_threads(row_tiles, shares, [&](Index begin, Index end) {
+      work(begin * mr, std::min(m, end * mr), 0, panels);
+    });
+  } else {
+    split_over_threads(panels, shares, [&](Index begin, Index end) { work(0, m, begin, end); });
+  }
 }
 
 }  // namespace detail

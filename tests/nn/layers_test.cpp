@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/nn_models.hpp"
+#include "support/scoped_thread_pool.hpp"
 #include "support/random_data.hpp"
 
 namespace {
@@ -100,6 +101,32 @@ TEST(DynamicLinear, EqualsItsDocumentedSemantics) {
         }
       }
     }
+  }
+}
+
+// Layers large enough to share (over 2^22 multiply-adds a thread) give the same output on 1, 2
+// and 3 threads of a 3-thread pool, whatever the machine's cores.
+TEST(Layers, ThreadsDoNotChangeTheOutput) {
+  eigenq_test::ScopedThreadPool pool(3);
+  const Eigen::MatrixXf w = random_weight(768, 512, 21);
+  const Eigen::VectorXf b = Eigen::VectorXf::Constant(768, 0.125f);
+  const Matrix x = random_input(64, 512, 22);  // 25M multiply-adds
+  Matrix dynamic_one;
+  Matrix grouped_one;
+  for (int threads : {1, 2, 3}) {
+    eigenq::nn::DynamicLinearOptions d;
+    d.threads = threads;
+    const Matrix yd = eigenq::nn::DynamicLinear(w, b, d)(x);
+    eigenq::nn::GroupedLinearOptions g;
+    g.threads = threads;
+    const Matrix yg = eigenq::nn::GroupedLinear(w, b, g)(random_input(40, 512, 24));  // 15.7M
+    if (threads == 1) {
+      dynamic_one = yd;
+      grouped_one = yg;
+      continue;
+    }
+    EXPECT_EQ(yd, dynamic_one) << threads << " threads";
+    EXPECT_EQ(yg, grouped_one) << threads << " threads";
   }
 }
 

@@ -416,6 +416,24 @@ inline lanes::f32x4 search_affine_scale_x4(int n, int nmax, const lanes::f32x4* 
   return select(active, scale, zero);
 }
 
+// signed_absmax for four groups of n values: per lane, the first value of largest magnitude.
+inline lanes::f32x4 signed_absmax_x4(int n, const lanes::f32x4* x) {
+  lanes::f32x4 amax = lanes::splat(0.0f);
+  lanes::f32x4 max = amax;
+  for (int i = 0; i < n; ++i) {
+    const lanes::i32x4 larger = amax < lanes::abs(x[i]);
+    amax = lanes::select(larger, lanes::abs(x[i]), amax);
+    max = lanes::select(larger, x[i], max);
+  }
+  return max;
+}
+
+// A symmetric search's codes clamped to [-nmax, nmax - 1], per lane.
+inline lanes::i32x4 clamp_symmetric_x4(lanes::i32x4 l, int nmax) {
+  l = lanes::select(lanes::splat_i(nmax - 1) < l, lanes::splat_i(nmax - 1), l);
+  return lanes::select(lanes::splat_i(-nmax) > l, lanes::splat_i(-nmax), l);
+}
+
 // search_symmetric_scale for four groups of n values, lane g of x[i] and w[i] being element i
 // of group g (w: the weights, or x^2 as the scalar code computes it). Codes go to L[i].
 inline lanes::f32x4 search_symmetric_scale_x4(int n, int nmax, const lanes::f32x4* x, const lanes::f32x4* w,
@@ -424,20 +442,10 @@ inline lanes::f32x4 search_symmetric_scale_x4(int n, int nmax, const lanes::f32x
   using lanes::i32x4;
   using lanes::select;
   const f32x4 zero = lanes::splat(0.0f);
-  // signed_absmax: the first value of largest magnitude.
-  f32x4 amax = zero;
-  f32x4 max = zero;
-  for (int i = 0; i < n; ++i) {
-    const i32x4 larger = amax < lanes::abs(x[i]);
-    amax = select(larger, lanes::abs(x[i]), amax);
-    max = select(larger, x[i], max);
-  }
+  const f32x4 max = signed_absmax_x4(n, x);
   // Lanes whose largest magnitude is below kGroupMaxEps return at once: codes 0, scale 0.
   const i32x4 active = ~(lanes::abs(max) < lanes::splat(kGroupMaxEps));
-  auto clamp = [nmax](i32x4 l) {
-    l = select(lanes::splat_i(nmax - 1) < l, lanes::splat_i(nmax - 1), l);
-    return select(lanes::splat_i(-nmax) > l, lanes::splat_i(-nmax), l);
-  };
+  const auto clamp = [nmax](i32x4 l) { return clamp_symmetric_x4(l, nmax); };
   f32x4 iscale = lanes::splat(static_cast<float>(-nmax)) / max;
   f32x4 sumlx = zero;
   f32x4 suml2 = zero;
@@ -480,18 +488,10 @@ inline lanes::f32x4 refine_symmetric_codes_x4(int n, int nmax, const lanes::f32x
   using lanes::i32x4;
   using lanes::select;
   const f32x4 zero = lanes::splat(0.0f);
-  f32x4 amax = zero;
-  f32x4 max = zero;
-  for (int i = 0; i < n; ++i) {
-    const i32x4 larger = amax < lanes::abs(x[i]);
-    amax = select(larger, lanes::abs(x[i]), amax);
-    max = select(larger, x[i], max);
-  }
+  const f32x4 max = signed_absmax_x4(n, x);
+  // Lanes whose largest magnitude is below kGroupMaxEps return at once: codes 0, scale 0.
   const i32x4 active = ~(lanes::abs(max) < lanes::splat(kGroupMaxEps));
-  auto clamp = [nmax](i32x4 l) {
-    l = select(lanes::splat_i(nmax - 1) < l, lanes::splat_i(nmax - 1), l);
-    return select(lanes::splat_i(-nmax) > l, lanes::splat_i(-nmax), l);
-  };
+  const auto clamp = [nmax](i32x4 l) { return clamp_symmetric_x4(l, nmax); };
   const f32x4 iscale = lanes::splat(static_cast<float>(-nmax)) / max;
   f32x4 sumlx = zero;
   f32x4 suml2 = zero;

@@ -43,21 +43,32 @@ std::int64_t quantized_storage_bits(const Quantizer<Policy, G>& q, const Eigen::
   return 8 * static_cast<std::int64_t>(q.quantize(x).storage_bytes());
 }
 
+// A scheme of a method whose rows quantize independently: `quantize(x, stats)` gives the
+// QTensor, which the scheme dequantizes; storage as the quantizer's.
+template <class Policy, class G, class Quantize>
+Scheme rows_independent_method_scheme(std::string name, const Quantizer<Policy, G>& quantizer, const char* fn,
+                                      Quantize quantize) {
+  require_rows_independent(quantizer.granularity(), fn);
+  Scheme s;
+  s.name = std::move(name);
+  s.rows_independent = true;
+  s.fake_quantize_calibrated = [quantize](Eigen::MatrixXf& x, const CalibrationStats& stats) {
+    x = quantize(x, stats).template dequantize<Eigen::MatrixXf>();
+  };
+  s.storage_bits = [quantizer](const Eigen::MatrixXf& x) { return quantized_storage_bits(quantizer, x); };
+  return s;
+}
+
 }  // namespace detail
 
 // GPTQ (methods/gptq.hpp) with the quantizer's policy and granularity; needs the Hessian.
 // Rows are independent (each row's updates read that row and H only), up to float rounding.
 template <class Policy, class G>
 Scheme make_gptq_scheme(std::string name, Quantizer<Policy, G> quantizer, GptqOptions options = {}) {
-  require_rows_independent(quantizer.granularity(), "make_gptq_scheme");
-  Scheme s;
-  s.name = std::move(name);
-  s.rows_independent = true;
-  s.fake_quantize_calibrated = [quantizer, options](Eigen::MatrixXf& x, const CalibrationStats& stats) {
-    x = gptq(x, stats, quantizer, options).weights.template dequantize<Eigen::MatrixXf>();
-  };
-  s.storage_bits = [quantizer](const Eigen::MatrixXf& x) { return detail::quantized_storage_bits(quantizer, x); };
-  return s;
+  return detail::rows_independent_method_scheme(std::move(name), quantizer, "make_gptq_scheme",
+      [quantizer, options](const Eigen::MatrixXf& x, const CalibrationStats& stats) {
+        return gptq(x, stats, quantizer, options).weights;
+      });
 }
 
 // AWQ (methods/awq.hpp): the fake quantization is the effective weight Q(W diag(s)) diag(s)^-1,
@@ -83,15 +94,10 @@ Scheme make_awq_scheme(std::string name, Quantizer<Policy, G> quantizer, AwqOpti
 // and count; with a Hessian, each row keeps RTN where that has the smaller layer error.
 template <class Policy, class G>
 Scheme make_weighted_scheme(std::string name, Quantizer<Policy, G> quantizer, WeightedRoundingOptions options = {}) {
-  require_rows_independent(quantizer.granularity(), "make_weighted_scheme");
-  Scheme s;
-  s.name = std::move(name);
-  s.rows_independent = true;
-  s.fake_quantize_calibrated = [quantizer, options](Eigen::MatrixXf& x, const CalibrationStats& stats) {
-    x = weighted_rounding(x, stats, quantizer, options).weights.template dequantize<Eigen::MatrixXf>();
-  };
-  s.storage_bits = [quantizer](const Eigen::MatrixXf& x) { return detail::quantized_storage_bits(quantizer, x); };
-  return s;
+  return detail::rows_independent_method_scheme(std::move(name), quantizer, "make_weighted_scheme",
+      [quantizer, options](const Eigen::MatrixXf& x, const CalibrationStats& stats) {
+        return weighted_rounding(x, stats, quantizer, options).weights;
+      });
 }
 
 }  // namespace eigenq

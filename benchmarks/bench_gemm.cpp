@@ -8,6 +8,8 @@
 //   gemv_*                         the same for M = 1..4 (the LLM decode shape); 1x8192x8192
 //                                  has 64 MiB of weights, beyond L3, to compare with memcpy
 //   gemv_int4                      int4 weights, f16 scale per 32 (g128-f32: f32 per 128)
+//   gemm_int4                      the same call on a batch of 256 rows (a prompt), beside
+//                                  gemm_u8s8s32 of the same shape; ggml's rows: bench_ggml_mul_mat.cpp
 //   <op>/<impl>-t2/<shape>         the same on two threads: eigenq on its thread pool
 //                                  (core/thread_pool.hpp), oneDNN on two OpenMP threads
 // GOPS counts 2 operations per multiply-add, per second of the benchmark thread's CPU time:
@@ -277,6 +279,27 @@ const bool registered = [] {
     for (k::Isa isa : k::all_isas) {
       if (isa == k::Isa::scalar || isa == k::Isa::avx512 || !k::compiled(isa)) continue;
       add(std::string("gemv_int4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
+        eigenq_gemv_int4(s, isa, m, 4096, 4096, 32, k::ScaleType::f16);
+      });
+    }
+  }
+  // A batch through int4 weights (an LLM's prompt): beside the int8 GEMM of the same shape.
+  {
+    constexpr Index m = 256;
+    const std::string dims = shape(m, 4096, 4096);
+    add("gemm_u8s8s32/eigenq/" + dims, [=](benchmark::State& s) { eigenq_gemm(s, k::active_isa(), m, 4096, 4096); });
+    add("gemm_int4/eigenq/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16);
+    });
+    add("gemm_int4/eigenq-g128-f32/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 128, k::ScaleType::f32);
+    });
+    add("gemm_int4/eigenq-t2/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_int4(s, k::active_isa(), m, 4096, 4096, 32, k::ScaleType::f16, 2);
+    });
+    for (k::Isa isa : k::all_isas) {
+      if (isa == k::Isa::scalar || isa == k::Isa::avx512 || !k::compiled(isa)) continue;
+      add(std::string("gemm_int4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
         eigenq_gemv_int4(s, isa, m, 4096, 4096, 32, k::ScaleType::f16);
       });
     }

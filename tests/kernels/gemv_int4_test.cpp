@@ -261,6 +261,16 @@ TEST_P(GemvInt4Isa, RowCountsGroupSizesAndScaleTypes) {
   }
 }
 
+// Batches: several row tiles of every path (up to 6 rows each) through every panel, and a
+// last tile of each remainder.
+TEST_P(GemvInt4Isa, BatchesThroughEveryRowTile) {
+  for (Index m : {12, 13, 17, 40}) {
+    check_shape(isa(), m, 200, 256, 32, k::ScaleType::f16, true, static_cast<unsigned>(m));
+    check_shape(isa(), m, 72, 300, 128, k::ScaleType::f32, false, static_cast<unsigned>(m + 1), 3);
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST_P(GemvInt4Isa, LargeShape) { check_shape(isa(), 1, 1000, 2048, 32, k::ScaleType::f16, true, 9); }
 
 TEST_P(GemvInt4Isa, ExtremeCodesAndActivations) {
@@ -327,17 +337,19 @@ TEST_P(GemvInt4Isa, ThreadsUnalignedPointersAndStrides) {
   const auto x = make_x(3, 203, 9);
   std::vector<float> bias(300, 0.25f);
   {
-    // 3 x 2000 x 1600 (9.6M multiply-adds): work for three threads, on a pool of three and
+    // 3 and 11 x 2000 x 1600 (9.6M+ multiply-adds): work for three threads, on a pool of three and
     // the caller whatever the machine's cores.
     eigenq_test::ScopedThreadPool pool(3);
     const Weights big = make_weights(2000, 1600, 32, 10);
     const auto big_packed = pack(big, k::ScaleType::f16);
-    const auto big_x = make_x(3, 1600, 11);
-    std::vector<float> big_bias(2000, -0.5f);
-    const auto big_expected = run(k::Isa::scalar, big_x, 3, 1600, big_packed, big_bias.data(), 1, 0);
-    for (int threads : {1, 2, 3, 16}) {
-      ASSERT_TRUE(same_bits(big_expected, run(this->isa(), big_x, 3, 1600, big_packed, big_bias.data(), threads, 0)))
-          << k::to_string(this->isa()) << " threads " << threads;
+    for (Index m : {3, 11}) {
+      const auto big_x = make_x(m, 1600, 11);
+      std::vector<float> big_bias(2000, -0.5f);
+      const auto big_expected = run(k::Isa::scalar, big_x, m, 1600, big_packed, big_bias.data(), 1, 0);
+      for (int threads : {1, 2, 3, 16}) {
+        ASSERT_TRUE(same_bits(big_expected, run(this->isa(), big_x, m, 1600, big_packed, big_bias.data(), threads, 0)))
+            << k::to_string(this->isa()) << " rows " << m << " threads " << threads;
+      }
     }
   }
   const auto expected = run(k::Isa::scalar, x, 3, 203, packed, bias.data(), 1, 5);

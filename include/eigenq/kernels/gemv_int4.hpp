@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/thread_pool.hpp"
@@ -31,12 +32,11 @@ namespace eigenq {
 namespace kernels {
 namespace detail {
 
-// The panel kernel of every row count (1..4), Path::panel<Rows>, in a table.
-template <class Path>
-void run_panel(int rows, const Int4PanelArgs& args) {
+// The panel kernel of every row count (1..Path::max_rows), Path::panel<Rows>, in a table.
+template <class Path, int... Rows>
+void run_panel(int rows, const Int4PanelArgs& args, std::integer_sequence<int, Rows...>) {
   using Panel = void (*)(const Int4PanelArgs&);
-  static constexpr Panel panels[4] = {&Path::template panel<1>, &Path::template panel<2>,
-                                      &Path::template panel<3>, &Path::template panel<4>};
+  static constexpr Panel panels[] = {&Path::template panel<Rows + 1>...};
   panels[rows - 1](args);
 }
 
@@ -66,26 +66,29 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
   const float* d_data = d.data();
   const std::int32_t* sums_data = sums.data();
   const float* bias_data = bias_padded.data();
+  // Panel by panel, all rows through each: a panel's weights (K * 32 bytes and its scales)
+  // stay in L2 while the row tiles pass, and a batch reads the weights from memory once.
+  constexpr int max_rows = Path::max_rows;
   const auto work = [&](Index p_begin, Index p_end) {
-    alignas(64) float tile[4 * width];
-    for (Index r0 = 0; r0 < m; r0 += 4) {
-      const int rows = static_cast<int>(std::min<Index>(4, m - r0));
-      Int4PanelArgs args;
-      args.groups = groups;
-      args.group_size = w.group_size();
-      args.scale_type = w.scale_type();
-      args.q = q_data + r0 * kp;
-      args.q_stride = kp;
-      args.d = d_data + r0 * groups;
-      args.sums = sums_data + r0 * groups;
-      args.out = tile;
-      for (Index p = p_begin; p < p_end; ++p) {
-        const Index n0 = p * width;
-        args.panel = w.panel(p);
-        args.width = w.panel_cols(p);
-        args.bias = bias_data + n0;
-        run_panel<Path>(rows, args);
-        const Index valid = std::min(args.width, n - n0);
+    alignas(64) float tile[max_rows * width];
+    Int4PanelArgs args;
+    args.groups = groups;
+    args.group_size = w.group_size();
+    args.scale_type = w.scale_type();
+    args.q_stride = kp;
+    args.out = tile;
+    for (Index p = p_begin; p < p_end; ++p) {
+      const Index n0 = p * width;
+      args.panel = w.panel(p);
+      args.width = w.panel_cols(p);
+      args.bias = bias_data + n0;
+      const Index valid = std::min(args.width, n - n0);
+      for (Index r0 = 0; r0 < m; r0 += max_rows) {
+        const int rows = static_cast<int>(std::min<Index>(max_rows, m - r0));
+        args.q = q_data + r0 * kp;
+        args.d = d_data + r0 * groups;
+        args.sums = sums_data + r0 * groups;
+        run_panel<Path>(rows, args, std::make_integer_sequence<int, max_rows>{});
         for (int r = 0; r < rows; ++r) {
           std::memcpy(y + (r0 + r) * ldy + n0, tile + r * width, static_cast<std::size_t>(valid) * sizeof(float));
         }
@@ -99,7 +102,9 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
 
 // y(m, n) = y[m * ldy + n] = sum_k x(m, k) W(n, k) + bias(n), computed as in
 // scalar/gemv_int4.hpp; x(m, k) = x[m * ldx + k]. `bias` holds N values or is null.
-// Any M works; rows go four at a time. y must not overlap x, W or bias.
+// Any M works; rows go a few at a time (Path::max_rows), all of them through one weight
+// panel before the next, so a batch is a GEMM that reads the weights once. y must not
+// overlap x, W or bias.
 inline void gemv_int4(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
                       float* y, Index ldy, int threads = 1) {
   detail::check_product("gemv_int4", m, w.depth(), w.cols(), {"x", "ldx", x, ldx}, {"y", "ldy", y, ldy}, threads);

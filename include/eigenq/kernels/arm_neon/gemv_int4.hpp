@@ -86,6 +86,7 @@ namespace eigenq::kernels {
 // 16 channels per pass for one or two rows, 8 for three or four.
 template <>
 struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations {
+  static constexpr int max_rows = 4;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;

@@ -29,8 +29,8 @@ namespace eigenq {
 namespace kernels {
 namespace detail {
 
-// The arguments of one panel: Rows (1..4, a template argument of the panel kernel) activation
-// rows against one weight panel.
+// The arguments of one panel: Rows (1..Path::max_rows, a template argument of the panel
+// kernel) activation rows against one weight panel.
 struct Int4PanelArgs {
   const std::uint8_t* panel = nullptr;
   Index width = 0;        // 16, 32, 48 or 64
@@ -127,6 +127,7 @@ inline void gemv_int4_panel_scalar(const Int4PanelArgs& a, int rows) {
 
 template <>
 struct GemvInt4Path<Isa::scalar> {
+  static constexpr int max_rows = 4;
   static void quantize_activations(const float* x, Index k, Index group_size, Index groups, std::int8_t* q,
                                    float* d, std::int32_t* sums) {
     detail::quantize_activations_scalar(x, k, group_size, groups, q, d, sums);

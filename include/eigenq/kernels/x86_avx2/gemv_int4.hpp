@@ -135,6 +135,7 @@ namespace eigenq::kernels {
 // One or two rows at a time. Also the int4 GEMV of the avx512 path (x86_avx512/gemv_int4.hpp).
 template <>
 struct GemvInt4Path<Isa::avx2> : x86_avx2::Int4Activations {
+  static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
     x86_avx2::panel_rows<(Rows < 2 ? Rows : 2)>(a);

@@ -48,19 +48,21 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
   const Index octets = a.group_size / 8;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 facc[Rows][Blocks];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4
     for (int b = 0; b < Blocks; ++b) facc[r][b] = _mm512_setzero_ps();
   }
   for (Index g = 0; g < a.groups; ++g) {
     const std::uint8_t* rec = a.panel + g * record;
+    // The accumulators start at -8 * sum_q: the nibbles' offset removed up front (exact).
     __m512i acc[Rows][Blocks];
     __m512i acc_hi[split ? 1 : Rows][split ? Blocks : 1];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
+      const __m512i offset = _mm512_set1_epi32(-8 * a.sums[r * a.groups + g]);
 #pragma GCC unroll 4
-      for (int b = 0; b < Blocks; ++b) acc[r][b] = _mm512_setzero_si512();
+      for (int b = 0; b < Blocks; ++b) acc[r][b] = offset;
     }
     if constexpr (split) {
 #pragma GCC unroll 4
@@ -68,7 +70,7 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
     }
     for (Index o = 0; o < octets; ++o) {
       __m512i x_lo[Rows], x_hi[Rows];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < Rows; ++r) broadcast_octet(a, r, g, o, x_lo[r], x_hi[r]);
       const std::uint8_t* block = rec + (o * nb + b0) * 64;
 #pragma GCC unroll 4
@@ -76,7 +78,7 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
         const __m512i v = _mm512_loadu_si512(block + 64 * b);
         const __m512i w_lo = _mm512_and_si512(v, low4);
         const __m512i w_hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r) {
           acc[r][b] = dot_u8s8(acc[r][b], w_lo, x_lo[r]);
           if constexpr (split) {
@@ -92,20 +94,18 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
     __m512 s[Blocks];
 #pragma GCC unroll 4
     for (int b = 0; b < Blocks; ++b) s[b] = load_scales(scales + 16 * (b0 + b) * scale_bytes, a.scale_type);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
       const __m512 dq = _mm512_set1_ps(a.d[r * a.groups + g]);
-      const __m512i offset = _mm512_set1_epi32(8 * a.sums[r * a.groups + g]);
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) {
         __m512i isum = acc[r][b];
         if constexpr (split) isum = _mm512_add_epi32(isum, acc_hi[0][b]);
-        isum = _mm512_sub_epi32(isum, offset);
         facc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(s[b], dq), _mm512_cvtepi32_ps(isum), facc[r][b]);
       }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 4
     for (int b = 0; b < Blocks; ++b) {
@@ -142,9 +142,12 @@ template <>
 struct GemvInt4Path<Isa::avx512> : GemvInt4Path<Isa::avx2> {};
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
-// Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-4 rows x 2 blocks.
+// Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-6 rows x 2 blocks
+// (an int32 and a float accumulator each: 24 of the 32 registers at 6 rows). Six rows share
+// each unpacked weight vector: the batch shape (gemm_int4 in benchmarks/bench_gemm.cpp).
 template <>
 struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
+  static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     x86_avx512::int4_panel<Rows, (Rows <= 2 ? 4 : 2)>(a);

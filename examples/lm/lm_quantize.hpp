@@ -11,7 +11,6 @@
 #pragma once
 
 #include "byte_gpt.hpp"
-#include "ggml_linear.hpp"
 #include "lm_calibration.hpp"
 
 #include <eigenq/methods/awq.hpp>
@@ -20,6 +19,7 @@
 #include <eigenq/methods/smoothquant.hpp>
 #include <eigenq/methods/weighted_rounding.hpp>
 #include <eigenq/nn/dynamic_linear.hpp>
+#include <eigenq/nn/ggml_linear.hpp>
 #include <eigenq/nn/input_scale.hpp>
 #include <eigenq/nn/sequential.hpp>
 #include <eigenq/nn/static_linear.hpp>
@@ -215,7 +215,7 @@ inline ByteGpt quantize_ggml(const ByteGpt& float_model, eigenq::ggml::Type type
   for (const std::string& n : m.linear_names()) {
     Eigen::VectorXf importance;
     if (imatrix) importance = imatrix->at(n).mean_square("imatrix").cast<float>();
-    m.set_linear(n, std::make_unique<GgmlLinear>(float_linear(float_model, n), type, importance));
+    m.set_linear(n, std::make_unique<eigenq::nn::GgmlLinear>(float_linear(float_model, n), type, importance));
   }
   return m;
 }

@@ -18,6 +18,7 @@
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/float_linear.hpp"
 #include "eigenq/nn/gelu.hpp"
+#include "eigenq/nn/ggml_linear.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
 #include "eigenq/nn/input_scale.hpp"
 #include "eigenq/nn/layer_norm.hpp"

@@ -271,6 +271,29 @@ TEST_P(GemvInt4Isa, BatchesThroughEveryRowTile) {
   }
 }
 
+// Activations quantized by the caller (quantize_int4_activations, then gemv_int4_quantized: what
+// ggml/mul_mat.hpp does) give the bits of the one-call product.
+TEST_P(GemvInt4Isa, QuantizedActivationsGiveTheSameProduct) {
+  for (Index group : {32, 128}) {
+    const Index m = 7, n = 150, kk = 300, ldx = 303;
+    const Weights w = make_weights(n, kk, group, 31);
+    const auto packed = pack(w, k::ScaleType::f16);
+    const auto x = make_x(m, ldx, 32);
+    const auto expected = run(isa(), x, m, ldx, packed, nullptr);
+    const k::ScopedIsa scoped(isa());
+    const Index groups = packed.groups();
+    std::vector<std::int8_t> q(static_cast<std::size_t>(m * packed.padded_depth()), 99);
+    std::vector<float> d(static_cast<std::size_t>(m * groups));
+    std::vector<std::int32_t> sums(static_cast<std::size_t>(m * groups));
+    k::quantize_int4_activations(x.data(), m, ldx, kk, group, q.data(), d.data(), sums.data());
+    std::vector<float> y(static_cast<std::size_t>(m * n));
+    k::gemv_int4_quantized(k::Int4ActivationGroups{q.data(), packed.padded_depth(), d.data(), sums.data()}, m, packed,
+                           nullptr, y.data(), n);
+    ASSERT_TRUE(same_bits(expected, y)) << k::to_string(isa()) << " G" << group;
+    EXPECT_EQ(q[static_cast<std::size_t>(packed.padded_depth() - 1)], 0) << "codes past K are 0";
+  }
+}
+
 TEST_P(GemvInt4Isa, LargeShape) { check_shape(isa(), 1, 1000, 2048, 32, k::ScaleType::f16, true, 9); }
 
 TEST_P(GemvInt4Isa, ExtremeCodesAndActivations) {

@@ -542,7 +542,8 @@ inline void search_symmetric_scales(int groups, int n, int nmax, const float* x,
   int g0 = 0;
 #if defined(EIGENQ_GGML_HAVE_LANES)
   for (; g0 + 4 <= groups; g0 += 4) {
-    lanes::f32x4 xt[32], wt[32];
+    // Zeroed: GCC cannot see that the lane-by-lane stores below fill every vector it reads.
+    lanes::f32x4 xt[32] = {}, wt[32] = {};
     lanes::i32x4 Lt[32], Laux[32];
     for (int g = 0; g < 4; ++g) {
       for (int i = 0; i < n; ++i) {
@@ -598,7 +599,8 @@ inline void search_affine_scales(int groups, int n, int nmax, const float* x, co
   int g0 = 0;
 #if defined(EIGENQ_GGML_HAVE_LANES)
   for (; g0 + 4 <= groups; g0 += 4) {
-    lanes::f32x4 xt[32], wt[32];
+    // Zeroed: GCC cannot see that the lane-by-lane stores below fill every vector it reads.
+    lanes::f32x4 xt[32] = {}, wt[32] = {};
     lanes::i32x4 Lt[32], Laux[32];
     for (int g = 0; g < 4; ++g) {
       for (int i = 0; i < n; ++i) {

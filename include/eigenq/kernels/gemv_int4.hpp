@@ -40,31 +40,21 @@ void run_panel(int rows, const Int4PanelArgs& args, std::integer_sequence<int, R
   panels[rows - 1](args);
 }
 
-// Quantizes the activations once, then runs the path's panel kernel over the
-// weight panels (split over threads), four rows at a time.
+// Runs the path's panel kernel over the weight panels (split over threads) for m rows of
+// activations already quantized per group.
 template <class Path>
-void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
-                 float* y, Index ldy, int threads) {
+void run_int4_panels(const Int4ActivationGroups& x, Index m, const PackedInt4Weights& w, const float* bias,
+                     float* y, Index ldy, int threads) {
   constexpr Index width = PackedInt4Weights::panel_width;
-  const Index kp = w.padded_depth();
   const Index groups = w.groups();
   const Index n = w.cols();
-  thread_local AlignedBuffer<std::int8_t> q;
-  thread_local AlignedBuffer<float> d;
-  thread_local AlignedBuffer<std::int32_t> sums;
   thread_local AlignedBuffer<float> bias_padded;
-  q.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * kp)));
-  d.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
-  sums.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
   bias_padded.resize(static_cast<std::size_t>(w.padded_cols()));
   if (bias != nullptr) std::memcpy(bias_padded.data(), bias, static_cast<std::size_t>(n) * sizeof(float));
-  for (Index r = 0; r < m; ++r) {
-    Path::quantize_activations(x + r * ldx, w.depth(), w.group_size(), groups, q.data() + r * kp,
-                               d.data() + r * groups, sums.data() + r * groups);
-  }
-  const std::int8_t* q_data = q.data();
-  const float* d_data = d.data();
-  const std::int32_t* sums_data = sums.data();
+  const std::int8_t* q_data = x.q;
+  const float* d_data = x.d;
+  const std::int32_t* sums_data = x.sums;
+  const Index kp = x.q_stride;
   const float* bias_data = bias_padded.data();
   // Panel by panel, all rows through each: a panel's weights (K * 32 bytes and its scales)
   // stay in L2 while the row tiles pass, and a batch reads the weights from memory once.
@@ -98,6 +88,26 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
   eigenq::split_over_threads(w.panel_count(), threads_for_work(double(m) * double(n) * double(w.depth()), threads), work);
 }
 
+// Quantizes the activations once (Path::quantize_activations, the definition in
+// scalar/gemv_int4.hpp) into per-thread buffers, then runs the panels.
+template <class Path>
+void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
+                   float* y, Index ldy, int threads) {
+  const Index kp = w.padded_depth();
+  const Index groups = w.groups();
+  thread_local AlignedBuffer<std::int8_t> q;
+  thread_local AlignedBuffer<float> d;
+  thread_local AlignedBuffer<std::int32_t> sums;
+  q.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * kp)));
+  d.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
+  sums.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
+  for (Index r = 0; r < m; ++r) {
+    Path::quantize_activations(x + r * ldx, w.depth(), w.group_size(), groups, q.data() + r * kp,
+                               d.data() + r * groups, sums.data() + r * groups);
+  }
+  run_int4_panels<Path>(Int4ActivationGroups{q.data(), kp, d.data(), sums.data()}, m, w, bias, y, ldy, threads);
+}
+
 }  // namespace detail
 
 // y(m, n) = y[m * ldy + n] = sum_k x(m, k) W(n, k) + bias(n), computed as in
@@ -111,6 +121,46 @@ inline void gemv_int4(const float* x, Index m, Index ldx, const PackedInt4Weight
   if (m == 0 || w.cols() == 0) return;
   dispatch<GemvInt4Path>([&](auto path) {
     detail::gemv_int4_run<decltype(path)>(x, m, ldx, w, bias, y, ldy, threads);
+  });
+}
+
+// Quantizes m rows of x (K floats each, x(i, k) = x[i * ldx + k]) per group of G inputs as the
+// int4 kernels do (the definition in scalar/gemv_int4.hpp, on the active path): row i's
+// Kp = ceil(K / G) * G codes (0 past K) go to q + i * Kp, its ceil(K / G) group scales to
+// d + i * Kp / G and the groups' code sums to sums + i * Kp / G.
+inline void quantize_int4_activations(const float* x, Index m, Index ldx, Index k, Index group_size,
+                                      std::int8_t* q, float* d, std::int32_t* sums) {
+  constexpr const char* fn = "quantize_int4_activations";
+  if (m < 0 || k < 0) raise<ShapeError>(fn, ": x is ", m, " x ", k, "; sizes must be >= 0");
+  if (m > 1 && ldx < k) raise<ShapeError>(fn, ": ldx = ", ldx, " is less than K = ", k);
+  if (group_size < 1) raise(fn, ": group size ", group_size, " must be >= 1");
+  const Index groups = (k + group_size - 1) / group_size;
+  if (m > 0 && groups > 0 && (x == nullptr || q == nullptr || d == nullptr || sums == nullptr)) {
+    raise(fn, ": x, q, d or sums is null");
+  }
+  dispatch<GemvInt4Path>([&](auto path) {
+    for (Index i = 0; i < m; ++i) {
+      decltype(path)::quantize_activations(x + i * ldx, k, group_size, groups, q + i * groups * group_size,
+                                           d + i * groups, sums + i * groups);
+    }
+  });
+}
+
+// The same product on activations the caller quantized per group of the weights' G (ggml's
+// Q8_0 blocks, for instance: ggml/mul_mat.hpp): x.q holds row r's codes at q + r * q_stride
+// (Kp of them, 0 past K), x.d its group scales at d + r * Kp / G, x.sums the sums of each
+// group's codes beside them. Then for each row and channel, as in scalar/gemv_int4.hpp,
+// acc = fma(scale(n, g) * d_g, float(isum), acc) over the groups in order, y = acc + bias.
+inline void gemv_int4_quantized(const Int4ActivationGroups& x, Index m, const PackedInt4Weights& w,
+                                const float* bias, float* y, Index ldy, int threads = 1) {
+  detail::check_product("gemv_int4_quantized", m, w.padded_depth(), w.cols(),
+                        {"x.q", "x.q_stride", x.q, x.q_stride}, {"y", "ldy", y, ldy}, threads);
+  if (m > 0 && w.cols() > 0 && (x.d == nullptr || x.sums == nullptr)) {
+    raise("gemv_int4_quantized: x.d or x.sums is null");
+  }
+  if (m == 0 || w.cols() == 0) return;
+  dispatch<GemvInt4Path>([&](auto path) {
+    detail::run_int4_panels<decltype(path)>(x, m, w, bias, y, ldy, threads);
   });
 }
 

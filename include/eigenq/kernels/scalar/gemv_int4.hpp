@@ -27,6 +27,17 @@
 
 namespace eigenq {
 namespace kernels {
+
+// Activations quantized per group of the weights' G, m rows: row r's codes at q + r * q_stride
+// (the padded depth Kp of them, 0 past K), its group scales at d + r * groups and the sums of
+// its groups' codes at sums + r * groups.
+struct Int4ActivationGroups {
+  const std::int8_t* q = nullptr;
+  Index q_stride = 0;
+  const float* d = nullptr;
+  const std::int32_t* sums = nullptr;
+};
+
 namespace detail {
 
 // The arguments of one panel: Rows (1..Path::max_rows, a template argument of the panel

@@ -1,0 +1,119 @@
+// ggml's block formats at kernel speed: y = x W^T + bias with W the N rows of K values of a GGUF
+// weight tensor in one of ggml's block types and x float (M x K), quantized per block the way
+// ggml's CPU backend quantizes it before its dot products.
+//
+//   auto w = eigenq::ggml::pack_weights(eigenq::ggml::Type::q4_0, tensor_bytes, N, K);
+//   eigenq::ggml::mul_mat(x, M, K, w, bias, y, N);
+//
+// Types with a kernel (has_kernel): q4_0. Its blocks (32 codes 0..15 meaning (q - 8) * d, d an
+// fp16) are exactly eigenq's int4 format with fp16 scales per group of 32, so pack_weights
+// repacks them for the int4 kernels (kernels/gemv_int4.hpp: scalar, AVX2, AVX-512 VNNI, NEON,
+// bit for bit the same, on any number of threads), and mul_mat hands those kernels the
+// activations as Q8_0 blocks, quantized as ggml's CPU backend does on x86 and ARM:
+//   d = amax / 127 (stored as fp16), codes round(x / (amax / 127)) to nearest, ties to even
+// (ggml's SIMD paths; its portable C reference quantize_row_q8_0_ref rounds ties away from
+// zero, which only differs on an exact tie; ggml's x86 path takes 127 / amax for 1 / d, which
+// may differ from it in the last bit). Then, per row and channel, over the blocks in order:
+//   isum = sum_j (q4_j - 8) * q8_j                               (exact in int32)
+//   acc  = fma(d_w * d_x, float(isum), acc)                       (acc starts at +0.0f)
+//   y    = acc + bias
+// ggml's dot product computes the same per-block terms and sums them in its own SIMD order, so
+// the two agree to float rounding (tests/ggml/mul_mat_test.cpp measures it against ggml).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "eigenq/core/error.hpp"
+#include "eigenq/core/types.hpp"
+#include "eigenq/ggml/blocks.hpp"
+#include "eigenq/ggml/float_formats.hpp"
+#include "eigenq/ggml/legacy_quants.hpp"
+#include "eigenq/ggml/type.hpp"
+#include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/gemv_int4.hpp"
+
+namespace eigenq {
+namespace ggml {
+
+// True when mul_mat runs `type` on a kernel (the others decode to float: nn::GgmlLinear).
+inline bool has_kernel(Type type) { return type == Type::q4_0; }
+
+// The rows of a ggml weight tensor, repacked for the kernel of their type.
+class PackedWeights {
+ public:
+  PackedWeights() = default;
+  Type type() const { return type_; }
+  Index rows() const { return int4_.cols(); }    // N, output channels
+  Index cols() const { return int4_.depth(); }   // K, inputs
+  std::size_t bytes() const { return int4_.bytes(); }
+  const kernels::PackedInt4Weights& int4() const { return int4_; }
+
+ private:
+  friend PackedWeights pack_weights(Type, const void*, Index, Index);
+  Type type_ = Type::q4_0;
+  kernels::PackedInt4Weights int4_;
+};
+
+// Packs n rows of k values of `type` (n * row_size(type, k) bytes at `rows`, ggml's layout).
+// A type without a kernel, k not a whole number of blocks or a non-finite block scale raise
+// InvalidArgument naming it; nothing is kept then.
+inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k) {
+  if (!has_kernel(type)) {
+    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0)");
+  }
+  if (n < 0 || k < 0) raise<ShapeError>("ggml::pack_weights: W is ", n, " x ", k, "; sizes must be >= 0");
+  if (k % 32 != 0) raise<ShapeError>("ggml::pack_weights: K = ", k, " is not a multiple of q4_0's 32-value blocks");
+  if (n > 0 && k > 0 && rows == nullptr) raise("ggml::pack_weights: rows is null but W is ", n, " x ", k);
+  const Index blocks = k / 32;
+  std::vector<std::int8_t> codes(static_cast<std::size_t>(n * k));
+  std::vector<float> scales(static_cast<std::size_t>(n * blocks));
+  for (Index r = 0; r < n; ++r) {
+    for (Index b = 0; b < blocks; ++b) {
+      const auto block = detail::get_block<BlockQ4_0>(rows, r * blocks + b);
+      scales[static_cast<std::size_t>(r * blocks + b)] = fp16_to_fp32(load_le16(block.d));
+      std::int8_t* c = codes.data() + r * k + 32 * b;
+      for (int j = 0; j < 16; ++j) {
+        c[j] = static_cast<std::int8_t>((block.qs[j] & 0x0F) - 8);
+        c[j + 16] = static_cast<std::int8_t>((block.qs[j] >> 4) - 8);
+      }
+    }
+  }
+  PackedWeights w;
+  w.type_ = type;
+  try {
+    w.int4_ = kernels::pack_int4_weights(codes.data(), n, k, k, scales.data(), blocks, 32, kernels::ScaleType::f16);
+  } catch (const NonFiniteError& e) {
+    raise<NonFiniteError>("ggml::pack_weights: a q4_0 block scale of the tensor is not finite (",
+                          e.what(), ")");
+  }
+  return w;
+}
+
+// y(i, j) = y[i * ldy + j] = sum_k x(i, k) W(j, k) + bias(j) as in the header comment, with
+// x(i, k) = x[i * ldx + k]; bias holds N values or is null; threads as in kernels::gemv_int4.
+inline void mul_mat(const float* x, Index m, Index ldx, const PackedWeights& w, const float* bias, float* y,
+                    Index ldy, int threads = 1) {
+  const Index k = w.cols();
+  if (m < 0) raise<ShapeError>("ggml::mul_mat: M = ", m, " must be >= 0");
+  if (m > 0 && k > 0 && x == nullptr) raise("ggml::mul_mat: x is null but ", m, " x ", k);
+  if (m > 1 && ldx < k) raise<ShapeError>("ggml::mul_mat: ldx = ", ldx, " is less than K = ", k);
+  const Index blocks = k / 32;
+  thread_local kernels::AlignedBuffer<std::int8_t> q;
+  thread_local kernels::AlignedBuffer<float> d;
+  thread_local kernels::AlignedBuffer<std::int32_t> sums;
+  q.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * k)));
+  d.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * blocks)));
+  sums.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * blocks)));
+  kernels::quantize_int4_activations(x, m, ldx, k, 32, q.data(), d.data(), sums.data());
+  // A Q8_0 block stores its scale as fp16: the products use the rounded scale.
+  for (Index i = 0; i < m * blocks; ++i) d.data()[i] = fp16_to_fp32(fp32_to_fp16(d.data()[i]));
+  kernels::gemv_int4_quantized(kernels::Int4ActivationGroups{q.data(), k, d.data(), sums.data()}, m, w.int4(),
+                               bias, y, ldy, threads);
+}
+
+}  // namespace ggml
+}  // namespace eigenq

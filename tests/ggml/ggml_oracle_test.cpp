@@ -267,24 +267,25 @@ namespace {
 TEST(GgmlOracle, MulMatAgreesWithGgmlsCpuBackend) {
   const auto& cpu = eigenq_test::GgmlCpu::get();
   if (!cpu.ok()) GTEST_SKIP() << cpu.error();
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0}) {
   for (Index m : {1, 4, 9}) {
     const Index n = 300, kk = 1024;
     SplitMix64 rng(static_cast<std::uint64_t>(m));
     std::vector<float> w(static_cast<std::size_t>(n * kk)), x(static_cast<std::size_t>(m * kk));
     for (float& v : w) v = 0.05f * static_cast<float>(rng.normal());
     for (float& v : x) v = static_cast<float>(rng.normal());
-    std::vector<std::uint8_t> rows(static_cast<std::size_t>(n * gg::row_size(gg::Type::q4_0, kk)));
-    gg::quantize_rows(gg::Type::q4_0, w.data(), rows.data(), n, kk, nullptr);
-    const auto packed = gg::pack_weights(gg::Type::q4_0, rows.data(), n, kk);
+    std::vector<std::uint8_t> rows(static_cast<std::size_t>(n * gg::row_size(type, kk)));
+    gg::quantize_rows(type, w.data(), rows.data(), n, kk, nullptr);
+    const auto packed = gg::pack_weights(type, rows.data(), n, kk);
     std::vector<float> mine(static_cast<std::size_t>(m * n));
     gg::mul_mat(x.data(), m, kk, packed, nullptr, mine.data(), n);
-    eigenq_test::GgmlCpu::MulMat theirs(cpu, static_cast<int>(gg::Type::q4_0), rows.data(), n, kk, m);
+    eigenq_test::GgmlCpu::MulMat theirs(cpu, static_cast<int>(type), rows.data(), n, kk, m);
     std::copy(x.begin(), x.end(), theirs.x());
     theirs.run();
     std::vector<float> decoded(static_cast<std::size_t>(kk));
     double worst = 0.0;
     for (Index r = 0; r < n; ++r) {
-      gg::dequantize_row(gg::Type::q4_0, rows.data() + r * gg::row_size(gg::Type::q4_0, kk), decoded.data(), kk);
+      gg::dequantize_row(type, rows.data() + r * gg::row_size(type, kk), decoded.data(), kk);
       for (Index i = 0; i < m; ++i) {
         double magnitude = 0.0;
         for (Index c = 0; c < kk; ++c) {
@@ -295,8 +296,9 @@ TEST(GgmlOracle, MulMatAgreesWithGgmlsCpuBackend) {
       }
     }
     EXPECT_LT(worst, 1e-5) << m << " rows";
-    std::printf("q4_0 %lld x %lld x %lld: largest |eigenq - ggml| / sum |terms| = %.3g\n", static_cast<long long>(m),
-                static_cast<long long>(n), static_cast<long long>(kk), worst);
+    std::printf("%s %lld x %lld x %lld: largest |eigenq - ggml| / sum |terms| = %.3g\n", gg::type_name(type),
+                static_cast<long long>(m), static_cast<long long>(n), static_cast<long long>(kk), worst);
+  }
   }
 }
 

@@ -1,5 +1,5 @@
-// ggml's block formats in a product (ggml/mul_mat.hpp, nn/ggml_linear.hpp): q4_0 weights against
-// Q8_0 activations on every ISA path (forced in turn) and thread count, bit for bit the
+// ggml's block formats in a product (ggml/mul_mat.hpp, nn/ggml_linear.hpp): q4_0 and q8_0
+// weights against Q8_0 activations on every ISA path (forced in turn) and thread count, bit for bit the
 // definition in the header computed here one value at a time from ggml's own bytes.
 #include "eigenq/ggml/mul_mat.hpp"
 
@@ -26,15 +26,17 @@ namespace gg = eigenq::ggml;
 namespace k = eigenq::kernels;
 using eigenq::Index;
 
-std::vector<std::uint8_t> q4_0_rows(Index n, Index kk, unsigned seed) {
+std::vector<std::uint8_t> ggml_rows(gg::Type type, Index n, Index kk, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 0.05f);
   std::vector<float> w(static_cast<std::size_t>(n * kk));
   for (float& v : w) v = normal(rng);
-  std::vector<std::uint8_t> rows(static_cast<std::size_t>(n * gg::row_size(gg::Type::q4_0, kk)));
-  gg::quantize_rows(gg::Type::q4_0, w.data(), rows.data(), n, kk, nullptr);
+  std::vector<std::uint8_t> rows(static_cast<std::size_t>(n * gg::row_size(type, kk)));
+  gg::quantize_rows(type, w.data(), rows.data(), n, kk, nullptr);
   return rows;
 }
+
+std::vector<std::uint8_t> q4_0_rows(Index n, Index kk, unsigned seed) { return ggml_rows(gg::Type::q4_0, n, kk, seed); }
 
 std::vector<float> activations(Index m, Index ldx, unsigned seed) {
   std::mt19937 rng(seed);
@@ -47,8 +49,8 @@ std::vector<float> activations(Index m, Index ldx, unsigned seed) {
 float f16_rounded(float v) { return gg::fp16_to_fp32(gg::fp32_to_fp16(v)); }
 
 // The header's definition, one value at a time, from ggml's bytes (finite inputs).
-std::vector<float> definition(const std::vector<std::uint8_t>& rows, Index n, Index kk, const std::vector<float>& x,
-                              Index m, Index ldx, const float* bias) {
+std::vector<float> definition(gg::Type type, const std::vector<std::uint8_t>& rows, Index n, Index kk,
+                              const std::vector<float>& x, Index m, Index ldx, const float* bias) {
   const Index blocks = kk / 32;
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (Index i = 0; i < m; ++i) {
@@ -66,15 +68,20 @@ std::vector<float> definition(const std::vector<std::uint8_t>& rows, Index n, In
       dx[static_cast<std::size_t>(b)] = f16_rounded(d);
     }
     for (Index r = 0; r < n; ++r) {
-      const std::uint8_t* row = rows.data() + r * gg::row_size(gg::Type::q4_0, kk);
+      const Index block_bytes = gg::type_size(type);
+      const std::uint8_t* row = rows.data() + r * gg::row_size(type, kk);
       float acc = 0.0f;
       for (Index b = 0; b < blocks; ++b) {
-        const std::uint8_t* block = row + 18 * b;
+        const std::uint8_t* block = row + block_bytes * b;
         const float dw = gg::fp16_to_fp32(static_cast<std::uint16_t>(block[0] | (block[1] << 8)));
         std::int32_t isum = 0;
         for (int j = 0; j < 16; ++j) {
-          isum += ((block[2 + j] & 0x0F) - 8) * q[static_cast<std::size_t>(32 * b + j)];
-          isum += ((block[2 + j] >> 4) - 8) * q[static_cast<std::size_t>(32 * b + j + 16)];
+          const std::size_t at = static_cast<std::size_t>(32 * b + j);
+          if (type == gg::Type::q8_0) {
+            isum += static_cast<std::int8_t>(block[2 + j]) * q[at] + static_cast<std::int8_t>(block[18 + j]) * q[at + 16];
+          } else {
+            isum += ((block[2 + j] & 0x0F) - 8) * q[at] + ((block[2 + j] >> 4) - 8) * q[at + 16];
+          }
         }
         acc = std::fma(dw * dx[static_cast<std::size_t>(b)], static_cast<float>(isum), acc);
       }
@@ -94,35 +101,40 @@ std::vector<float> run(k::Isa isa, const gg::PackedWeights& w, const std::vector
 
 class GgmlMulMatIsa : public eigenq_test::IsaTest {};
 
-TEST_P(GgmlMulMatIsa, Q4_0IsItsDefinitionBitForBit) {
+TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
   struct Shape {
     Index m, n, kk, pad;
   };
-  for (const Shape& s : {Shape{1, 1, 32, 0}, Shape{1, 70, 64, 3}, Shape{3, 130, 96, 0}, Shape{7, 64, 256, 1},
-                         Shape{13, 17, 512, 0}, Shape{40, 200, 128, 5}}) {
-    const auto rows = q4_0_rows(s.n, s.kk, static_cast<unsigned>(s.n + s.kk));
-    const Index ldx = s.kk + s.pad;
-    const auto x = activations(s.m, ldx, static_cast<unsigned>(s.m));
-    std::vector<float> bias(static_cast<std::size_t>(s.n));
-    for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.125f * static_cast<float>(j % 5) - 0.25f;
-    const auto w = gg::pack_weights(gg::Type::q4_0, rows.data(), s.n, s.kk);
-    for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
-      const auto expected = definition(rows, s.n, s.kk, x, s.m, ldx, b);
-      ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, s.m, ldx, b)))
-          << k::to_string(isa()) << " " << s.m << "x" << s.n << "x" << s.kk << (b ? " bias" : "");
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0}) {
+    for (const Shape& s : {Shape{1, 1, 32, 0}, Shape{1, 70, 64, 3}, Shape{3, 130, 96, 0}, Shape{7, 64, 256, 1},
+                           Shape{13, 17, 512, 0}, Shape{40, 200, 128, 5}}) {
+      const auto rows = ggml_rows(type, s.n, s.kk, static_cast<unsigned>(s.n + s.kk));
+      const Index ldx = s.kk + s.pad;
+      const auto x = activations(s.m, ldx, static_cast<unsigned>(s.m));
+      std::vector<float> bias(static_cast<std::size_t>(s.n));
+      for (std::size_t j = 0; j < bias.size(); ++j) bias[j] = 0.125f * static_cast<float>(j % 5) - 0.25f;
+      const auto w = gg::pack_weights(type, rows.data(), s.n, s.kk);
+      for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+        const auto expected = definition(type, rows, s.n, s.kk, x, s.m, ldx, b);
+        ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, s.m, ldx, b)))
+            << k::to_string(isa()) << " " << gg::type_name(type) << " " << s.m << "x" << s.n << "x" << s.kk
+            << (b ? " bias" : "");
+      }
     }
   }
 }
 
 TEST_P(GgmlMulMatIsa, EveryThreadCountGivesTheSameBits) {
   eigenq_test::ScopedThreadPool pool(3);
-  const auto rows = q4_0_rows(2000, 1600, 5);
-  const auto w = gg::pack_weights(gg::Type::q4_0, rows.data(), 2000, 1600);
-  const auto x = activations(11, 1600, 6);
-  const auto expected = run(k::Isa::scalar, w, x, 11, 1600, nullptr);
-  for (int threads : {1, 2, 3}) {
-    ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, 11, 1600, nullptr, threads)))
-        << k::to_string(isa()) << " threads " << threads;
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0}) {
+    const auto rows = ggml_rows(type, 2000, 1600, 5);
+    const auto w = gg::pack_weights(type, rows.data(), 2000, 1600);
+    const auto x = activations(11, 1600, 6);
+    const auto expected = run(k::Isa::scalar, w, x, 11, 1600, nullptr);
+    for (int threads : {1, 2, 3}) {
+      ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, 11, 1600, nullptr, threads)))
+          << k::to_string(isa()) << " " << gg::type_name(type) << " threads " << threads;
+    }
   }
 }
 
@@ -170,8 +182,8 @@ TEST(GgmlMulMat, ActivationsAreQ8_0Blocks) {
 TEST(GgmlMulMat, RejectsWhatItCannotRun) {
   const auto rows = q4_0_rows(4, 64, 1);
   EXPECT_NE(eigenq_test::message_of<eigenq::InvalidArgument>(
-                [&] { gg::pack_weights(gg::Type::q8_0, rows.data(), 4, 64); })
-                .find("q8_0"),
+                [&] { gg::pack_weights(gg::Type::q4_K, rows.data(), 4, 256); })
+                .find("q4_K"),
             std::string::npos);
   EXPECT_THROW(gg::pack_weights(gg::Type::q4_0, rows.data(), 4, 48), eigenq::ShapeError);
   EXPECT_THROW(gg::pack_weights(gg::Type::q4_0, nullptr, 4, 64), eigenq::InvalidArgument);
@@ -197,7 +209,7 @@ TEST(GgmlLinear, RunsAQ4_0TensorOnTheKernelAndKeepsOnlyItsBlocks) {
   const auto xv = activations(5, kk, 24);
   eigenq::nn::Matrix x = Eigen::Map<const eigenq::nn::Matrix>(xv.data(), 5, kk);
   const eigenq::nn::Matrix y = layer.forward(x);
-  const auto expected = definition(rows, n, kk, xv, 5, kk, bias.data());
+  const auto expected = definition(gg::Type::q4_0, rows, n, kk, xv, 5, kk, bias.data());
   ASSERT_TRUE(eigenq_test::same_bits(expected, std::vector<float>(y.data(), y.data() + y.size())));
   // The weight it computes with is ggml's decoding of the blocks.
   const Eigen::MatrixXf w = layer.dequantized_weight();
@@ -209,6 +221,25 @@ TEST(GgmlLinear, RunsAQ4_0TensorOnTheKernelAndKeepsOnlyItsBlocks) {
   // Against the float product of that weight, the Q8_0 activations cost well under 1%.
   const eigenq::nn::Matrix reference = (x * w.transpose()).rowwise() + bias.transpose();
   EXPECT_LT((y - reference).norm() / reference.norm(), 0.01);
+}
+
+TEST(GgmlLinear, RunsAQ8_0TensorOnTheKernel) {
+  const Index n = 40, kk = 128;
+  const auto rows = ggml_rows(gg::Type::q8_0, n, kk, 25);
+  const eigenq::nn::GgmlLinear layer(gg::Type::q8_0, rows.data(), n, kk);
+  EXPECT_TRUE(layer.runs_on_kernel());
+  EXPECT_EQ(layer.weight_bytes(), static_cast<std::size_t>(n * 136 + n * 4));
+  const auto xv = activations(3, kk, 26);
+  eigenq::nn::Matrix x = Eigen::Map<const eigenq::nn::Matrix>(xv.data(), 3, kk);
+  const eigenq::nn::Matrix y = layer.forward(x);
+  const auto expected = definition(gg::Type::q8_0, rows, n, kk, xv, 3, kk, nullptr);
+  ASSERT_TRUE(eigenq_test::same_bits(expected, std::vector<float>(y.data(), y.data() + y.size())));
+  std::vector<float> decoded(static_cast<std::size_t>(kk));
+  const Eigen::MatrixXf w = layer.dequantized_weight();
+  for (Index r = 0; r < n; ++r) {
+    gg::dequantize_row(gg::Type::q8_0, rows.data() + r * 136, decoded.data(), kk);
+    for (Index c = 0; c < kk; ++c) ASSERT_EQ(w(r, c), decoded[static_cast<std::size_t>(c)]) << r << ", " << c;
+  }
 }
 
 TEST(GgmlLinear, TypesWithoutAKernelRunDecodedRows) {

@@ -2,19 +2,20 @@
 // weight tensor in one of ggml's block types and x float (M x K), quantized per block the way
 // ggml's CPU backend quantizes it before its dot products.
 //
-//   auto w = eigenq::ggml::pack_weights(eigenq::ggml::Type::q4_0, tensor_bytes, N, K);
+//   auto w = eigenq::ggml::pack_weights(eigenq::ggml::Type::q4_0, tensor_bytes, N, K);  // or q8_0
 //   eigenq::ggml::mul_mat(x, M, K, w, bias, y, N);
 //
-// Types with a kernel (has_kernel): q4_0. Its blocks (32 codes 0..15 meaning (q - 8) * d, d an
-// fp16) are exactly eigenq's int4 format with fp16 scales per group of 32, so pack_weights
-// repacks them for the int4 kernels (kernels/gemv_int4.hpp: scalar, AVX2, AVX-512 VNNI, NEON,
-// bit for bit the same, on any number of threads), and mul_mat hands those kernels the
+// Types with a kernel (has_kernel): q4_0 and q8_0. A q4_0 block (32 codes 0..15 meaning
+// (q - 8) * d, d an fp16) is eigenq's int4 format with fp16 scales per group of 32 and a q8_0
+// block (32 int8 codes q meaning q * d) its grouped int8 format, so pack_weights repacks them for
+// those kernels (kernels/gemv_int4.hpp, gemv_grouped_int8.hpp: scalar, AVX2, AVX-512 VNNI, NEON,
+// bit for bit the same, on any number of threads), and mul_mat hands the kernels the
 // activations as Q8_0 blocks, quantized as ggml's CPU backend does on x86 and ARM:
 //   d = amax / 127 (stored as fp16), codes round(x / (amax / 127)) to nearest, ties to even
 // (ggml's SIMD paths; its portable C reference quantize_row_q8_0_ref rounds ties away from
 // zero, which only differs on an exact tie; ggml's x86 path takes 127 / amax for 1 / d, which
 // may differ from it in the last bit). Then, per row and channel, over the blocks in order:
-//   isum = sum_j (q4_j - 8) * q8_j                               (exact in int32)
+//   isum = sum_j w_j * q8_j   (w_j = q4_j - 8 or the q8_0 code)   (exact in int32)
 //   acc  = fma(d_w * d_x, float(isum), acc)                       (acc starts at +0.0f)
 //   y    = acc + bias
 // ggml's dot product computes the same per-block terms and sums them in its own SIMD order, so
@@ -34,60 +35,76 @@
 #include "eigenq/ggml/legacy_quants.hpp"
 #include "eigenq/ggml/type.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
+#include "eigenq/kernels/gemv_grouped_int8.hpp"
 #include "eigenq/kernels/gemv_int4.hpp"
 
 namespace eigenq {
 namespace ggml {
 
 // True when mul_mat runs `type` on a kernel (the others decode to float: nn::GgmlLinear).
-inline bool has_kernel(Type type) { return type == Type::q4_0; }
+inline bool has_kernel(Type type) { return type == Type::q4_0 || type == Type::q8_0; }
 
 // The rows of a ggml weight tensor, repacked for the kernel of their type.
 class PackedWeights {
  public:
   PackedWeights() = default;
   Type type() const { return type_; }
-  Index rows() const { return int4_.cols(); }    // N, output channels
-  Index cols() const { return int4_.depth(); }   // K, inputs
-  std::size_t bytes() const { return int4_.bytes(); }
-  const kernels::PackedInt4Weights& int4() const { return int4_; }
+  Index rows() const { return type_ == Type::q8_0 ? int8_.cols() : int4_.cols(); }     // N, output channels
+  Index cols() const { return type_ == Type::q8_0 ? int8_.depth() : int4_.depth(); }   // K, inputs
+  std::size_t bytes() const { return type_ == Type::q8_0 ? int8_.bytes() : int4_.bytes(); }
+  const kernels::PackedInt4Weights& int4() const { return int4_; }          // q4_0
+  const kernels::PackedGroupedInt8Weights& int8() const { return int8_; }   // q8_0
 
  private:
   friend PackedWeights pack_weights(Type, const void*, Index, Index);
   Type type_ = Type::q4_0;
   kernels::PackedInt4Weights int4_;
+  kernels::PackedGroupedInt8Weights int8_;
 };
 
 // Packs n rows of k values of `type` (n * row_size(type, k) bytes at `rows`, ggml's layout).
 // A type without a kernel, k not a whole number of blocks or a non-finite block scale raise
-// InvalidArgument naming it; nothing is kept then.
+// an Error naming it; nothing is kept then.
 inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k) {
   if (!has_kernel(type)) {
-    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0)");
+    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0, q8_0)");
   }
   if (n < 0 || k < 0) raise<ShapeError>("ggml::pack_weights: W is ", n, " x ", k, "; sizes must be >= 0");
-  if (k % 32 != 0) raise<ShapeError>("ggml::pack_weights: K = ", k, " is not a multiple of q4_0's 32-value blocks");
+  if (k % 32 != 0) {
+    raise<ShapeError>("ggml::pack_weights: K = ", k, " is not a multiple of ", type_name(type), "'s 32-value blocks");
+  }
   if (n > 0 && k > 0 && rows == nullptr) raise("ggml::pack_weights: rows is null but W is ", n, " x ", k);
   const Index blocks = k / 32;
   std::vector<std::int8_t> codes(static_cast<std::size_t>(n * k));
   std::vector<float> scales(static_cast<std::size_t>(n * blocks));
   for (Index r = 0; r < n; ++r) {
     for (Index b = 0; b < blocks; ++b) {
-      const auto block = detail::get_block<BlockQ4_0>(rows, r * blocks + b);
-      scales[static_cast<std::size_t>(r * blocks + b)] = fp16_to_fp32(load_le16(block.d));
       std::int8_t* c = codes.data() + r * k + 32 * b;
-      for (int j = 0; j < 16; ++j) {
-        c[j] = static_cast<std::int8_t>((block.qs[j] & 0x0F) - 8);
-        c[j + 16] = static_cast<std::int8_t>((block.qs[j] >> 4) - 8);
+      float& scale = scales[static_cast<std::size_t>(r * blocks + b)];
+      if (type == Type::q8_0) {
+        const auto block = detail::get_block<BlockQ8_0>(rows, r * blocks + b);
+        scale = fp16_to_fp32(load_le16(block.d));
+        std::memcpy(c, block.qs, 32);
+      } else {
+        const auto block = detail::get_block<BlockQ4_0>(rows, r * blocks + b);
+        scale = fp16_to_fp32(load_le16(block.d));
+        for (int j = 0; j < 16; ++j) {
+          c[j] = static_cast<std::int8_t>((block.qs[j] & 0x0F) - 8);
+          c[j + 16] = static_cast<std::int8_t>((block.qs[j] >> 4) - 8);
+        }
       }
     }
   }
   PackedWeights w;
   w.type_ = type;
   try {
-    w.int4_ = kernels::pack_int4_weights(codes.data(), n, k, k, scales.data(), blocks, 32, kernels::ScaleType::f16);
+    if (type == Type::q8_0) {
+      w.int8_ = kernels::pack_grouped_int8_weights(codes.data(), n, k, k, scales.data(), blocks, 32, kernels::ScaleType::f16);
+    } else {
+      w.int4_ = kernels::pack_int4_weights(codes.data(), n, k, k, scales.data(), blocks, 32, kernels::ScaleType::f16);
+    }
   } catch (const NonFiniteError& e) {
-    raise<NonFiniteError>("ggml::pack_weights: a q4_0 block scale of the tensor is not finite (",
+    raise<NonFiniteError>("ggml::pack_weights: a ", type_name(type), " block scale of the tensor is not finite (",
                           e.what(), ")");
   }
   return w;
@@ -111,8 +128,12 @@ inline void mul_mat(const float* x, Index m, Index ldx, const PackedWeights& w, 
   kernels::quantize_int4_activations(x, m, ldx, k, 32, q.data(), d.data(), sums.data());
   // A Q8_0 block stores its scale as fp16: the products use the rounded scale.
   for (Index i = 0; i < m * blocks; ++i) d.data()[i] = fp16_to_fp32(fp32_to_fp16(d.data()[i]));
-  kernels::gemv_int4_quantized(kernels::Int4ActivationGroups{q.data(), k, d.data(), sums.data()}, m, w.int4(),
-                               bias, y, ldy, threads);
+  const kernels::Int4ActivationGroups activations{q.data(), k, d.data(), sums.data()};
+  if (w.type() == Type::q8_0) {
+    kernels::gemv_grouped_int8_quantized(activations, m, w.int8(), bias, y, ldy, threads);
+  } else {
+    kernels::gemv_int4_quantized(activations, m, w.int4(), bias, y, ldy, threads);
+  }
 }
 
 }  // namespace ggml

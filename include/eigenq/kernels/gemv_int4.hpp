@@ -41,11 +41,12 @@ void run_panel(int rows, const Int4PanelArgs& args, std::integer_sequence<int, R
 }
 
 // Runs the path's panel kernel over the weight panels (split over threads) for m rows of
-// activations already quantized per group.
-template <class Path>
-void run_int4_panels(const Int4ActivationGroups& x, Index m, const PackedInt4Weights& w, const float* bias,
-                     float* y, Index ldy, int threads) {
-  constexpr Index width = PackedInt4Weights::panel_width;
+// activations already quantized per group; Weights: PackedInt4Weights or
+// PackedGroupedInt8Weights (gemv_grouped_int8.hpp), Path of the matching family.
+template <class Path, class Weights>
+void run_grouped_panels(const Int4ActivationGroups& x, Index m, const Weights& w, const float* bias, float* y,
+                        Index ldy, int threads) {
+  constexpr Index width = Weights::panel_width;
   const Index groups = w.groups();
   const Index n = w.cols();
   thread_local AlignedBuffer<float> bias_padded;
@@ -56,7 +57,7 @@ void run_int4_panels(const Int4ActivationGroups& x, Index m, const PackedInt4Wei
   const std::int32_t* sums_data = x.sums;
   const Index kp = x.q_stride;
   const float* bias_data = bias_padded.data();
-  // Panel by panel, all rows through each: a panel's weights (K * 32 bytes and its scales)
+  // Panel by panel, all rows through each: a panel's weights (K * 32 or 64 bytes and scales)
   // stay in L2 while the row tiles pass, and a batch reads the weights from memory once.
   constexpr int max_rows = Path::max_rows;
   const auto work = [&](Index p_begin, Index p_end) {
@@ -105,7 +106,7 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
     Path::quantize_activations(x + r * ldx, w.depth(), w.group_size(), groups, q.data() + r * kp,
                                d.data() + r * groups, sums.data() + r * groups);
   }
-  run_int4_panels<Path>(Int4ActivationGroups{q.data(), kp, d.data(), sums.data()}, m, w, bias, y, ldy, threads);
+  run_grouped_panels<Path>(Int4ActivationGroups{q.data(), kp, d.data(), sums.data()}, m, w, bias, y, ldy, threads);
 }
 
 }  // namespace detail
@@ -160,7 +161,7 @@ inline void gemv_int4_quantized(const Int4ActivationGroups& x, Index m, const Pa
   }
   if (m == 0 || w.cols() == 0) return;
   dispatch<GemvInt4Path>([&](auto path) {
-    detail::run_int4_panels<decltype(path)>(x, m, w, bias, y, ldy, threads);
+    detail::run_grouped_panels<decltype(path)>(x, m, w, bias, y, ldy, threads);
   });
 }
 

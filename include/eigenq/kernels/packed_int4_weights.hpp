@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/types.hpp"
@@ -38,12 +39,16 @@ namespace kernels {
 
 enum class ScaleType { f32, f16 };
 
-class PackedInt4Weights {
+namespace detail {
+
+// The panel geometry and the scales of the grouped weight formats (this int4 one and
+// packed_grouped_int8_weights.hpp's): N columns in panels of 64 (the last rounded up to a
+// multiple of 16), each panel Kp / G group records of the panel's codes (code_bits per weight)
+// followed by its scales.
+class GroupedPanels {
  public:
   static constexpr Index panel_width = 64;
   static constexpr Index column_block = 16;
-
-  PackedInt4Weights() = default;
 
   Index cols() const { return cols_; }                  // N, output channels
   Index depth() const { return depth_; }                // K, inputs
@@ -58,24 +63,15 @@ class PackedInt4Weights {
     const Index rest = padded_cols_ - p * panel_width;
     return rest < panel_width ? rest : panel_width;
   }
-  // Bytes of one group record in a panel of width w.
-  Index record_bytes(Index w) const { return group_size_ * w / 2 + w * scale_bytes(); }
+  // Bytes of one group record in a panel of width w: its codes, then its w scales.
+  Index code_bytes(Index w) const { return group_size_ * w * code_bits_ / 8; }
+  Index record_bytes(Index w) const { return code_bytes(w) + w * scale_bytes(); }
   const std::uint8_t* panel(Index p) const {
     return data_.data() + p * groups() * record_bytes(panel_width);
   }
-
-  // code(n, k) and scale(n, g), read back from the packed layout.
-  std::int8_t code(Index n, Index k) const {
-    const Index p = n / panel_width, c = n - p * panel_width, w = panel_cols(p);
-    const Index g = k / group_size_, kk = k - g * group_size_;
-    const Index o = kk / 8, hi = (kk % 8) / 4, j = kk % 4;
-    const std::uint8_t byte =
-        panel(p)[g * record_bytes(w) + (o * (w / 16) + c / 16) * 64 + (c % 16) * 4 + j];
-    return static_cast<std::int8_t>(((hi ? byte >> 4 : byte) & 0x0F) - 8);
-  }
   float scale(Index n, Index g) const {
-    const Index p = n / panel_width, c = n - p * panel_width, w = panel_cols(p);
-    const std::uint8_t* s = panel(p) + g * record_bytes(w) + group_size_ * w / 2;
+    const Index p = n / panel_width, c = n - p * panel_width;
+    const std::uint8_t* s = record(p, g) + code_bytes(panel_cols(p));
     if (scale_type_ == ScaleType::f32) {
       float v;
       std::memcpy(&v, s + 4 * c, 4);
@@ -85,19 +81,114 @@ class PackedInt4Weights {
     std::memcpy(&h, s + 2 * c, 2);
     return half_bits_to_float(h);
   }
-
   std::size_t bytes() const { return data_.size(); }
 
+ protected:
+  const std::uint8_t* record(Index p, Index g) const { return panel(p) + g * record_bytes(panel_cols(p)); }
+  std::uint8_t* record(Index p, Index g) { return const_cast<std::uint8_t*>(std::as_const(*this).record(p, g)); }
+
+  // Checks the arguments every format shares and lays out an N x K matrix of code_bits-bit
+  // codes, every code byte `fill` and every scale 0.
+  void lay_out(const char* fn, const void* codes, Index n, Index k, Index ld, const float* scales, Index scale_ld,
+               Index group_size, ScaleType scale_type, int code_bits, std::uint8_t fill) {
+    if (n < 0 || k < 0) raise<ShapeError>(fn, ": W is ", n, " x ", k, "; sizes must be >= 0");
+    if (group_size != 32 && group_size != 128) raise(fn, ": group size ", group_size, " is not supported (32 or 128)");
+    const Index groups = (k + group_size - 1) / group_size;
+    if (n > 0 && k > 0 && (codes == nullptr || scales == nullptr)) {
+      raise(fn, ": codes or scales is null but W is ", n, " x ", k);
+    }
+    if (n > 1 && ld < k) raise<ShapeError>(fn, ": ld = ", ld, " is less than K = ", k);
+    if (n > 1 && scale_ld < groups) {
+      raise<ShapeError>(fn, ": scale_ld = ", scale_ld, " is less than the ", groups, " groups of a row");
+    }
+    for (Index i = 0; i < n; ++i) {
+      for (Index g = 0; g < groups; ++g) {
+        const float s = scales[i * scale_ld + g];
+        if (!std::isfinite(s)) raise<NonFiniteError>(fn, ": scale (", i, ", ", g, ") is ", s);
+        if (scale_type == ScaleType::f16 && std::fabs(s) >= 65520.0f) {
+          raise(fn, ": scale (", i, ", ", g, ") = ", s, " overflows f16");
+        }
+      }
+    }
+    cols_ = n;
+    depth_ = k;
+    group_size_ = group_size;
+    padded_depth_ = groups * group_size;
+    scale_type_ = scale_type;
+    code_bits_ = code_bits;
+    const Index full = n / panel_width;
+    padded_cols_ = full * panel_width + (n - full * panel_width + 15) / 16 * 16;
+    Index total = 0;
+    for (Index p = 0; p < panel_count(); ++p) total += groups * record_bytes(panel_cols(p));
+    data_.resize(static_cast<std::size_t>(std::max<Index>(1, total)));
+    std::memset(data_.data(), 0, static_cast<std::size_t>(std::max<Index>(1, total)));
+    for (Index p = 0; p < panel_count(); ++p) {
+      for (Index g = 0; g < groups; ++g) std::memset(record(p, g), fill, static_cast<std::size_t>(code_bytes(panel_cols(p))));
+    }
+  }
+
+  // Writes scales(n, g) = scales[n * scale_ld + g] into every record (0 for padding columns).
+  void write_scales(const float* scales, Index scale_ld) {
+    for (Index p = 0; p < panel_count(); ++p) {
+      const Index n0 = p * panel_width;
+      const Index w = panel_cols(p);
+      const Index valid = std::min(w, cols_ - n0);
+      for (Index g = 0; g < groups(); ++g) {
+        std::uint8_t* out = record(p, g) + code_bytes(w);
+        for (Index c = 0; c < w; ++c) {
+          const float s = c < valid ? scales[(n0 + c) * scale_ld + g] : 0.0f;
+          if (scale_type_ == ScaleType::f32) {
+            std::memcpy(out + 4 * c, &s, 4);
+          } else {
+            const std::uint16_t h = float_to_half_bits(s);
+            std::memcpy(out + 2 * c, &h, 2);
+          }
+        }
+      }
+    }
+  }
+
+  // The byte of code (n, k) within its record and, for 4-bit codes, whether it is the high nibble.
+  std::uint8_t* code_byte(Index n, Index k, bool& high) {
+    return const_cast<std::uint8_t*>(std::as_const(*this).code_byte(n, k, high));
+  }
+  const std::uint8_t* code_byte(Index n, Index k, bool& high) const {
+    const Index p = n / panel_width, c = n - p * panel_width, w = panel_cols(p);
+    const Index g = k / group_size_, kk = k - g * group_size_;
+    const Index o = kk / 8, half = (kk % 8) / 4, j = kk % 4;
+    const Index block_bytes = 8 * code_bits_ * 2;  // 16 channels x 8 k
+    high = code_bits_ == 4 && half == 1;
+    const Index in_block = code_bits_ == 4 ? (c % 16) * 4 + j : half * 64 + (c % 16) * 4 + j;
+    return record(p, g) + (o * (w / 16) + c / 16) * block_bytes + in_block;
+  }
+
  private:
-  friend PackedInt4Weights pack_int4_weights(const std::int8_t*, Index, Index, Index, const float*,
-                                             Index, Index, ScaleType);
   Index cols_ = 0;
   Index depth_ = 0;
   Index padded_depth_ = 0;
   Index group_size_ = 32;
   Index padded_cols_ = 0;
   ScaleType scale_type_ = ScaleType::f32;
+  int code_bits_ = 4;
   AlignedBuffer<std::uint8_t> data_;
+};
+
+}  // namespace detail
+
+class PackedInt4Weights : public detail::GroupedPanels {
+ public:
+  PackedInt4Weights() = default;
+
+  // code(n, k), read back from the packed layout.
+  std::int8_t code(Index n, Index k) const {
+    bool high;
+    const std::uint8_t byte = *code_byte(n, k, high);
+    return static_cast<std::int8_t>(((high ? byte >> 4 : byte) & 0x0F) - 8);
+  }
+
+ private:
+  friend PackedInt4Weights pack_int4_weights(const std::int8_t*, Index, Index, Index, const float*,
+                                             Index, Index, ScaleType);
 };
 
 // Packs codes(n, k) = codes[n * ld + k] (N x K, row-major: a Linear layer's
@@ -105,19 +196,9 @@ class PackedInt4Weights {
 inline PackedInt4Weights pack_int4_weights(const std::int8_t* codes, Index n, Index k, Index ld,
                                            const float* scales, Index scale_ld, Index group_size,
                                            ScaleType scale_type = ScaleType::f16) {
-  if (n < 0 || k < 0) raise<ShapeError>("pack_int4_weights: W is ", n, " x ", k, "; sizes must be >= 0");
-  if (group_size != 32 && group_size != 128) {
-    raise("pack_int4_weights: group size ", group_size, " is not supported (32 or 128)");
-  }
-  const Index groups = (k + group_size - 1) / group_size;
-  if (n > 0 && k > 0 && (codes == nullptr || scales == nullptr)) {
-    raise("pack_int4_weights: codes or scales is null but W is ", n, " x ", k);
-  }
-  if (n > 1 && ld < k) raise<ShapeError>("pack_int4_weights: ld = ", ld, " is less than K = ", k);
-  if (n > 1 && scale_ld < groups) {
-    raise<ShapeError>("pack_int4_weights: scale_ld = ", scale_ld, " is less than the ", groups,
-                      " groups of a row");
-  }
+  PackedInt4Weights w;
+  // Every byte starts as two zero codes (nibbles 8): padding columns and inputs add nothing.
+  w.lay_out("pack_int4_weights", codes, n, k, ld, scales, scale_ld, group_size, scale_type, 4, 0x88);
   for (Index i = 0; i < n; ++i) {
     for (Index kk = 0; kk < k; ++kk) {
       const std::int8_t c = codes[i * ld + kk];
@@ -125,63 +206,17 @@ inline PackedInt4Weights pack_int4_weights(const std::int8_t* codes, Index n, In
         raise("pack_int4_weights: code ", int{c}, " at (", i, ", ", kk, ") is outside [-8, 7]");
       }
     }
-    for (Index g = 0; g < groups; ++g) {
-      const float s = scales[i * scale_ld + g];
-      if (!std::isfinite(s)) {
-        raise<NonFiniteError>("pack_int4_weights: scale (", i, ", ", g, ") is ", s);
-      }
-      if (scale_type == ScaleType::f16 && std::fabs(s) >= 65520.0f) {
-        raise("pack_int4_weights: scale (", i, ", ", g, ") = ", s, " overflows f16");
-      }
+  }
+  for (Index i = 0; i < n; ++i) {
+    for (Index kk = 0; kk < k; ++kk) {
+      bool high;
+      std::uint8_t& byte = *w.code_byte(i, kk, high);
+      const auto nibble = static_cast<std::uint8_t>(codes[i * ld + kk] + 8);
+      byte = high ? static_cast<std::uint8_t>((byte & 0x0F) | (nibble << 4))
+                  : static_cast<std::uint8_t>((byte & 0xF0) | nibble);
     }
   }
-
-  PackedInt4Weights w;
-  w.cols_ = n;
-  w.depth_ = k;
-  w.group_size_ = group_size;
-  w.padded_depth_ = groups * group_size;
-  w.scale_type_ = scale_type;
-  const Index full = n / PackedInt4Weights::panel_width;
-  w.padded_cols_ = full * PackedInt4Weights::panel_width +
-                   (n - full * PackedInt4Weights::panel_width + 15) / 16 * 16;
-  Index total = 0;
-  for (Index p = 0; p < w.panel_count(); ++p) total += groups * w.record_bytes(w.panel_cols(p));
-  w.data_.resize(static_cast<std::size_t>(std::max<Index>(1, total)));
-  // Every byte starts as two zero codes (nibbles 8): padding columns and inputs add nothing.
-  std::memset(w.data_.data(), 0x88, static_cast<std::size_t>(total));
-
-  for (Index p = 0; p < w.panel_count(); ++p) {
-    const Index n0 = p * PackedInt4Weights::panel_width;
-    const Index width = w.panel_cols(p);
-    const Index valid = std::min(width, n - n0);
-    for (Index g = 0; g < groups; ++g) {
-      std::uint8_t* record = w.data_.data() + p * groups * w.record_bytes(PackedInt4Weights::panel_width) +
-                             g * w.record_bytes(width);
-      for (Index c = 0; c < valid; ++c) {
-        const std::int8_t* row = codes + (n0 + c) * ld;
-        for (Index kk = 0; kk < group_size; ++kk) {
-          const Index kin = g * group_size + kk;
-          if (kin >= k) break;
-          const Index o = kk / 8, hi = (kk % 8) / 4, j = kk % 4;
-          std::uint8_t& byte = record[(o * (width / 16) + c / 16) * 64 + (c % 16) * 4 + j];
-          const auto nibble = static_cast<std::uint8_t>(row[kin] + 8);
-          byte = hi ? static_cast<std::uint8_t>((byte & 0x0F) | (nibble << 4))
-                    : static_cast<std::uint8_t>((byte & 0xF0) | nibble);
-        }
-      }
-      std::uint8_t* scale_out = record + group_size * width / 2;
-      for (Index c = 0; c < width; ++c) {
-        const float s = c < valid ? scales[(n0 + c) * scale_ld + g] : 0.0f;
-        if (scale_type == ScaleType::f32) {
-          std::memcpy(scale_out + 4 * c, &s, 4);
-        } else {
-          const std::uint16_t h = float_to_half_bits(s);
-          std::memcpy(scale_out + 2 * c, &h, 2);
-        }
-      }
-    }
-  }
+  w.write_scales(scales, scale_ld);
   return w;
 }
 

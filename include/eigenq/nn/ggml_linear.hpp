@@ -1,7 +1,7 @@
 // GgmlLinear: a Linear whose weight is a GGUF weight tensor, rows of one of ggml's block types
 // (q4_0, q4_K, iq4_nl, ...: the bytes ggml_quantize_chunk and llama.cpp's files hold), run as it
-// is stored. A type with a kernel (ggml::has_kernel: q4_0) runs on it (ggml/mul_mat.hpp: the
-// activations quantized to Q8_0 as ggml's CPU backend does, the int4 kernels on every ISA) and
+// is stored. A type with a kernel (ggml::has_kernel: q4_0, q8_0) runs on it (ggml/mul_mat.hpp:
+// the activations quantized to Q8_0 as ggml's CPU backend does, eigenq's kernels on every ISA) and
 // keeps only the repacked blocks in memory; the other types decode their rows to float once and
 // run the float product, until their kernels exist.
 //
@@ -84,11 +84,17 @@ class GgmlLinear : public Module {
   Index weight_count() const override { return out_ * in_; }
   Eigen::MatrixXf dequantized_weight() const override {
     if (!runs_on_kernel()) return decoded_;
-    // q4_0: code * fp16 scale, read back from the repacked blocks.
-    const kernels::PackedInt4Weights& w = packed_.int4();
+    // code * fp16 scale, read back from the repacked blocks.
     Eigen::MatrixXf d(out_, in_);
-    for (Index r = 0; r < out_; ++r) {
-      for (Index c = 0; c < in_; ++c) d(r, c) = static_cast<float>(w.code(r, c)) * w.scale(r, c / w.group_size());
+    const auto decode = [&](const auto& w) {
+      for (Index r = 0; r < out_; ++r) {
+        for (Index c = 0; c < in_; ++c) d(r, c) = static_cast<float>(w.code(r, c)) * w.scale(r, c / w.group_size());
+      }
+    };
+    if (type_ == ggml::Type::q8_0) {
+      decode(packed_.int8());
+    } else {
+      decode(packed_.int4());
     }
     return d;
   }

@@ -29,12 +29,17 @@ namespace eigenq::kernels::arm_neon {
 
 static_assert(lanes == 4, "a 16-byte row of a block is 4 channels: one vector of sdot sums");
 
-// Vectors 4-channel vectors starting at channel c0, for Rows rows.
-template <int Rows, int Vectors>
-EIGENQ_TARGET_NEON_DOTPROD void int4_pass(const Int4PanelArgs& a, Index c0) {
+// Vectors 4-channel vectors starting at channel c0, for Rows rows. Bits 4: the int4 format's
+// nibbles (code + 8, below 128, so sdot takes them as signed; the offset is removed after);
+// Bits 8: the grouped int8 format's two's complement bytes, sdot's own operands.
+template <int Bits, int Rows, int Vectors>
+EIGENQ_TARGET_NEON_DOTPROD void grouped_pass(const Int4PanelArgs& a, Index c0) {
+  using Codes = PanelCodes<Bits>;
+  constexpr std::int32_t offset = Bits == 4 ? 8 : 0;
   const Index nb = a.width / 16;
   const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
-  const Index record = a.group_size * a.width / 2 + a.width * scale_bytes;
+  const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
+  const Index record = code_bytes + a.width * scale_bytes;
   const Index octets = a.group_size / 8;
   const uint8x16_t low4 = vdupq_n_u8(0x0F);
   float32x4_t facc[Rows][Vectors];
@@ -52,21 +57,28 @@ EIGENQ_TARGET_NEON_DOTPROD void int4_pass(const Int4PanelArgs& a, Index c0) {
       for (int r = 0; r < Rows; ++r) x[r] = vld1_s8(a.q + r * a.q_stride + g * a.group_size + 8 * o);
       for (int v = 0; v < Vectors; ++v) {
         const Index c = c0 + 4 * v;
-        const uint8x16_t bytes = vld1q_u8(rec + (o * nb + c / 16) * 64 + (c % 16) * 4);
-        const int8x16_t w_lo = vreinterpretq_s8_u8(vandq_u8(bytes, low4));
-        const int8x16_t w_hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+        const std::uint8_t* block = rec + (o * nb + c / 16) * Codes::block_bytes + (c % 16) * 4;
+        int8x16_t w_lo, w_hi;
+        if constexpr (Bits == 4) {
+          const uint8x16_t bytes = vld1q_u8(block);
+          w_lo = vreinterpretq_s8_u8(vandq_u8(bytes, low4));
+          w_hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+        } else {
+          w_lo = vld1q_s8(reinterpret_cast<const std::int8_t*>(block));
+          w_hi = vld1q_s8(reinterpret_cast<const std::int8_t*>(block + 64));
+        }
         for (int r = 0; r < Rows; ++r) {
           acc[r][v] = vdotq_lane_s32(acc[r][v], w_lo, x[r], 0);
           acc[r][v] = vdotq_lane_s32(acc[r][v], w_hi, x[r], 1);
         }
       }
     }
-    const std::uint8_t* scales = rec + a.group_size * a.width / 2;
+    const std::uint8_t* scales = rec + code_bytes;
     for (int v = 0; v < Vectors; ++v) {
       const float32x4_t s = load_scales(scales + (c0 + 4 * v) * scale_bytes, a.scale_type);
       for (int r = 0; r < Rows; ++r) {
         const float32x4_t dq = vdupq_n_f32(a.d[r * a.groups + g]);
-        const int32x4_t isum = vsubq_s32(acc[r][v], vdupq_n_s32(8 * a.sums[r * a.groups + g]));
+        const int32x4_t isum = vsubq_s32(acc[r][v], vdupq_n_s32(offset * a.sums[r * a.groups + g]));
         facc[r][v] = vfmaq_f32(facc[r][v], vmulq_f32(s, dq), vcvtq_f32_s32(isum));
       }
     }
@@ -90,7 +102,18 @@ struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations {
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::int4_pass<Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<4, Rows, vectors>(a, c0);
+  }
+};
+
+// The grouped int8 format through the same pass.
+template <>
+struct GemvGroupedInt8Path<Isa::neon_dotprod> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    constexpr int vectors = Rows <= 2 ? 4 : 2;
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<8, Rows, vectors>(a, c0);
   }
 };
 

@@ -15,6 +15,7 @@
 namespace eigenq::kernels::EIGENQ_GENERIC_NAMESPACE {
 
 using detail::Int4PanelArgs;
+using detail::PanelCodes;
 
 struct Int4Activations {
   EIGENQ_TARGET static void quantize_activations(const float* x, Index k, Index group_size, Index groups,

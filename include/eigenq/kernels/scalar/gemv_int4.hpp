@@ -1,5 +1,6 @@
-// Scalar int4 grouped GEMV (GemvInt4Path<Isa::scalar>): the definitions every SIMD path
-// reproduces bit for bit.
+// Scalar grouped GEMVs (GemvInt4Path<Isa::scalar>, GemvGroupedInt8Path<Isa::scalar>): the
+// definitions every SIMD path reproduces bit for bit. The int4 and the grouped int8 formats
+// (packed_int4_weights.hpp, packed_grouped_int8_weights.hpp) share them; only code(n, k) differs.
 //
 // Activations (each row of x, K floats) are quantized per group of G, the
 // weights' group size (llama.cpp's Q8_0 does this per 32):
@@ -13,7 +14,8 @@
 //   isum = sum_k code(n, k) * q_k                      (exact in int32)
 //   acc  = fma(scale(n, g) * d_g, float(isum), acc)     (acc starts at +0.0f)
 //   y(n) = acc + bias(n)                                 (bias 0 when absent)
-// |isum| <= 128 * 8 * 127 = 130048 < 2^24, so float(isum) is exact.
+// int4: |isum| <= 128 * 8 * 127 = 130048 < 2^24, so float(isum) is exact; int8: |isum| <=
+// 128 * 128 * 127 < 2^31, and float(isum) rounds to nearest even the same way on every path.
 #pragma once
 
 #include <cmath>
@@ -102,9 +104,34 @@ inline void quantize_activations_scalar(const float* x, Index k, Index group_siz
   }
 }
 
-inline void gemv_int4_panel_scalar(const Int4PanelArgs& a, int rows) {
+// The weight codes a panel kernel reads: the int4 format's nibbles (offset binary, code + 8, a
+// 64-byte block per 16 channels and octet row) or the grouped int8 format's bytes (two's
+// complement, 128-byte blocks: k 0..3 of the octet, then k 4..7).
+template <int Bits>
+struct PanelCodes {
+  static_assert(Bits == 4 || Bits == 8, "grouped weights have 4- or 8-bit codes");
+  static constexpr int bits = Bits;
+  static constexpr Index block_bytes = 16 * Bits;
+  // Bytes of one group record's codes, for a panel of width w.
+  static Index code_bytes(Index group_size, Index w) { return group_size * w * Bits / 8; }
+  // code(c, k) of the record `rec` of a panel of width w, k < G.
+  static std::int32_t code(const std::uint8_t* rec, Index w, Index c, Index k) {
+    const Index o = k / 8, half = (k % 8) / 4, j = k % 4;
+    const std::uint8_t* block = rec + (o * (w / 16) + c / 16) * block_bytes;
+    if constexpr (Bits == 4) {
+      const std::uint8_t byte = block[(c % 16) * 4 + j];
+      return ((half ? byte >> 4 : byte) & 0x0F) - 8;
+    } else {
+      return static_cast<std::int8_t>(block[half * 64 + (c % 16) * 4 + j]);
+    }
+  }
+};
+
+template <int Bits>
+void grouped_panel_scalar(const Int4PanelArgs& a, int rows) {
+  using Codes = PanelCodes<Bits>;
   const Index w = a.width;
-  const Index record = a.group_size * w / 2 + w * (a.scale_type == ScaleType::f32 ? 4 : 2);
+  const Index record = Codes::code_bytes(a.group_size, w) + w * (a.scale_type == ScaleType::f32 ? 4 : 2);
   for (int r = 0; r < rows; ++r) {
     const std::int8_t* q = a.q + r * a.q_stride;
     for (Index c = 0; c < w; ++c) {
@@ -112,13 +139,8 @@ inline void gemv_int4_panel_scalar(const Int4PanelArgs& a, int rows) {
       for (Index g = 0; g < a.groups; ++g) {
         const std::uint8_t* rec = a.panel + g * record;
         std::int32_t isum = 0;
-        for (Index kk = 0; kk < a.group_size; ++kk) {
-          const Index o = kk / 8, hi = (kk % 8) / 4, j = kk % 4;
-          const std::uint8_t byte = rec[(o * (w / 16) + c / 16) * 64 + (c % 16) * 4 + j];
-          const std::int32_t code = ((hi ? byte >> 4 : byte) & 0x0F) - 8;
-          isum += code * q[g * a.group_size + kk];
-        }
-        const std::uint8_t* s = rec + a.group_size * w / 2;
+        for (Index kk = 0; kk < a.group_size; ++kk) isum += Codes::code(rec, w, c, kk) * q[g * a.group_size + kk];
+        const std::uint8_t* s = rec + Codes::code_bytes(a.group_size, w);
         float scale;
         if (a.scale_type == ScaleType::f32) {
           std::memcpy(&scale, s + 4 * c, 4);
@@ -145,7 +167,16 @@ struct GemvInt4Path<Isa::scalar> {
   }
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    detail::gemv_int4_panel_scalar(a, Rows);
+    detail::grouped_panel_scalar<4>(a, Rows);
+  }
+};
+
+template <>
+struct GemvGroupedInt8Path<Isa::scalar> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    detail::grouped_panel_scalar<8>(a, Rows);
   }
 };
 

@@ -38,15 +38,37 @@ namespace eigenq::kernels::x86_avx512 {
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 
+// The two unsigned operand vectors of a 16-channel block's octet row (k 0..3 and 4..7 of each
+// channel in its 32-bit lane) and the offset they carry: code + 8 from the int4 format's
+// nibbles (AND 0x0F, a shift by 4), code + 128 from the grouped int8 format's bytes (XOR 0x80).
+template <int Bits>
+struct BlockOperands {
+  static constexpr std::int32_t offset = Bits == 4 ? 8 : 128;
+  EIGENQ_TARGET_AVX512VNNI static void load(const std::uint8_t* block, __m512i& lo, __m512i& hi) {
+    if constexpr (Bits == 4) {
+      const __m512i low4 = _mm512_set1_epi8(0x0F);
+      const __m512i v = _mm512_loadu_si512(block);
+      lo = _mm512_and_si512(v, low4);
+      hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    } else {
+      const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
+      lo = _mm512_xor_si512(_mm512_loadu_si512(block), sign);
+      hi = _mm512_xor_si512(_mm512_loadu_si512(block + 64), sign);
+    }
+  }
+};
+
 // Blocks 16-channel blocks starting at block b0, for Rows rows. One row keeps
-// separate low- and high-nibble accumulators: twice the independent chains.
-template <int Rows, int Blocks>
-EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
+// separate low- and high-half accumulators: twice the independent chains.
+template <int Bits, int Rows, int Blocks>
+EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
+  using Codes = PanelCodes<Bits>;
+  using Operands = BlockOperands<Bits>;
   constexpr bool split = Rows == 1;
   const Index nb = a.width / 16;
-  const Index record = a.group_size * a.width / 2 + a.width * (a.scale_type == ScaleType::f32 ? 4 : 2);
+  const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
+  const Index record = code_bytes + a.width * (a.scale_type == ScaleType::f32 ? 4 : 2);
   const Index octets = a.group_size / 8;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 facc[Rows][Blocks];
 #pragma GCC unroll 8
   for (int r = 0; r < Rows; ++r) {
@@ -55,12 +77,12 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
   }
   for (Index g = 0; g < a.groups; ++g) {
     const std::uint8_t* rec = a.panel + g * record;
-    // The accumulators start at -8 * sum_q: the nibbles' offset removed up front (exact).
+    // The accumulators start at -offset * sum_q: the codes' offset removed up front (exact).
     __m512i acc[Rows][Blocks];
     __m512i acc_hi[split ? 1 : Rows][split ? Blocks : 1];
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
-      const __m512i offset = _mm512_set1_epi32(-8 * a.sums[r * a.groups + g]);
+      const __m512i offset = _mm512_set1_epi32(-Operands::offset * a.sums[r * a.groups + g]);
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) acc[r][b] = offset;
     }
@@ -72,12 +94,11 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
       __m512i x_lo[Rows], x_hi[Rows];
 #pragma GCC unroll 8
       for (int r = 0; r < Rows; ++r) broadcast_octet(a, r, g, o, x_lo[r], x_hi[r]);
-      const std::uint8_t* block = rec + (o * nb + b0) * 64;
+      const std::uint8_t* block = rec + (o * nb + b0) * Codes::block_bytes;
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) {
-        const __m512i v = _mm512_loadu_si512(block + 64 * b);
-        const __m512i w_lo = _mm512_and_si512(v, low4);
-        const __m512i w_hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        __m512i w_lo, w_hi;
+        Operands::load(block + Codes::block_bytes * b, w_lo, w_hi);
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r) {
           acc[r][b] = dot_u8s8(acc[r][b], w_lo, x_lo[r]);
@@ -89,7 +110,7 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
         }
       }
     }
-    const std::uint8_t* scales = rec + a.group_size * a.width / 2;
+    const std::uint8_t* scales = rec + code_bytes;
     const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
     __m512 s[Blocks];
 #pragma GCC unroll 4
@@ -115,18 +136,18 @@ EIGENQ_TARGET_AVX512VNNI void int4_pass(const Int4PanelArgs& a, Index b0) {
   }
 }
 
-template <int Rows, int MaxBlocks>
-EIGENQ_TARGET_AVX512VNNI void int4_panel(const Int4PanelArgs& a) {
+template <int Bits, int Rows, int MaxBlocks>
+EIGENQ_TARGET_AVX512VNNI void grouped_panel(const Int4PanelArgs& a) {
   const Index nb = a.width / 16;
   for (Index b0 = 0; b0 < nb; b0 += MaxBlocks) {
     switch (nb - b0 < MaxBlocks ? nb - b0 : MaxBlocks) {
-      case 1: int4_pass<Rows, 1>(a, b0); break;
-      case 2: int4_pass<Rows, 2>(a, b0); break;
+      case 1: grouped_pass<Bits, Rows, 1>(a, b0); break;
+      case 2: grouped_pass<Bits, Rows, 2>(a, b0); break;
       case 3:
-        if constexpr (MaxBlocks >= 3) int4_pass<Rows, 3>(a, b0);
+        if constexpr (MaxBlocks >= 3) grouped_pass<Bits, Rows, 3>(a, b0);
         break;
       default:
-        if constexpr (MaxBlocks >= 4) int4_pass<Rows, 4>(a, b0);
+        if constexpr (MaxBlocks >= 4) grouped_pass<Bits, Rows, 4>(a, b0);
         break;
     }
   }
@@ -140,6 +161,8 @@ namespace eigenq::kernels {
 
 template <>
 struct GemvInt4Path<Isa::avx512> : GemvInt4Path<Isa::avx2> {};
+template <>
+struct GemvGroupedInt8Path<Isa::avx512> : GemvGroupedInt8Path<Isa::avx2> {};
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 // Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-6 rows x 2 blocks
@@ -150,7 +173,17 @@ struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::int4_panel<Rows, (Rows <= 2 ? 4 : 2)>(a);
+    x86_avx512::grouped_panel<4, Rows, (Rows <= 2 ? 4 : 2)>(a);
+  }
+};
+
+// The same loops on the grouped int8 format (XOR 0x80 in place of the nibbles' unpacking).
+template <>
+struct GemvGroupedInt8Path<Isa::avx512vnni> {
+  static constexpr int max_rows = 6;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    x86_avx512::grouped_panel<8, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
 #endif

@@ -1,5 +1,5 @@
-// ggml's block formats in a product (ggml/mul_mat.hpp, nn/ggml_linear.hpp): q4_0 and q8_0
-// weights against Q8_0 activations on every ISA path (forced in turn) and thread count, bit for bit the
+// ggml's block formats in a product (ggml/mul_mat.hpp, nn/ggml_linear.hpp): q4_0, q8_0 and
+// iq4_nl weights against Q8_0 activations on every ISA path (forced in turn) and thread count, bit for bit the
 // definition in the header computed here one value at a time from ggml's own bytes.
 #include "eigenq/ggml/mul_mat.hpp"
 
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "eigenq/ggml/iq4.hpp"
 #include "eigenq/ggml/legacy_quants.hpp"
 #include "eigenq/ggml/row.hpp"
 #include "eigenq/nn/ggml_linear.hpp"
@@ -79,6 +80,8 @@ std::vector<float> definition(gg::Type type, const std::vector<std::uint8_t>& ro
           const std::size_t at = static_cast<std::size_t>(32 * b + j);
           if (type == gg::Type::q8_0) {
             isum += static_cast<std::int8_t>(block[2 + j]) * q[at] + static_cast<std::int8_t>(block[18 + j]) * q[at + 16];
+          } else if (type == gg::Type::iq4_nl) {
+            isum += gg::kIQ4Values[block[2 + j] & 0x0F] * q[at] + gg::kIQ4Values[block[2 + j] >> 4] * q[at + 16];
           } else {
             isum += ((block[2 + j] & 0x0F) - 8) * q[at] + ((block[2 + j] >> 4) - 8) * q[at + 16];
           }
@@ -105,7 +108,7 @@ TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
   struct Shape {
     Index m, n, kk, pad;
   };
-  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0}) {
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl}) {
     for (const Shape& s : {Shape{1, 1, 32, 0}, Shape{1, 70, 64, 3}, Shape{3, 130, 96, 0}, Shape{7, 64, 256, 1},
                            Shape{13, 17, 512, 0}, Shape{40, 200, 128, 5}}) {
       const auto rows = ggml_rows(type, s.n, s.kk, static_cast<unsigned>(s.n + s.kk));
@@ -126,7 +129,7 @@ TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
 
 TEST_P(GgmlMulMatIsa, EveryThreadCountGivesTheSameBits) {
   eigenq_test::ScopedThreadPool pool(3);
-  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0}) {
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl}) {
     const auto rows = ggml_rows(type, 2000, 1600, 5);
     const auto w = gg::pack_weights(type, rows.data(), 2000, 1600);
     const auto x = activations(11, 1600, 6);
@@ -223,22 +226,28 @@ TEST(GgmlLinear, RunsAQ4_0TensorOnTheKernelAndKeepsOnlyItsBlocks) {
   EXPECT_LT((y - reference).norm() / reference.norm(), 0.01);
 }
 
-TEST(GgmlLinear, RunsAQ8_0TensorOnTheKernel) {
+TEST(GgmlLinear, RunsQ8_0AndIq4_NlTensorsOnTheKernels) {
   const Index n = 40, kk = 128;
-  const auto rows = ggml_rows(gg::Type::q8_0, n, kk, 25);
-  const eigenq::nn::GgmlLinear layer(gg::Type::q8_0, rows.data(), n, kk);
-  EXPECT_TRUE(layer.runs_on_kernel());
-  EXPECT_EQ(layer.weight_bytes(), static_cast<std::size_t>(n * 136 + n * 4));
-  const auto xv = activations(3, kk, 26);
-  eigenq::nn::Matrix x = Eigen::Map<const eigenq::nn::Matrix>(xv.data(), 3, kk);
-  const eigenq::nn::Matrix y = layer.forward(x);
-  const auto expected = definition(gg::Type::q8_0, rows, n, kk, xv, 3, kk, nullptr);
-  ASSERT_TRUE(eigenq_test::same_bits(expected, std::vector<float>(y.data(), y.data() + y.size())));
-  std::vector<float> decoded(static_cast<std::size_t>(kk));
-  const Eigen::MatrixXf w = layer.dequantized_weight();
-  for (Index r = 0; r < n; ++r) {
-    gg::dequantize_row(gg::Type::q8_0, rows.data() + r * 136, decoded.data(), kk);
-    for (Index c = 0; c < kk; ++c) ASSERT_EQ(w(r, c), decoded[static_cast<std::size_t>(c)]) << r << ", " << c;
+  for (gg::Type type : {gg::Type::q8_0, gg::Type::iq4_nl}) {
+    const auto rows = ggml_rows(type, n, kk, 25);
+    const Index row_bytes = gg::row_size(type, kk);
+    const eigenq::nn::GgmlLinear layer(type, rows.data(), n, kk);
+    EXPECT_TRUE(layer.runs_on_kernel());
+    EXPECT_EQ(layer.weight_bytes(), static_cast<std::size_t>(n * row_bytes + n * 4));
+    const auto xv = activations(3, kk, 26);
+    eigenq::nn::Matrix x = Eigen::Map<const eigenq::nn::Matrix>(xv.data(), 3, kk);
+    const eigenq::nn::Matrix y = layer.forward(x);
+    const auto expected = definition(type, rows, n, kk, xv, 3, kk, nullptr);
+    ASSERT_TRUE(eigenq_test::same_bits(expected, std::vector<float>(y.data(), y.data() + y.size())))
+        << gg::type_name(type);
+    std::vector<float> decoded(static_cast<std::size_t>(kk));
+    const Eigen::MatrixXf w = layer.dequantized_weight();
+    for (Index r = 0; r < n; ++r) {
+      gg::dequantize_row(type, rows.data() + r * row_bytes, decoded.data(), kk);
+      for (Index c = 0; c < kk; ++c) {
+        ASSERT_EQ(w(r, c), decoded[static_cast<std::size_t>(c)]) << gg::type_name(type) << " " << r << ", " << c;
+      }
+    }
   }
 }
 

@@ -294,6 +294,50 @@ TEST_P(GemvInt4Isa, QuantizedActivationsGiveTheSameProduct) {
   }
 }
 
+// Table codes (gemv_int4_table_quantized, ggml's iq4_nl): the same packed nibbles read through a
+// 16-entry int8 table, extremes -128 and 127 included, bit for bit the definition.
+TEST_P(GemvInt4Isa, TableCodesAreTheDefinition) {
+  const std::int8_t table[16] = {-128, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 127};
+  for (Index group : {32, 128}) {
+    for (Index m : {1, 3, 7}) {
+      const Index n = 90, kk = 300;
+      const Weights w = make_weights(n, kk, group, static_cast<unsigned>(40 + m));
+      const auto packed = pack(w, group == 32 ? k::ScaleType::f16 : k::ScaleType::f32);
+      const auto x = make_x(m, kk, static_cast<unsigned>(41 + m));
+      const Index groups = packed.groups(), kp = packed.padded_depth();
+      std::vector<std::int8_t> q(static_cast<std::size_t>(m * kp));
+      std::vector<float> d(static_cast<std::size_t>(m * groups));
+      std::vector<std::int32_t> sums(static_cast<std::size_t>(m * groups));
+      {
+        const k::ScopedIsa scalar(k::Isa::scalar);
+        k::quantize_int4_activations(x.data(), m, kk, kk, group, q.data(), d.data(), sums.data());
+      }
+      std::vector<float> expected(static_cast<std::size_t>(m * n));
+      for (Index i = 0; i < m; ++i) {
+        for (Index j = 0; j < n; ++j) {
+          float acc = 0.0f;
+          for (Index g = 0; g < groups; ++g) {
+            std::int32_t isum = 0;
+            for (Index t = g * group; t < std::min(kk, (g + 1) * group); ++t) {
+              isum += table[w.codes[static_cast<std::size_t>(j * kk + t)] + 8] * q[static_cast<std::size_t>(i * kp + t)];
+            }
+            acc = std::fma(packed.scale(j, g) * d[static_cast<std::size_t>(i * groups + g)], static_cast<float>(isum), acc);
+          }
+          expected[static_cast<std::size_t>(i * n + j)] = acc;
+        }
+      }
+      for (int threads : {1, 3}) {
+        eigenq_test::ScopedThreadPool pool(3);
+        const k::ScopedIsa scoped(isa());
+        std::vector<float> y(static_cast<std::size_t>(m * n));
+        k::gemv_int4_table_quantized(k::Int4ActivationGroups{q.data(), kp, d.data(), sums.data()}, m, packed, table,
+                                     nullptr, y.data(), n, threads);
+        ASSERT_TRUE(same_bits(expected, y)) << k::to_string(isa()) << " G" << group << " M" << m << " threads " << threads;
+      }
+    }
+  }
+}
+
 TEST_P(GemvInt4Isa, LargeShape) { check_shape(isa(), 1, 1000, 2048, 32, k::ScaleType::f16, true, 9); }
 
 TEST_P(GemvInt4Isa, ExtremeCodesAndActivations) {

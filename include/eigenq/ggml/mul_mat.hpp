@@ -5,17 +5,19 @@
 //   auto w = eigenq::ggml::pack_weights(eigenq::ggml::Type::q4_0, tensor_bytes, N, K);  // or q8_0
 //   eigenq::ggml::mul_mat(x, M, K, w, bias, y, N);
 //
-// Types with a kernel (has_kernel): q4_0 and q8_0. A q4_0 block (32 codes 0..15 meaning
-// (q - 8) * d, d an fp16) is eigenq's int4 format with fp16 scales per group of 32 and a q8_0
-// block (32 int8 codes q meaning q * d) its grouped int8 format, so pack_weights repacks them for
-// those kernels (kernels/gemv_int4.hpp, gemv_grouped_int8.hpp: scalar, AVX2, AVX-512 VNNI, NEON,
-// bit for bit the same, on any number of threads), and mul_mat hands the kernels the
+// Types with a kernel (has_kernel): q4_0, q8_0 and iq4_nl. A q4_0 block (32 codes 0..15
+// meaning (q - 8) * d, d an fp16) is eigenq's int4 format with fp16 scales per group of 32, an
+// iq4_nl block the same nibbles meaning kIQ4Values[q] * d (the int4 kernels reading their codes
+// through that table: gemv_int4_table_quantized) and a q8_0 block (32 int8 codes q meaning
+// q * d) the grouped int8 format, so pack_weights repacks them for those kernels
+// (kernels/gemv_int4.hpp, gemv_grouped_int8.hpp: scalar, AVX2, AVX-512 VNNI, NEON, bit for bit
+// the same, on any number of threads), and mul_mat hands the kernels the
 // activations as Q8_0 blocks, quantized as ggml's CPU backend does on x86 and ARM:
 //   d = amax / 127 (stored as fp16), codes round(x / (amax / 127)) to nearest, ties to even
 // (ggml's SIMD paths; its portable C reference quantize_row_q8_0_ref rounds ties away from
 // zero, which only differs on an exact tie; ggml's x86 path takes 127 / amax for 1 / d, which
 // may differ from it in the last bit). Then, per row and channel, over the blocks in order:
-//   isum = sum_j w_j * q8_j   (w_j = q4_j - 8 or the q8_0 code)   (exact in int32)
+//   isum = sum_j w_j * q8_j  (w_j: q4_j - 8, kIQ4Values[q4_j] or the q8_0 code)  (exact in int32)
 //   acc  = fma(d_w * d_x, float(isum), acc)                       (acc starts at +0.0f)
 //   y    = acc + bias
 // ggml's dot product computes the same per-block terms and sums them in its own SIMD order, so
@@ -32,6 +34,7 @@
 #include "eigenq/core/types.hpp"
 #include "eigenq/ggml/blocks.hpp"
 #include "eigenq/ggml/float_formats.hpp"
+#include "eigenq/ggml/iq4.hpp"
 #include "eigenq/ggml/legacy_quants.hpp"
 #include "eigenq/ggml/type.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
@@ -42,7 +45,7 @@ namespace eigenq {
 namespace ggml {
 
 // True when mul_mat runs `type` on a kernel (the others decode to float: nn::GgmlLinear).
-inline bool has_kernel(Type type) { return type == Type::q4_0 || type == Type::q8_0; }
+inline bool has_kernel(Type type) { return type == Type::q4_0 || type == Type::q8_0 || type == Type::iq4_nl; }
 
 // The rows of a ggml weight tensor, repacked for the kernel of their type.
 class PackedWeights {
@@ -52,7 +55,7 @@ class PackedWeights {
   Index rows() const { return type_ == Type::q8_0 ? int8_.cols() : int4_.cols(); }     // N, output channels
   Index cols() const { return type_ == Type::q8_0 ? int8_.depth() : int4_.depth(); }   // K, inputs
   std::size_t bytes() const { return type_ == Type::q8_0 ? int8_.bytes() : int4_.bytes(); }
-  const kernels::PackedInt4Weights& int4() const { return int4_; }          // q4_0
+  const kernels::PackedInt4Weights& int4() const { return int4_; }          // q4_0, iq4_nl (nibble - 8)
   const kernels::PackedGroupedInt8Weights& int8() const { return int8_; }   // q8_0
 
  private:
@@ -67,7 +70,7 @@ class PackedWeights {
 // an Error naming it; nothing is kept then.
 inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k) {
   if (!has_kernel(type)) {
-    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0, q8_0)");
+    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0, q8_0, iq4_nl)");
   }
   if (n < 0 || k < 0) raise<ShapeError>("ggml::pack_weights: W is ", n, " x ", k, "; sizes must be >= 0");
   if (k % 32 != 0) {
@@ -86,6 +89,9 @@ inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k)
         scale = fp16_to_fp32(load_le16(block.d));
         std::memcpy(c, block.qs, 32);
       } else {
+        // q4_0 and iq4_nl blocks: an fp16 d, then value j in the low nibble of byte j % 16
+        // (j < 16) or its high nibble; iq4_nl's nibble indexes kIQ4Values (iq4.hpp).
+        static_assert(sizeof(BlockQ4_0) == sizeof(BlockIQ4_NL), "q4_0 and iq4_nl blocks share a layout");
         const auto block = detail::get_block<BlockQ4_0>(rows, r * blocks + b);
         scale = fp16_to_fp32(load_le16(block.d));
         for (int j = 0; j < 16; ++j) {
@@ -131,6 +137,8 @@ inline void mul_mat(const float* x, Index m, Index ldx, const PackedWeights& w, 
   const kernels::Int4ActivationGroups activations{q.data(), k, d.data(), sums.data()};
   if (w.type() == Type::q8_0) {
     kernels::gemv_grouped_int8_quantized(activations, m, w.int8(), bias, y, ldy, threads);
+  } else if (w.type() == Type::iq4_nl) {
+    kernels::gemv_int4_table_quantized(activations, m, w.int4(), kIQ4Values, bias, y, ldy, threads);
   } else {
     kernels::gemv_int4_quantized(activations, m, w.int4(), bias, y, ldy, threads);
   }

@@ -45,7 +45,7 @@ void run_panel(int rows, const Int4PanelArgs& args, std::integer_sequence<int, R
 // PackedGroupedInt8Weights (gemv_grouped_int8.hpp), Path of the matching family.
 template <class Path, class Weights>
 void run_grouped_panels(const Int4ActivationGroups& x, Index m, const Weights& w, const float* bias, float* y,
-                        Index ldy, int threads) {
+                        Index ldy, int threads, const std::int8_t* table = nullptr) {
   constexpr Index width = Weights::panel_width;
   const Index groups = w.groups();
   const Index n = w.cols();
@@ -68,6 +68,7 @@ void run_grouped_panels(const Int4ActivationGroups& x, Index m, const Weights& w
     args.scale_type = w.scale_type();
     args.q_stride = kp;
     args.out = tile;
+    args.table = table;
     for (Index p = p_begin; p < p_end; ++p) {
       const Index n0 = p * width;
       args.panel = w.panel(p);
@@ -122,6 +123,23 @@ inline void gemv_int4(const float* x, Index m, Index ldx, const PackedInt4Weight
   if (m == 0 || w.cols() == 0) return;
   dispatch<GemvInt4Path>([&](auto path) {
     detail::gemv_int4_run<decltype(path)>(x, m, ldx, w, bias, y, ldy, threads);
+  });
+}
+
+// The int4 product with the codes read through a table: W(n, k) = scale(n, g) * table[code(n, k) + 8]
+// (16 int8 levels, ggml's iq4_nl: ggml/mul_mat.hpp), on activations quantized as for
+// gemv_int4_quantized; the same definition with table[nibble] for the code.
+inline void gemv_int4_table_quantized(const Int4ActivationGroups& x, Index m, const PackedInt4Weights& w,
+                                      const std::int8_t* table, const float* bias, float* y, Index ldy,
+                                      int threads = 1) {
+  detail::check_product("gemv_int4_table_quantized", m, w.padded_depth(), w.cols(),
+                        {"x.q", "x.q_stride", x.q, x.q_stride}, {"y", "ldy", y, ldy}, threads);
+  if (m > 0 && w.cols() > 0 && (x.d == nullptr || x.sums == nullptr || table == nullptr)) {
+    raise("gemv_int4_table_quantized: x.d, x.sums or table is null");
+  }
+  if (m == 0 || w.cols() == 0) return;
+  dispatch<GemvInt4TablePath>([&](auto path) {
+    detail::run_grouped_panels<decltype(path)>(x, m, w, bias, y, ldy, threads, table);
   });
 }
 

@@ -32,16 +32,18 @@ static_assert(lanes == 4, "a 16-byte row of a block is 4 channels: one vector of
 // Vectors 4-channel vectors starting at channel c0, for Rows rows. Bits 4: the int4 format's
 // nibbles (code + 8, below 128, so sdot takes them as signed; the offset is removed after);
 // Bits 8: the grouped int8 format's two's complement bytes, sdot's own operands.
-template <int Bits, int Rows, int Vectors>
+template <int Bits, bool Table, int Rows, int Vectors>
 EIGENQ_TARGET_NEON_DOTPROD void grouped_pass(const Int4PanelArgs& a, Index c0) {
-  using Codes = PanelCodes<Bits>;
-  constexpr std::int32_t offset = Bits == 4 ? 8 : 0;
+  using Codes = PanelCodes<Bits, Table>;
+  constexpr std::int32_t offset = Bits == 4 && !Table ? 8 : 0;
   const Index nb = a.width / 16;
   const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
   const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
   const Index record = code_bytes + a.width * scale_bytes;
   const Index octets = a.group_size / 8;
   const uint8x16_t low4 = vdupq_n_u8(0x0F);
+  int8x16_t table = vdupq_n_s8(0);
+  if constexpr (Table) table = vld1q_s8(a.table);
   float32x4_t facc[Rows][Vectors];
   for (int r = 0; r < Rows; ++r) {
     for (int v = 0; v < Vectors; ++v) facc[r][v] = vdupq_n_f32(0.0f);
@@ -61,8 +63,13 @@ EIGENQ_TARGET_NEON_DOTPROD void grouped_pass(const Int4PanelArgs& a, Index c0) {
         int8x16_t w_lo, w_hi;
         if constexpr (Bits == 4) {
           const uint8x16_t bytes = vld1q_u8(block);
-          w_lo = vreinterpretq_s8_u8(vandq_u8(bytes, low4));
-          w_hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+          if constexpr (Table) {
+            w_lo = vqtbl1q_s8(table, vandq_u8(bytes, low4));
+            w_hi = vqtbl1q_s8(table, vshrq_n_u8(bytes, 4));
+          } else {
+            w_lo = vreinterpretq_s8_u8(vandq_u8(bytes, low4));
+            w_hi = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+          }
         } else {
           w_lo = vld1q_s8(reinterpret_cast<const std::int8_t*>(block));
           w_hi = vld1q_s8(reinterpret_cast<const std::int8_t*>(block + 64));
@@ -102,18 +109,28 @@ struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations {
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<4, Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<4, false, Rows, vectors>(a, c0);
   }
 };
 
-// The grouped int8 format through the same pass.
+// Table codes (vqtbl1q) and the grouped int8 format through the same pass.
+template <>
+struct GemvInt4TablePath<Isa::neon_dotprod> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    constexpr int vectors = Rows <= 2 ? 4 : 2;
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<4, true, Rows, vectors>(a, c0);
+  }
+};
+
 template <>
 struct GemvGroupedInt8Path<Isa::neon_dotprod> {
   static constexpr int max_rows = 4;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<8, Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<8, false, Rows, vectors>(a, c0);
   }
 };
 

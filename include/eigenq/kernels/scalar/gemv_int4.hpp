@@ -55,6 +55,7 @@ struct Int4PanelArgs {
   const float* d = nullptr;        // row r's group scales at d + r * groups
   const std::int32_t* sums = nullptr;  // row r's group sums at sums + r * groups
   const float* bias = nullptr;     // width values (zeros when the caller gave none)
+  const std::int8_t* table = nullptr;  // table codes: the 16 levels a nibble indexes
   float* out = nullptr;            // row r at out + r * 64
 
   // The same panel for the rows from r0 on.
@@ -105,31 +106,38 @@ inline void quantize_activations_scalar(const float* x, Index k, Index group_siz
 }
 
 // The weight codes a panel kernel reads: the int4 format's nibbles (offset binary, code + 8, a
-// 64-byte block per 16 channels and octet row) or the grouped int8 format's bytes (two's
+// 64-byte block per 16 channels and octet row), the same nibbles as indices into a 16-entry int8
+// table (Table: code = table[nibble], ggml's iq4_nl), or the grouped int8 format's bytes (two's
 // complement, 128-byte blocks: k 0..3 of the octet, then k 4..7).
-template <int Bits>
+template <int Bits, bool Table = false>
 struct PanelCodes {
-  static_assert(Bits == 4 || Bits == 8, "grouped weights have 4- or 8-bit codes");
+  static_assert((Bits == 4 || Bits == 8) && (!Table || Bits == 4), "4-bit codes, table codes or 8-bit codes");
   static constexpr int bits = Bits;
   static constexpr Index block_bytes = 16 * Bits;
   // Bytes of one group record's codes, for a panel of width w.
   static Index code_bytes(Index group_size, Index w) { return group_size * w * Bits / 8; }
   // code(c, k) of the record `rec` of a panel of width w, k < G.
-  static std::int32_t code(const std::uint8_t* rec, Index w, Index c, Index k) {
+  static std::int32_t code(const std::uint8_t* rec, Index w, Index c, Index k, const std::int8_t* table) {
     const Index o = k / 8, half = (k % 8) / 4, j = k % 4;
     const std::uint8_t* block = rec + (o * (w / 16) + c / 16) * block_bytes;
     if constexpr (Bits == 4) {
       const std::uint8_t byte = block[(c % 16) * 4 + j];
-      return ((half ? byte >> 4 : byte) & 0x0F) - 8;
+      const int nibble = (half ? byte >> 4 : byte) & 0x0F;
+      if constexpr (Table) {
+        return table[nibble];
+      } else {
+        return nibble - 8;
+      }
     } else {
+      static_cast<void>(table);
       return static_cast<std::int8_t>(block[half * 64 + (c % 16) * 4 + j]);
     }
   }
 };
 
-template <int Bits>
+template <int Bits, bool Table = false>
 void grouped_panel_scalar(const Int4PanelArgs& a, int rows) {
-  using Codes = PanelCodes<Bits>;
+  using Codes = PanelCodes<Bits, Table>;
   const Index w = a.width;
   const Index record = Codes::code_bytes(a.group_size, w) + w * (a.scale_type == ScaleType::f32 ? 4 : 2);
   for (int r = 0; r < rows; ++r) {
@@ -139,7 +147,7 @@ void grouped_panel_scalar(const Int4PanelArgs& a, int rows) {
       for (Index g = 0; g < a.groups; ++g) {
         const std::uint8_t* rec = a.panel + g * record;
         std::int32_t isum = 0;
-        for (Index kk = 0; kk < a.group_size; ++kk) isum += Codes::code(rec, w, c, kk) * q[g * a.group_size + kk];
+        for (Index kk = 0; kk < a.group_size; ++kk) isum += Codes::code(rec, w, c, kk, a.table) * q[g * a.group_size + kk];
         const std::uint8_t* s = rec + Codes::code_bytes(a.group_size, w);
         float scale;
         if (a.scale_type == ScaleType::f32) {
@@ -168,6 +176,15 @@ struct GemvInt4Path<Isa::scalar> {
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     detail::grouped_panel_scalar<4>(a, Rows);
+  }
+};
+
+template <>
+struct GemvInt4TablePath<Isa::scalar> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    detail::grouped_panel_scalar<4, true>(a, Rows);
   }
 };
 

@@ -82,16 +82,20 @@ EIGENQ_TARGET_AVX2 void group_sums(const Int4PanelArgs& a, const std::uint8_t* r
   }
 }
 
-// The same sums for the grouped int8 format, whose signed codes would saturate vpmaddubsw as
-// unsigned bytes: |w| times q with w's sign (vpsignb), at most 2 * 128 * 127 = 32512 per int16
-// lane, widened to int32 (vpmaddwd) at once. Half h of octet row o: the 32 bytes at
-// row + 128 (h / 2) + 32 (h % 2), its k 4..7 64 bytes further.
-template <int Rows, int Halves>
+// The same sums for signed int8 weights, which would saturate vpmaddubsw as unsigned bytes:
+// |w| times q with w's sign (vpsignb), at most 2 * 128 * 127 = 32512 per int16 lane, widened
+// to int32 (vpmaddwd) at once. Table = false: the grouped int8 format, half h of octet row o
+// the 32 bytes at row + 128 (h / 2) + 32 (h % 2), its k 4..7 64 bytes further. Table = true:
+// the int4 format's nibbles (half h at row + 32 h) through the table (vpshufb).
+template <bool Table, int Rows, int Halves>
 EIGENQ_TARGET_AVX2 void group_sums_int8(const Int4PanelArgs& a, const std::uint8_t* rec, Index g, Index h0,
                                         std::int32_t* isum) {
   const Index nb = a.width / 16;
   const Index octets = a.group_size / 8;
   const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256i table = _mm256_setzero_si256();
+  if constexpr (Table) table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.table)));
   __m256i acc[Rows][Halves];
 #pragma GCC unroll 2
   for (int r = 0; r < Rows; ++r) {
@@ -102,12 +106,19 @@ EIGENQ_TARGET_AVX2 void group_sums_int8(const Int4PanelArgs& a, const std::uint8
     __m256i x_lo[Rows], x_hi[Rows];
 #pragma GCC unroll 2
     for (int r = 0; r < Rows; ++r) broadcast_octet(a, r, g, o, x_lo[r], x_hi[r]);
-    const std::uint8_t* row = rec + o * nb * 128;
+    const std::uint8_t* row = rec + o * nb * (Table ? 64 : 128);
 #pragma GCC unroll 8
     for (int h = 0; h < Halves; ++h) {
-      const std::uint8_t* lo = row + 128 * ((h0 + h) / 2) + 32 * ((h0 + h) % 2);
-      const __m256i w_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo));
-      const __m256i w_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + 64));
+      __m256i w_lo, w_hi;
+      if constexpr (Table) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 32 * (h0 + h)));
+        w_lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low4));
+        w_hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+      } else {
+        const std::uint8_t* lo = row + 128 * ((h0 + h) / 2) + 32 * ((h0 + h) % 2);
+        w_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo));
+        w_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + 64));
+      }
       const __m256i a_lo = _mm256_sign_epi8(w_lo, w_lo);
       const __m256i a_hi = _mm256_sign_epi8(w_hi, w_hi);
 #pragma GCC unroll 2
@@ -128,26 +139,26 @@ EIGENQ_TARGET_AVX2 void group_sums_int8(const Int4PanelArgs& a, const std::uint8
   }
 }
 
-template <int Bits, int Rows, int Halves>
+template <int Bits, bool Table, int Rows, int Halves>
 EIGENQ_TARGET_AVX2 EIGENQ_ALWAYS_INLINE void sums_of(const Int4PanelArgs& a, const std::uint8_t* rec, Index g,
                                                      Index h0, std::int32_t* isum) {
-  if constexpr (Bits == 4) {
+  if constexpr (Bits == 4 && !Table) {
     group_sums<Rows, Halves>(a, rec, g, h0, isum);
   } else {
-    group_sums_int8<Rows, Halves>(a, rec, g, h0, isum);
+    group_sums_int8<Table, Rows, Halves>(a, rec, g, h0, isum);
   }
 }
 
 // Rows (1 or 2) rows against one panel, group by group: the group's int32 sums
 // (up to 8 halves per sweep for one row, 4 for two), then the float update of
 // every channel from the sums and the group's widened scales.
-template <int Bits, int Rows>
+template <int Bits, bool Table, int Rows>
 EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
-  constexpr std::int32_t offset = Bits == 4 ? 8 : 0;  // int4 nibbles are code + 8
+  constexpr std::int32_t offset = Bits == 4 && !Table ? 8 : 0;  // int4 nibbles are code + 8
   constexpr Index max_halves = Rows == 1 ? 8 : 4;
   const Index halves = a.width / 8;
   const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
-  const Index code_bytes = PanelCodes<Bits>::code_bytes(a.group_size, a.width);
+  const Index code_bytes = PanelCodes<Bits, Table>::code_bytes(a.group_size, a.width);
   const Index record = code_bytes + a.width * scale_bytes;
   alignas(32) float acc[Rows * 64] = {};
   alignas(32) std::int32_t isum[Rows * 64];
@@ -155,13 +166,13 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
     const std::uint8_t* rec = a.panel + g * record;
     for (Index h0 = 0; h0 < halves; h0 += max_halves) {
       switch (halves - h0 < max_halves ? halves - h0 : max_halves) {
-        case 2: sums_of<Bits, Rows, 2>(a, rec, g, h0, isum); break;
-        case 4: sums_of<Bits, Rows, 4>(a, rec, g, h0, isum); break;
+        case 2: sums_of<Bits, Table, Rows, 2>(a, rec, g, h0, isum); break;
+        case 4: sums_of<Bits, Table, Rows, 4>(a, rec, g, h0, isum); break;
         case 6:
-          if constexpr (max_halves >= 6) sums_of<Bits, Rows, 6>(a, rec, g, h0, isum);
+          if constexpr (max_halves >= 6) sums_of<Bits, Table, Rows, 6>(a, rec, g, h0, isum);
           break;
         default:
-          if constexpr (max_halves >= 8) sums_of<Bits, Rows, 8>(a, rec, g, h0, isum);
+          if constexpr (max_halves >= 8) sums_of<Bits, Table, Rows, 8>(a, rec, g, h0, isum);
           break;
       }
     }
@@ -196,19 +207,29 @@ struct GemvInt4Path<Isa::avx2> : x86_avx2::Int4Activations {
   static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<4, (Rows < 2 ? Rows : 2)>(a);
+    x86_avx2::panel_rows<4, false, (Rows < 2 ? Rows : 2)>(a);
     if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
   }
 };
 
-// The grouped int8 format through the same panel loop (group_sums_int8 for the sums). Also the
-// avx512 path's (x86_avx512/gemv_int4.hpp).
+// Table codes and the grouped int8 format through the same panel loop (group_sums_int8 for the
+// sums). Also the avx512 path's (x86_avx512/gemv_int4.hpp).
+template <>
+struct GemvInt4TablePath<Isa::avx2> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
+    x86_avx2::panel_rows<4, true, (Rows < 2 ? Rows : 2)>(a);
+    if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
+  }
+};
+
 template <>
 struct GemvGroupedInt8Path<Isa::avx2> {
   static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<8, (Rows < 2 ? Rows : 2)>(a);
+    x86_avx2::panel_rows<8, false, (Rows < 2 ? Rows : 2)>(a);
     if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
   }
 };

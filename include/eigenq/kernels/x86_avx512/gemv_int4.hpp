@@ -40,16 +40,32 @@ namespace eigenq::kernels::x86_avx512 {
 
 // The two unsigned operand vectors of a 16-channel block's octet row (k 0..3 and 4..7 of each
 // channel in its 32-bit lane) and the offset they carry: code + 8 from the int4 format's
-// nibbles (AND 0x0F, a shift by 4), code + 128 from the grouped int8 format's bytes (XOR 0x80).
-template <int Bits>
+// nibbles (AND 0x0F, a shift by 4), table[nibble] + 128 through vpshufb on the table XOR 0x80
+// (the table in each 128-bit lane), code + 128 from the grouped int8 format's bytes (XOR 0x80).
+template <int Bits, bool Table>
 struct BlockOperands {
-  static constexpr std::int32_t offset = Bits == 4 ? 8 : 128;
-  EIGENQ_TARGET_AVX512VNNI static void load(const std::uint8_t* block, __m512i& lo, __m512i& hi) {
+  static constexpr std::int32_t offset = Bits == 4 && !Table ? 8 : 128;
+  __m512i table;
+
+  EIGENQ_TARGET_AVX512VNNI explicit BlockOperands(const Int4PanelArgs& a) {
+    if constexpr (Table) {
+      const __m128i t = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.table)),
+                                      _mm_set1_epi8(static_cast<char>(0x80)));
+      table = _mm512_broadcast_i32x4(t);
+    } else {
+      table = _mm512_setzero_si512();
+    }
+  }
+  EIGENQ_TARGET_AVX512VNNI void load(const std::uint8_t* block, __m512i& lo, __m512i& hi) const {
     if constexpr (Bits == 4) {
       const __m512i low4 = _mm512_set1_epi8(0x0F);
       const __m512i v = _mm512_loadu_si512(block);
       lo = _mm512_and_si512(v, low4);
       hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      if constexpr (Table) {
+        lo = _mm512_shuffle_epi8(table, lo);
+        hi = _mm512_shuffle_epi8(table, hi);
+      }
     } else {
       const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80));
       lo = _mm512_xor_si512(_mm512_loadu_si512(block), sign);
@@ -60,10 +76,11 @@ struct BlockOperands {
 
 // Blocks 16-channel blocks starting at block b0, for Rows rows. One row keeps
 // separate low- and high-half accumulators: twice the independent chains.
-template <int Bits, int Rows, int Blocks>
+template <int Bits, bool Table, int Rows, int Blocks>
 EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
-  using Codes = PanelCodes<Bits>;
-  using Operands = BlockOperands<Bits>;
+  using Codes = PanelCodes<Bits, Table>;
+  using Operands = BlockOperands<Bits, Table>;
+  const Operands operands(a);
   constexpr bool split = Rows == 1;
   const Index nb = a.width / 16;
   const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
@@ -98,7 +115,7 @@ EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
 #pragma GCC unroll 4
       for (int b = 0; b < Blocks; ++b) {
         __m512i w_lo, w_hi;
-        Operands::load(block + Codes::block_bytes * b, w_lo, w_hi);
+        operands.load(block + Codes::block_bytes * b, w_lo, w_hi);
 #pragma GCC unroll 8
         for (int r = 0; r < Rows; ++r) {
           acc[r][b] = dot_u8s8(acc[r][b], w_lo, x_lo[r]);
@@ -136,18 +153,18 @@ EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
   }
 }
 
-template <int Bits, int Rows, int MaxBlocks>
+template <int Bits, bool Table, int Rows, int MaxBlocks>
 EIGENQ_TARGET_AVX512VNNI void grouped_panel(const Int4PanelArgs& a) {
   const Index nb = a.width / 16;
   for (Index b0 = 0; b0 < nb; b0 += MaxBlocks) {
     switch (nb - b0 < MaxBlocks ? nb - b0 : MaxBlocks) {
-      case 1: grouped_pass<Bits, Rows, 1>(a, b0); break;
-      case 2: grouped_pass<Bits, Rows, 2>(a, b0); break;
+      case 1: grouped_pass<Bits, Table, Rows, 1>(a, b0); break;
+      case 2: grouped_pass<Bits, Table, Rows, 2>(a, b0); break;
       case 3:
-        if constexpr (MaxBlocks >= 3) grouped_pass<Bits, Rows, 3>(a, b0);
+        if constexpr (MaxBlocks >= 3) grouped_pass<Bits, Table, Rows, 3>(a, b0);
         break;
       default:
-        if constexpr (MaxBlocks >= 4) grouped_pass<Bits, Rows, 4>(a, b0);
+        if constexpr (MaxBlocks >= 4) grouped_pass<Bits, Table, Rows, 4>(a, b0);
         break;
     }
   }
@@ -163,6 +180,8 @@ template <>
 struct GemvInt4Path<Isa::avx512> : GemvInt4Path<Isa::avx2> {};
 template <>
 struct GemvGroupedInt8Path<Isa::avx512> : GemvGroupedInt8Path<Isa::avx2> {};
+template <>
+struct GemvInt4TablePath<Isa::avx512> : GemvInt4TablePath<Isa::avx2> {};
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 // Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-6 rows x 2 blocks
@@ -173,17 +192,27 @@ struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<4, Rows, (Rows <= 2 ? 4 : 2)>(a);
+    x86_avx512::grouped_panel<4, false, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
 
-// The same loops on the grouped int8 format (XOR 0x80 in place of the nibbles' unpacking).
+// The same loops with the nibbles through a table (vpshufb), and on the grouped int8 format
+// (XOR 0x80 in place of the nibbles' unpacking).
+template <>
+struct GemvInt4TablePath<Isa::avx512vnni> {
+  static constexpr int max_rows = 6;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    x86_avx512::grouped_panel<4, true, Rows, (Rows <= 2 ? 4 : 2)>(a);
+  }
+};
+
 template <>
 struct GemvGroupedInt8Path<Isa::avx512vnni> {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<8, Rows, (Rows <= 2 ? 4 : 2)>(a);
+    x86_avx512::grouped_panel<8, false, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
 #endif

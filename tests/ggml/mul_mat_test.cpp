@@ -49,44 +49,93 @@ std::vector<float> activations(Index m, Index ldx, unsigned seed) {
 
 float f16_rounded(float v) { return gg::fp16_to_fp32(gg::fp32_to_fp16(v)); }
 
+// ggml's q6_K block, decoded from its documented layout: code e (q - 32) and its int8 scale.
+void q6_K_block(const std::uint8_t* block, int e, int& code, int& scale) {
+  // In each half of 128, value l + 32 t (t < 4) takes the low (t < 2) or high nibble of ql[l]
+  // (t even) or ql[l + 32] (t odd) and bits 2t, 2t + 1 of qh[l]; scales[e / 16] is its scale.
+  const std::uint8_t* ql = block;        // 128 bytes
+  const std::uint8_t* qh = block + 128;  // 64 bytes
+  const auto* sc = reinterpret_cast<const std::int8_t*>(block + 192);
+  const int half = e / 128, t = (e % 128) / 32, l = e % 32;
+  const std::uint8_t low = ql[64 * half + l + (t % 2 == 1 ? 32 : 0)];
+  const int lo4 = t < 2 ? (low & 0xF) : (low >> 4);
+  const int hi2 = (qh[32 * half + l] >> (2 * t)) & 3;
+  code = (lo4 | (hi2 << 4)) - 32;
+  scale = sc[e / 16];
+}
+
 // The header's definition, one value at a time, from ggml's bytes (finite inputs).
 std::vector<float> definition(gg::Type type, const std::vector<std::uint8_t>& rows, Index n, Index kk,
                               const std::vector<float>& x, Index m, Index ldx, const float* bias) {
-  const Index blocks = kk / 32;
+  const bool q8_K = type == gg::Type::q6_K;
+  const Index group = q8_K ? 16 : 32;
+  const Index groups = kk / group;
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (Index i = 0; i < m; ++i) {
     std::vector<int> q(static_cast<std::size_t>(kk));
-    std::vector<float> dx(static_cast<std::size_t>(blocks));
-    for (Index b = 0; b < blocks; ++b) {
-      const float* xb = x.data() + i * ldx + 32 * b;
-      float amax = 0.0f;
-      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-      const float d = amax / 127.0f;
-      const float inv = d > 0.0f ? 1.0f / d : 0.0f;
-      for (int j = 0; j < 32; ++j) {
-        q[static_cast<std::size_t>(32 * b + j)] = static_cast<int>(std::nearbyint(std::clamp(xb[j] * inv, -127.0f, 127.0f)));
+    std::vector<float> dx(static_cast<std::size_t>(groups));
+    if (q8_K) {  // ggml's quantize_row_q8_K_ref
+      for (Index b = 0; b < kk / 256; ++b) {
+        const float* xb = x.data() + i * ldx + 256 * b;
+        float max = 0.0f, amax = 0.0f;
+        for (int j = 0; j < 256; ++j) {
+          if (std::fabs(xb[j]) > amax) {
+            amax = std::fabs(xb[j]);
+            max = xb[j];
+          }
+        }
+        const float iscale = amax == 0.0f ? 0.0f : -127.0f / max;
+        for (int j = 0; j < 256; ++j) {
+          q[static_cast<std::size_t>(256 * b + j)] = std::min(127, static_cast<int>(std::nearbyint(iscale * xb[j])));
+        }
+        for (int g = 0; g < 16; ++g) dx[static_cast<std::size_t>(16 * b + g)] = amax == 0.0f ? 0.0f : 1.0f / iscale;
       }
-      dx[static_cast<std::size_t>(b)] = f16_rounded(d);
+    } else {  // Q8_0 blocks
+      for (Index b = 0; b < groups; ++b) {
+        const float* xb = x.data() + i * ldx + 32 * b;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        const float d = amax / 127.0f;
+        const float inv = d > 0.0f ? 1.0f / d : 0.0f;
+        for (int j = 0; j < 32; ++j) {
+          q[static_cast<std::size_t>(32 * b + j)] =
+              static_cast<int>(std::nearbyint(std::clamp(xb[j] * inv, -127.0f, 127.0f)));
+        }
+        dx[static_cast<std::size_t>(b)] = f16_rounded(d);
+      }
     }
     for (Index r = 0; r < n; ++r) {
       const Index block_bytes = gg::type_size(type);
       const std::uint8_t* row = rows.data() + r * gg::row_size(type, kk);
       float acc = 0.0f;
-      for (Index b = 0; b < blocks; ++b) {
-        const std::uint8_t* block = row + block_bytes * b;
-        const float dw = gg::fp16_to_fp32(static_cast<std::uint16_t>(block[0] | (block[1] << 8)));
+      for (Index g = 0; g < groups; ++g) {
         std::int32_t isum = 0;
-        for (int j = 0; j < 16; ++j) {
-          const std::size_t at = static_cast<std::size_t>(32 * b + j);
+        float sw = 0.0f;
+        for (Index t = 0; t < group; ++t) {
+          const Index e = g * group + t;
+          const std::int32_t qe = q[static_cast<std::size_t>(e)];
+          if (q8_K) {
+            const std::uint8_t* block = row + block_bytes * (e / 256);
+            int code = 0, scale = 0;
+            q6_K_block(block, static_cast<int>(e % 256), code, scale);
+            isum += code * qe;
+            sw = gg::fp16_to_fp32(static_cast<std::uint16_t>(block[208] | (block[209] << 8))) * static_cast<float>(scale);
+            continue;
+          }
+          const std::uint8_t* block = row + block_bytes * (e / 32);
+          sw = gg::fp16_to_fp32(static_cast<std::uint16_t>(block[0] | (block[1] << 8)));
+          const int j = static_cast<int>(e % 32);
+          const std::uint8_t nibbles = block[2 + j % 16];
+          const int nibble = j < 16 ? (nibbles & 0x0F) : (nibbles >> 4);
           if (type == gg::Type::q8_0) {
-            isum += static_cast<std::int8_t>(block[2 + j]) * q[at] + static_cast<std::int8_t>(block[18 + j]) * q[at + 16];
+            isum += static_cast<std::int8_t>(block[2 + j]) * qe;
           } else if (type == gg::Type::iq4_nl) {
-            isum += gg::kIQ4Values[block[2 + j] & 0x0F] * q[at] + gg::kIQ4Values[block[2 + j] >> 4] * q[at + 16];
+            isum += gg::kIQ4Values[nibble] * qe;
           } else {
-            isum += ((block[2 + j] & 0x0F) - 8) * q[at] + ((block[2 + j] >> 4) - 8) * q[at + 16];
+            isum += (nibble - 8) * qe;
           }
         }
-        acc = std::fma(dw * dx[static_cast<std::size_t>(b)], static_cast<float>(isum), acc);
+        acc = std::fma(sw * dx[static_cast<std::size_t>(g)], static_cast<float>(isum), acc);
       }
       y[static_cast<std::size_t>(i * n + r)] = acc + (bias != nullptr ? bias[r] : 0.0f);
     }
@@ -108,9 +157,10 @@ TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
   struct Shape {
     Index m, n, kk, pad;
   };
-  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl}) {
-    for (const Shape& s : {Shape{1, 1, 32, 0}, Shape{1, 70, 64, 3}, Shape{3, 130, 96, 0}, Shape{7, 64, 256, 1},
-                           Shape{13, 17, 512, 0}, Shape{40, 200, 128, 5}}) {
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q6_K}) {
+    for (Shape s : {Shape{1, 1, 32, 0}, Shape{1, 70, 64, 3}, Shape{3, 130, 96, 0}, Shape{7, 64, 256, 1},
+                    Shape{13, 17, 512, 0}, Shape{40, 200, 128, 5}}) {
+      if (type == gg::Type::q6_K) s.kk = (s.kk + 255) / 256 * 256;  // whole 256-value blocks
       const auto rows = ggml_rows(type, s.n, s.kk, static_cast<unsigned>(s.n + s.kk));
       const Index ldx = s.kk + s.pad;
       const auto x = activations(s.m, ldx, static_cast<unsigned>(s.m));
@@ -129,13 +179,13 @@ TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
 
 TEST_P(GgmlMulMatIsa, EveryThreadCountGivesTheSameBits) {
   eigenq_test::ScopedThreadPool pool(3);
-  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl}) {
-    const auto rows = ggml_rows(type, 2000, 1600, 5);
-    const auto w = gg::pack_weights(type, rows.data(), 2000, 1600);
-    const auto x = activations(11, 1600, 6);
-    const auto expected = run(k::Isa::scalar, w, x, 11, 1600, nullptr);
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q6_K}) {
+    const auto rows = ggml_rows(type, 2000, 1536, 5);
+    const auto w = gg::pack_weights(type, rows.data(), 2000, 1536);
+    const auto x = activations(11, 1536, 6);
+    const auto expected = run(k::Isa::scalar, w, x, 11, 1536, nullptr);
     for (int threads : {1, 2, 3}) {
-      ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, 11, 1600, nullptr, threads)))
+      ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, 11, 1536, nullptr, threads)))
           << k::to_string(isa()) << " " << gg::type_name(type) << " threads " << threads;
     }
   }
@@ -226,9 +276,9 @@ TEST(GgmlLinear, RunsAQ4_0TensorOnTheKernelAndKeepsOnlyItsBlocks) {
   EXPECT_LT((y - reference).norm() / reference.norm(), 0.01);
 }
 
-TEST(GgmlLinear, RunsQ8_0AndIq4_NlTensorsOnTheKernels) {
-  const Index n = 40, kk = 128;
-  for (gg::Type type : {gg::Type::q8_0, gg::Type::iq4_nl}) {
+TEST(GgmlLinear, RunsQ8_0Iq4_NlAndQ6_KTensorsOnTheKernels) {
+  const Index n = 40, kk = 256;
+  for (gg::Type type : {gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q6_K}) {
     const auto rows = ggml_rows(type, n, kk, 25);
     const Index row_bytes = gg::row_size(type, kk);
     const eigenq::nn::GgmlLinear layer(type, rows.data(), n, kk);

@@ -124,6 +124,7 @@ TEST(PackGroupedInt8Weights, ReadsBackCodesAndScales) {
 TEST(PackGroupedInt8Weights, RejectsBadArguments) {
   const Int8Weights w = make_int8_weights(3, 64, 32, 2);
   EXPECT_THROW(k::pack_grouped_int8_weights(w.codes.data(), 3, 64, 64, w.scales.data(), 2, 64), eigenq::InvalidArgument);
+  EXPECT_THROW(k::pack_grouped_int8_weights(w.codes.data(), 3, 64, 64, w.scales.data(), 8, 8), eigenq::InvalidArgument);
   EXPECT_THROW(k::pack_grouped_int8_weights(w.codes.data(), 3, 64, 63, w.scales.data(), 2, 32), eigenq::ShapeError);
   EXPECT_THROW(k::pack_grouped_int8_weights(nullptr, 3, 64, 64, w.scales.data(), 2, 32), eigenq::InvalidArgument);
   auto bad = w.scales;
@@ -144,7 +145,7 @@ TEST_P(GroupedInt8Isa, EveryChannelCount) {
 TEST_P(GroupedInt8Isa, DepthTailsRowsAndGroupSizes) {
   for (Index kk : {1, 31, 33, 100, 128, 300}) {
     for (Index m : {1, 2, 5, 6, 7, 13}) {
-      for (Index group : {32, 128}) {
+      for (Index group : {16, 32, 128}) {
         check_int8(isa(), m, 130, kk, group, group == 32 ? k::ScaleType::f16 : k::ScaleType::f32, m % 2 == 1,
                    static_cast<unsigned>(kk * 100 + m + group));
         if (HasFatalFailure()) return;

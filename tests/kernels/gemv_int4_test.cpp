@@ -196,6 +196,7 @@ TEST(PackInt4Weights, RejectsBadArguments) {
     return k::pack_int4_weights(codes, 3, 40, 40, scales, 2, group, type);
   };
   EXPECT_THROW(pack_with(w.codes.data(), w.scales.data(), 64, k::ScaleType::f32), eigenq::InvalidArgument);
+  EXPECT_THROW(pack_with(w.codes.data(), w.scales.data(), 16, k::ScaleType::f32), eigenq::InvalidArgument);  // 8-bit codes only
   std::vector<std::int8_t> bad_codes = w.codes;
   bad_codes[45] = 8;
   try {

@@ -516,27 +516,61 @@ inline void quantize_row_q6_K(const float* x, void* dst, Index n, const float* i
   }
 }
 
+// The 256 codes q - 32 (in [-32, 31]) of a q6_K block in element order: element e has the
+// int8 scale scales[e / 16] and the value d * scales[e / 16] * code[e].
+inline void q6_K_codes(const BlockQ6_K& b, std::int8_t* codes) {
+  for (int half = 0; half < 2; ++half) {
+    const std::uint8_t* ql = b.ql + 64 * half;
+    const std::uint8_t* qh = b.qh + 32 * half;
+    std::int8_t* c = codes + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      c[l] = static_cast<std::int8_t>(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+      c[l + 32] = static_cast<std::int8_t>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      c[l + 64] = static_cast<std::int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      c[l + 96] = static_cast<std::int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+    }
+  }
+}
+
 inline void dequantize_row_q6_K(const void* src, float* y, Index n) {
+  std::int8_t codes[kSuperBlock];
   for (Index i = 0; i < n / kSuperBlock; ++i) {
     const auto b = detail::get_block<BlockQ6_K>(src, i);
     const float d = fp16_to_fp32(load_le16(b.d));
-    for (int half = 0; half < 2; ++half) {
-      const std::uint8_t* ql = b.ql + 64 * half;
-      const std::uint8_t* qh = b.qh + 32 * half;
-      const std::int8_t* sc = b.scales + 8 * half;
-      float* yh = y + 256 * i + 128 * half;
-      for (int l = 0; l < 32; ++l) {
-        const int is = l / 16;
-        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        yh[l] = d * static_cast<float>(sc[is]) * static_cast<float>(q1);
-        yh[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
-        yh[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
-        yh[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+    q6_K_codes(b, codes);
+    for (int e = 0; e < kSuperBlock; ++e) {
+      y[kSuperBlock * i + e] = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(codes[e]);
+    }
+  }
+}
+
+// ggml's quantize_row_q8_K_ref (the activations of its k-quant dot products): per block of 256,
+// max = the value of largest magnitude (the first on a tie), iscale = -127 / max,
+// q = min(127, nearest_int(iscale * x)), d = 1 / iscale (0 and all codes 0 for an all-zero
+// block). Codes to q[0 .. n), one d per block to d[0 .. n / 256).
+inline void quantize_row_q8_K(const float* x, std::int8_t* q, float* d, Index n) {
+  for (Index i = 0; i < n / kSuperBlock; ++i) {
+    const float* xb = x + kSuperBlock * i;
+    float max = 0.0f, amax = 0.0f;
+    for (int j = 0; j < kSuperBlock; ++j) {
+      const float ax = std::fabs(xb[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = xb[j];
       }
     }
+    std::int8_t* qb = q + kSuperBlock * i;
+    if (amax == 0.0f) {
+      d[i] = 0.0f;
+      for (int j = 0; j < kSuperBlock; ++j) qb[j] = 0;
+      continue;
+    }
+    const float iscale = -127.0f / max;
+    for (int j = 0; j < kSuperBlock; ++j) {
+      const int v = round_to_int(iscale * xb[j]);
+      qb[j] = static_cast<std::int8_t>(v < 127 ? v : 127);
+    }
+    d[i] = 1.0f / iscale;
   }
 }
 

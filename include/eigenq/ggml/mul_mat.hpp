@@ -2,26 +2,32 @@
 // weight tensor in one of ggml's block types and x float (M x K), quantized per block the way
 // ggml's CPU backend quantizes it before its dot products.
 //
-//   auto w = eigenq::ggml::pack_weights(eigenq::ggml::Type::q4_0, tensor_bytes, N, K);  // or q8_0
+//   auto w = eigenq::ggml::pack_weights(eigenq::ggml::Type::q4_0, tensor_bytes, N, K);
 //   eigenq::ggml::mul_mat(x, M, K, w, bias, y, N);
 //
-// Types with a kernel (has_kernel): q4_0, q8_0 and iq4_nl. A q4_0 block (32 codes 0..15
+// Types with a kernel (has_kernel): q4_0, q8_0, iq4_nl and q6_K. A q4_0 block (32 codes 0..15
 // meaning (q - 8) * d, d an fp16) is eigenq's int4 format with fp16 scales per group of 32, an
 // iq4_nl block the same nibbles meaning kIQ4Values[q] * d (the int4 kernels reading their codes
-// through that table: gemv_int4_table_quantized) and a q8_0 block (32 int8 codes q meaning
-// q * d) the grouped int8 format, so pack_weights repacks them for those kernels
-// (kernels/gemv_int4.hpp, gemv_grouped_int8.hpp: scalar, AVX2, AVX-512 VNNI, NEON, bit for bit
-// the same, on any number of threads), and mul_mat hands the kernels the
-// activations as Q8_0 blocks, quantized as ggml's CPU backend does on x86 and ARM:
-//   d = amax / 127 (stored as fp16), codes round(x / (amax / 127)) to nearest, ties to even
-// (ggml's SIMD paths; its portable C reference quantize_row_q8_0_ref rounds ties away from
-// zero, which only differs on an exact tie; ggml's x86 path takes 127 / amax for 1 / d, which
-// may differ from it in the last bit). Then, per row and channel, over the blocks in order:
-//   isum = sum_j w_j * q8_j  (w_j: q4_j - 8, kIQ4Values[q4_j] or the q8_0 code)  (exact in int32)
-//   acc  = fma(d_w * d_x, float(isum), acc)                       (acc starts at +0.0f)
+// through that table: gemv_int4_table_quantized), a q8_0 block (32 int8 codes q meaning q * d)
+// the grouped int8 format, and a q6_K block (256 codes q - 32 in [-32, 31], an int8 scale per 16,
+// an fp16 d) the grouped int8 format with groups of 16 and f32 scales d * scale (exact), so
+// pack_weights repacks them for those kernels (kernels/gemv_int4.hpp, gemv_grouped_int8.hpp:
+// scalar, AVX2, AVX-512 VNNI, NEON, bit for bit the same, on any number of threads; q6_K then
+// takes 10 bits a weight in memory, ggml's layout 6.56). mul_mat quantizes the activations as
+// ggml's CPU backend does before the dot products:
+//   Q8_0 (q4_0, q8_0, iq4_nl): per 32, d = amax / 127 stored as fp16, codes round(x / (amax / 127))
+//     to nearest, ties to even (ggml's AVX and NEON paths; its portable C reference rounds ties
+//     away from zero, and its x86 path takes 127 / amax for 1 / d, which may differ in the
+//     last bit);
+//   Q8_K (q6_K): k_quants.hpp's quantize_row_q8_K, ggml's reference: per 256, d = max / -127
+//     with max the value of largest magnitude, codes nearest_int(x * -127 / max).
+// Then, per row and channel, over the weight groups (32, or 16 for q6_K) in order:
+//   isum = sum_j w_j * q_j  (w_j: q4_j - 8, kIQ4Values[q4_j] or the int8 code)  (exact in int32)
+//   acc  = fma(s_w * d_x, float(isum), acc)        (s_w: the group's weight scale; acc from +0.0f)
 //   y    = acc + bias
-// ggml's dot product computes the same per-block terms and sums them in its own SIMD order, so
-// the two agree to float rounding (tests/ggml/mul_mat_test.cpp measures it against ggml).
+// ggml's dot products compute the same terms (q6_K sums its 16 groups in integers first) and
+// add them in their own SIMD order, so the two agree to float rounding
+// (tests/ggml/ggml_oracle_test.cpp measures it against ggml).
 #pragma once
 
 #include <algorithm>
@@ -35,6 +41,7 @@
 #include "eigenq/ggml/blocks.hpp"
 #include "eigenq/ggml/float_formats.hpp"
 #include "eigenq/ggml/iq4.hpp"
+#include "eigenq/ggml/k_quants.hpp"
 #include "eigenq/ggml/legacy_quants.hpp"
 #include "eigenq/ggml/type.hpp"
 #include "eigenq/kernels/aligned_buffer.hpp"
@@ -45,18 +52,21 @@ namespace eigenq {
 namespace ggml {
 
 // True when mul_mat runs `type` on a kernel (the others decode to float: nn::GgmlLinear).
-inline bool has_kernel(Type type) { return type == Type::q4_0 || type == Type::q8_0 || type == Type::iq4_nl; }
+inline bool has_kernel(Type type) {
+  return type == Type::q4_0 || type == Type::q8_0 || type == Type::iq4_nl || type == Type::q6_K;
+}
 
 // The rows of a ggml weight tensor, repacked for the kernel of their type.
 class PackedWeights {
  public:
   PackedWeights() = default;
   Type type() const { return type_; }
-  Index rows() const { return type_ == Type::q8_0 ? int8_.cols() : int4_.cols(); }     // N, output channels
-  Index cols() const { return type_ == Type::q8_0 ? int8_.depth() : int4_.depth(); }   // K, inputs
-  std::size_t bytes() const { return type_ == Type::q8_0 ? int8_.bytes() : int4_.bytes(); }
+  bool has_int8_codes() const { return type_ == Type::q8_0 || type_ == Type::q6_K; }
+  Index rows() const { return has_int8_codes() ? int8_.cols() : int4_.cols(); }     // N, output channels
+  Index cols() const { return has_int8_codes() ? int8_.depth() : int4_.depth(); }   // K, inputs
+  std::size_t bytes() const { return has_int8_codes() ? int8_.bytes() : int4_.bytes(); }
   const kernels::PackedInt4Weights& int4() const { return int4_; }          // q4_0, iq4_nl (nibble - 8)
-  const kernels::PackedGroupedInt8Weights& int8() const { return int8_; }   // q8_0
+  const kernels::PackedGroupedInt8Weights& int8() const { return int8_; }   // q8_0; q6_K (G = 16)
 
  private:
   friend PackedWeights pack_weights(Type, const void*, Index, Index);
@@ -70,13 +80,40 @@ class PackedWeights {
 // an Error naming it; nothing is kept then.
 inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k) {
   if (!has_kernel(type)) {
-    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0, q8_0, iq4_nl)");
+    raise("ggml::pack_weights: type ", type_name(type), " has no kernel yet (has_kernel: q4_0, q8_0, iq4_nl, q6_K)");
   }
   if (n < 0 || k < 0) raise<ShapeError>("ggml::pack_weights: W is ", n, " x ", k, "; sizes must be >= 0");
-  if (k % 32 != 0) {
-    raise<ShapeError>("ggml::pack_weights: K = ", k, " is not a multiple of ", type_name(type), "'s 32-value blocks");
+  const Index block = block_size(type);
+  if (k % block != 0) {
+    raise<ShapeError>("ggml::pack_weights: K = ", k, " is not a multiple of ", type_name(type), "'s ", block,
+                      "-value blocks");
   }
   if (n > 0 && k > 0 && rows == nullptr) raise("ggml::pack_weights: rows is null but W is ", n, " x ", k);
+  PackedWeights w;
+  w.type_ = type;
+  if (type == Type::q6_K) {
+    // Codes q - 32 with one f32 scale d * scales[j] per 16 (exact: 11 by 8 significant bits).
+    const Index groups = k / 16;
+    std::vector<std::int8_t> codes(static_cast<std::size_t>(n * k));
+    std::vector<float> scales(static_cast<std::size_t>(n * groups));
+    for (Index r = 0; r < n; ++r) {
+      for (Index b = 0; b < k / kSuperBlock; ++b) {
+        const auto sb = detail::get_block<BlockQ6_K>(rows, r * (k / kSuperBlock) + b);
+        q6_K_codes(sb, codes.data() + r * k + kSuperBlock * b);
+        const float d = fp16_to_fp32(load_le16(sb.d));
+        for (int j = 0; j < 16; ++j) {
+          scales[static_cast<std::size_t>(r * groups + 16 * b + j)] = d * static_cast<float>(sb.scales[j]);
+        }
+      }
+    }
+    try {
+      w.int8_ = kernels::pack_grouped_int8_weights(codes.data(), n, k, k, scales.data(), groups, 16,
+                                                   kernels::ScaleType::f32);
+    } catch (const NonFiniteError& e) {
+      raise<NonFiniteError>("ggml::pack_weights: a q6_K block scale of the tensor is not finite (", e.what(), ")");
+    }
+    return w;
+  }
   const Index blocks = k / 32;
   std::vector<std::int8_t> codes(static_cast<std::size_t>(n * k));
   std::vector<float> scales(static_cast<std::size_t>(n * blocks));
@@ -101,8 +138,6 @@ inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k)
       }
     }
   }
-  PackedWeights w;
-  w.type_ = type;
   try {
     if (type == Type::q8_0) {
       w.int8_ = kernels::pack_grouped_int8_weights(codes.data(), n, k, k, scales.data(), blocks, 32, kernels::ScaleType::f16);
@@ -124,18 +159,36 @@ inline void mul_mat(const float* x, Index m, Index ldx, const PackedWeights& w, 
   if (m < 0) raise<ShapeError>("ggml::mul_mat: M = ", m, " must be >= 0");
   if (m > 0 && k > 0 && x == nullptr) raise("ggml::mul_mat: x is null but ", m, " x ", k);
   if (m > 1 && ldx < k) raise<ShapeError>("ggml::mul_mat: ldx = ", ldx, " is less than K = ", k);
-  const Index blocks = k / 32;
   thread_local kernels::AlignedBuffer<std::int8_t> q;
   thread_local kernels::AlignedBuffer<float> d;
   thread_local kernels::AlignedBuffer<std::int32_t> sums;
+  // Q8_K for the k-quants (one scale per 256, spread over its 16-value groups), else Q8_0.
+  const bool q8_K = w.type() == Type::q6_K;
+  const Index group = q8_K ? 16 : 32;
+  const Index groups = k / group;
   q.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * k)));
-  d.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * blocks)));
-  sums.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * blocks)));
-  kernels::quantize_int4_activations(x, m, ldx, k, 32, q.data(), d.data(), sums.data());
-  // A Q8_0 block stores its scale as fp16: the products use the rounded scale.
-  for (Index i = 0; i < m * blocks; ++i) d.data()[i] = fp16_to_fp32(fp32_to_fp16(d.data()[i]));
+  d.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
+  sums.reserve_uninitialized(static_cast<std::size_t>(std::max<Index>(1, m * groups)));
+  if (q8_K) {
+    thread_local std::vector<float> block_scales;
+    block_scales.resize(static_cast<std::size_t>(k / kSuperBlock));
+    for (Index i = 0; i < m; ++i) {
+      std::int8_t* qi = q.data() + i * k;
+      quantize_row_q8_K(x + i * ldx, qi, block_scales.data(), k);
+      for (Index g = 0; g < groups; ++g) {
+        std::int32_t sum = 0;
+        for (Index j = 0; j < group; ++j) sum += qi[g * group + j];
+        d.data()[i * groups + g] = block_scales[static_cast<std::size_t>(g * group / kSuperBlock)];
+        sums.data()[i * groups + g] = sum;
+      }
+    }
+  } else {
+    kernels::quantize_int4_activations(x, m, ldx, k, 32, q.data(), d.data(), sums.data());
+    // A Q8_0 block stores its scale as fp16: the products use the rounded scale.
+    for (Index i = 0; i < m * groups; ++i) d.data()[i] = fp16_to_fp32(fp32_to_fp16(d.data()[i]));
+  }
   const kernels::Int4ActivationGroups activations{q.data(), k, d.data(), sums.data()};
-  if (w.type() == Type::q8_0) {
+  if (w.has_int8_codes()) {
     kernels::gemv_grouped_int8_quantized(activations, m, w.int8(), bias, y, ldy, threads);
   } else if (w.type() == Type::iq4_nl) {
     kernels::gemv_int4_table_quantized(activations, m, w.int4(), kIQ4Values, bias, y, ldy, threads);

@@ -1,6 +1,6 @@
-// int8 weights with one scale per group of G consecutive inputs (G = 32 or 128), packed once for
+// int8 weights with one scale per group of G consecutive inputs (G = 16, 32 or 128), packed once for
 // the grouped int8 GEMV (gemv_grouped_int8.hpp): ggml's Q8_0 (int8 codes, an fp16 scale per 32)
-// laid out for SIMD, in the panels of the int4 format (packed_int4_weights.hpp).
+// or q6_K (6-bit codes, a scale per 16) laid out for SIMD, in the panels of the int4 format (packed_int4_weights.hpp).
 //
 // Values. W is N x K, W(n, k) = scale(n, g) * code(n, k) with g = k / G, code in [-128, 127]
 // and scale f32 or IEEE f16 (rounded to nearest even when packed). K is padded to Kp, a

@@ -92,7 +92,11 @@ class GroupedPanels {
   void lay_out(const char* fn, const void* codes, Index n, Index k, Index ld, const float* scales, Index scale_ld,
                Index group_size, ScaleType scale_type, int code_bits, std::uint8_t fill) {
     if (n < 0 || k < 0) raise<ShapeError>(fn, ": W is ", n, " x ", k, "; sizes must be >= 0");
-    if (group_size != 32 && group_size != 128) raise(fn, ": group size ", group_size, " is not supported (32 or 128)");
+    // 16 only for 8-bit codes (q6_K's sub-blocks): the int4 AVX2 kernel sums 4 octet rows at a time.
+    const bool supported = group_size == 32 || group_size == 128 || (code_bits == 8 && group_size == 16);
+    if (!supported) {
+      raise(fn, ": group size ", group_size, " is not supported (", code_bits == 8 ? "16, " : "", "32 or 128)");
+    }
     const Index groups = (k + group_size - 1) / group_size;
     if (n > 0 && k > 0 && (codes == nullptr || scales == nullptr)) {
       raise(fn, ": codes or scales is null but W is ", n, " x ", k);

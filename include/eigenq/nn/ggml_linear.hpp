@@ -1,9 +1,9 @@
 // GgmlLinear: a Linear whose weight is a GGUF weight tensor, rows of one of ggml's block types
 // (q4_0, q4_K, iq4_nl, ...: the bytes ggml_quantize_chunk and llama.cpp's files hold), run as it
-// is stored. A type with a kernel (ggml::has_kernel: q4_0, q8_0, iq4_nl) runs on it (ggml/mul_mat.hpp:
-// the activations quantized to Q8_0 as ggml's CPU backend does, eigenq's kernels on every ISA) and
-// keeps only the repacked blocks in memory; the other types decode their rows to float once and
-// run the float product, until their kernels exist.
+// is stored. A type with a kernel (ggml::has_kernel: q4_0, q8_0, iq4_nl, q6_K) runs on it (ggml/mul_mat.hpp:
+// the activations quantized to Q8_0 or Q8_K as ggml's CPU backend does, eigenq's kernels on every
+// ISA) and keeps only the repacked blocks in memory; the other types decode their rows to float
+// once and run the float product, until their kernels exist.
 //
 //   eigenq::nn::GgmlLinear layer(eigenq::ggml::Type::q4_0, tensor_bytes, out, in, bias);
 //   eigenq::nn::GgmlLinear layer(float_linear, eigenq::ggml::Type::q4_0);   // quantized here
@@ -91,7 +91,7 @@ class GgmlLinear : public Module {
         for (Index c = 0; c < in_; ++c) d(r, c) = static_cast<float>(w.code(r, c)) * w.scale(r, c / w.group_size());
       }
     };
-    if (type_ == ggml::Type::q8_0) {
+    if (packed_.has_int8_codes()) {  // q8_0, q6_K
       decode(packed_.int8());
       return d;
     }

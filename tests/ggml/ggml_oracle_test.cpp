@@ -267,7 +267,7 @@ namespace {
 TEST(GgmlOracle, MulMatAgreesWithGgmlsCpuBackend) {
   const auto& cpu = eigenq_test::GgmlCpu::get();
   if (!cpu.ok()) GTEST_SKIP() << cpu.error();
-  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q6_K}) {
+  for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q4_K, gg::Type::q6_K}) {
   for (Index m : {1, 4, 9}) {
     const Index n = 300, kk = 1024;
     SplitMix64 rng(static_cast<std::uint64_t>(m));

@@ -339,6 +339,63 @@ TEST_P(GemvInt4Isa, TableCodesAreTheDefinition) {
   }
 }
 
+// Weights with minimums (gemv_int4_min_quantized, ggml's q4_K): W = scale * code - min, codes
+// 0..15, bit for bit the definition on every ISA, with threads.
+TEST_P(GemvInt4Isa, MinimumsAreTheDefinition) {
+  for (Index group : {32, 128}) {
+    for (Index m : {1, 2, 7}) {
+      const Index n = 150, kk = 300;
+      std::mt19937 rng(static_cast<unsigned>(60 + m + group));
+      const Index groups = (kk + group - 1) / group;
+      std::vector<std::uint8_t> codes(static_cast<std::size_t>(n * kk));
+      for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 16);
+      std::vector<float> scales(static_cast<std::size_t>(n * groups)), mins(scales.size());
+      for (auto& v : scales) v = std::uniform_real_distribution<float>(0.0f, 0.01f)(rng);
+      for (auto& v : mins) v = std::uniform_real_distribution<float>(-0.05f, 0.05f)(rng);
+      const auto type = group == 32 ? k::ScaleType::f16 : k::ScaleType::f32;
+      const auto packed = k::pack_int4_weights_with_mins(codes.data(), n, kk, kk, scales.data(), mins.data(), groups,
+                                                         group, type);
+      ASSERT_TRUE(packed.has_mins());
+      const auto x = make_x(m, kk, static_cast<unsigned>(61 + m));
+      const Index kp = packed.padded_depth();
+      std::vector<std::int8_t> q(static_cast<std::size_t>(m * kp));
+      std::vector<float> d(static_cast<std::size_t>(m * groups));
+      std::vector<std::int32_t> sums(static_cast<std::size_t>(m * groups));
+      {
+        const k::ScopedIsa scalar(k::Isa::scalar);
+        k::quantize_int4_activations(x.data(), m, kk, kk, group, q.data(), d.data(), sums.data());
+      }
+      std::vector<float> expected(static_cast<std::size_t>(m * n));
+      for (Index i = 0; i < m; ++i) {
+        for (Index j = 0; j < n; ++j) {
+          float acc = 0.0f;
+          for (Index g = 0; g < groups; ++g) {
+            std::int32_t isum = 0;
+            for (Index t = g * group; t < std::min(kk, (g + 1) * group); ++t) {
+              ASSERT_EQ(packed.code(j, t), codes[static_cast<std::size_t>(j * kk + t)]);
+              isum += codes[static_cast<std::size_t>(j * kk + t)] * q[static_cast<std::size_t>(i * kp + t)];
+            }
+            const float dg = d[static_cast<std::size_t>(i * groups + g)];
+            acc = std::fma(packed.scale(j, g) * dg, static_cast<float>(isum), acc);
+            acc = std::fma(packed.min(j, g) * dg, -static_cast<float>(sums[static_cast<std::size_t>(i * groups + g)]), acc);
+          }
+          expected[static_cast<std::size_t>(i * n + j)] = acc;
+        }
+      }
+      for (int threads : {1, 3}) {
+        eigenq_test::ScopedThreadPool pool(3);
+        const k::ScopedIsa scoped(isa());
+        std::vector<float> y(static_cast<std::size_t>(m * n));
+        k::gemv_int4_min_quantized(k::Int4ActivationGroups{q.data(), kp, d.data(), sums.data()}, m, packed, nullptr,
+                                   y.data(), n, threads);
+        ASSERT_TRUE(same_bits(expected, y)) << k::to_string(isa()) << " G" << group << " M" << m;
+        std::vector<float> y2(static_cast<std::size_t>(m * n));
+        EXPECT_THROW(k::gemv_int4(x.data(), m, kk, packed, nullptr, y2.data(), n), eigenq::InvalidArgument);
+      }
+    }
+  }
+}
+
 TEST_P(GemvInt4Isa, LargeShape) { check_shape(isa(), 1, 1000, 2048, 32, k::ScaleType::f16, true, 9); }
 
 TEST_P(GemvInt4Isa, ExtremeCodesAndActivations) {

@@ -3,8 +3,9 @@
 // A kernel family is a class template over Isa that each ISA folder specializes with its
 // code (ruy's Path, simdjson's implementations): ElementwisePath (quantize, dequantize,
 // requantize, int4 packing, the GEMM output stages), GemmPath (the int8 GEMM micro-kernel),
-// GemvInt4Path (the int4 GEMV), GemvInt4TablePath (its codes through an int8 table: iq4_nl) and
-// GemvGroupedInt8Path (the grouped int8 GEMV: Q8_0 weights).
+// GemvInt4Path (the int4 GEMV), GemvInt4TablePath (its codes through an int8 table: iq4_nl),
+// GemvInt4MinPath (its codes with a minimum per group: q4_K) and GemvGroupedInt8Path (the
+// grouped int8 GEMV: q8_0, q6_K).
 // A path may reuse another's code by deriving from it, e.g. ElementwisePath<Isa::avx512vnni>
 // is the AVX-512 one. The family headers (elementwise.hpp, gemm.hpp, gemv_int4.hpp) check arguments once, then call
 //   dispatch<Family>([&](auto path) { decltype(path)::kernel(...); });
@@ -26,6 +27,8 @@ template <Isa>
 struct GemvGroupedInt8Path;
 template <Isa>
 struct GemvInt4TablePath;
+template <Isa>
+struct GemvInt4MinPath;
 
 namespace detail {
 

@@ -120,6 +120,7 @@ void gemv_int4_run(const float* x, Index m, Index ldx, const PackedInt4Weights& 
 inline void gemv_int4(const float* x, Index m, Index ldx, const PackedInt4Weights& w, const float* bias,
                       float* y, Index ldy, int threads = 1) {
   detail::check_product("gemv_int4", m, w.depth(), w.cols(), {"x", "ldx", x, ldx}, {"y", "ldy", y, ldy}, threads);
+  if (w.has_mins()) raise("gemv_int4: the weights have minimums: run them with gemv_int4_min_quantized");
   if (m == 0 || w.cols() == 0) return;
   dispatch<GemvInt4Path>([&](auto path) {
     detail::gemv_int4_run<decltype(path)>(x, m, ldx, w, bias, y, ldy, threads);
@@ -134,12 +135,29 @@ inline void gemv_int4_table_quantized(const Int4ActivationGroups& x, Index m, co
                                       int threads = 1) {
   detail::check_product("gemv_int4_table_quantized", m, w.padded_depth(), w.cols(),
                         {"x.q", "x.q_stride", x.q, x.q_stride}, {"y", "ldy", y, ldy}, threads);
+  if (w.has_mins()) raise("gemv_int4_table_quantized: the weights have minimums: run them with gemv_int4_min_quantized");
   if (m > 0 && w.cols() > 0 && (x.d == nullptr || x.sums == nullptr || table == nullptr)) {
     raise("gemv_int4_table_quantized: x.d, x.sums or table is null");
   }
   if (m == 0 || w.cols() == 0) return;
   dispatch<GemvInt4TablePath>([&](auto path) {
     detail::run_grouped_panels<decltype(path)>(x, m, w, bias, y, ldy, threads, table);
+  });
+}
+
+// The int4 product on weights with minimums (pack_int4_weights_with_mins: W = scale * code -
+// min, code in [0, 15]; ggml's q4_K): per group, after the scale's term,
+//   acc = fma(min(n, g) * d_g, -float(sum_q), acc)
+// with sum_q the sum of the group's activation codes (scalar/gemv_int4.hpp, Int4MinCodes).
+inline void gemv_int4_min_quantized(const Int4ActivationGroups& x, Index m, const PackedInt4Weights& w,
+                                    const float* bias, float* y, Index ldy, int threads = 1) {
+  detail::check_product("gemv_int4_min_quantized", m, w.padded_depth(), w.cols(),
+                        {"x.q", "x.q_stride", x.q, x.q_stride}, {"y", "ldy", y, ldy}, threads);
+  if (m > 0 && w.cols() > 0 && (x.d == nullptr || x.sums == nullptr)) raise("gemv_int4_min_quantized: x.d or x.sums is null");
+  if (!w.has_mins()) raise("gemv_int4_min_quantized: the weights have no minimums (pack_int4_weights_with_mins)");
+  if (m == 0 || w.cols() == 0) return;
+  dispatch<GemvInt4MinPath>([&](auto path) {
+    detail::run_grouped_panels<decltype(path)>(x, m, w, bias, y, ldy, threads);
   });
 }
 
@@ -174,6 +192,7 @@ inline void gemv_int4_quantized(const Int4ActivationGroups& x, Index m, const Pa
                                 const float* bias, float* y, Index ldy, int threads = 1) {
   detail::check_product("gemv_int4_quantized", m, w.padded_depth(), w.cols(),
                         {"x.q", "x.q_stride", x.q, x.q_stride}, {"y", "ldy", y, ldy}, threads);
+  if (w.has_mins()) raise("gemv_int4_quantized: the weights have minimums: run them with gemv_int4_min_quantized");
   if (m > 0 && w.cols() > 0 && (x.d == nullptr || x.sums == nullptr)) {
     raise("gemv_int4_quantized: x.d or x.sums is null");
   }

@@ -63,15 +63,24 @@ class GroupedPanels {
     const Index rest = padded_cols_ - p * panel_width;
     return rest < panel_width ? rest : panel_width;
   }
-  // Bytes of one group record in a panel of width w: its codes, then its w scales.
+  // Whether each record holds w minimums after its w scales (PackedInt4Weights with minimums).
+  bool has_mins() const { return has_mins_; }
+  // Bytes of one group record in a panel of width w: its codes, then its w scales (and mins).
   Index code_bytes(Index w) const { return group_size_ * w * code_bits_ / 8; }
-  Index record_bytes(Index w) const { return code_bytes(w) + w * scale_bytes(); }
+  Index record_bytes(Index w) const { return code_bytes(w) + (has_mins_ ? 2 : 1) * w * scale_bytes(); }
   const std::uint8_t* panel(Index p) const {
     return data_.data() + p * groups() * record_bytes(panel_width);
   }
-  float scale(Index n, Index g) const {
+  float scale(Index n, Index g) const { return value(n, g, 0); }
+  // The minimum of (n, g) when has_mins(), else 0.
+  float min(Index n, Index g) const { return has_mins_ ? value(n, g, 1) : 0.0f; }
+  std::size_t bytes() const { return data_.size(); }
+
+ private:
+  // Scale (which 0) or minimum (which 1) of column n in group g.
+  float value(Index n, Index g, int which) const {
     const Index p = n / panel_width, c = n - p * panel_width;
-    const std::uint8_t* s = record(p, g) + code_bytes(panel_cols(p));
+    const std::uint8_t* s = record(p, g) + code_bytes(panel_cols(p)) + which * panel_cols(p) * scale_bytes();
     if (scale_type_ == ScaleType::f32) {
       float v;
       std::memcpy(&v, s + 4 * c, 4);
@@ -81,7 +90,6 @@ class GroupedPanels {
     std::memcpy(&h, s + 2 * c, 2);
     return half_bits_to_float(h);
   }
-  std::size_t bytes() const { return data_.size(); }
 
  protected:
   const std::uint8_t* record(Index p, Index g) const { return panel(p) + g * record_bytes(panel_cols(p)); }
@@ -90,7 +98,7 @@ class GroupedPanels {
   // Checks the arguments every format shares and lays out an N x K matrix of code_bits-bit
   // codes, every code byte `fill` and every scale 0.
   void lay_out(const char* fn, const void* codes, Index n, Index k, Index ld, const float* scales, Index scale_ld,
-               Index group_size, ScaleType scale_type, int code_bits, std::uint8_t fill) {
+               Index group_size, ScaleType scale_type, int code_bits, std::uint8_t fill, bool has_mins = false) {
     if (n < 0 || k < 0) raise<ShapeError>(fn, ": W is ", n, " x ", k, "; sizes must be >= 0");
     // 16 only for 8-bit codes (q6_K's sub-blocks): the int4 AVX2 kernel sums 4 octet rows at a time.
     const bool supported = group_size == 32 || group_size == 128 || (code_bits == 8 && group_size == 16);
@@ -120,6 +128,7 @@ class GroupedPanels {
     padded_depth_ = groups * group_size;
     scale_type_ = scale_type;
     code_bits_ = code_bits;
+    has_mins_ = has_mins;
     const Index full = n / panel_width;
     padded_cols_ = full * panel_width + (n - full * panel_width + 15) / 16 * 16;
     Index total = 0;
@@ -131,14 +140,15 @@ class GroupedPanels {
     }
   }
 
-  // Writes scales(n, g) = scales[n * scale_ld + g] into every record (0 for padding columns).
-  void write_scales(const float* scales, Index scale_ld) {
+  // Writes scales(n, g) = scales[n * scale_ld + g] into every record (0 for padding columns),
+  // or the minimums (which = 1).
+  void write_scales(const float* scales, Index scale_ld, int which = 0) {
     for (Index p = 0; p < panel_count(); ++p) {
       const Index n0 = p * panel_width;
       const Index w = panel_cols(p);
       const Index valid = std::min(w, cols_ - n0);
       for (Index g = 0; g < groups(); ++g) {
-        std::uint8_t* out = record(p, g) + code_bytes(w);
+        std::uint8_t* out = record(p, g) + code_bytes(w) + which * w * scale_bytes();
         for (Index c = 0; c < w; ++c) {
           const float s = c < valid ? scales[(n0 + c) * scale_ld + g] : 0.0f;
           if (scale_type_ == ScaleType::f32) {
@@ -174,6 +184,7 @@ class GroupedPanels {
   Index padded_cols_ = 0;
   ScaleType scale_type_ = ScaleType::f32;
   int code_bits_ = 4;
+  bool has_mins_ = false;
   AlignedBuffer<std::uint8_t> data_;
 };
 
@@ -183,16 +194,18 @@ class PackedInt4Weights : public detail::GroupedPanels {
  public:
   PackedInt4Weights() = default;
 
-  // code(n, k), read back from the packed layout.
+  // code(n, k), read back from the packed layout: in [-8, 7], or in [0, 15] with minimums.
   std::int8_t code(Index n, Index k) const {
     bool high;
     const std::uint8_t byte = *code_byte(n, k, high);
-    return static_cast<std::int8_t>(((high ? byte >> 4 : byte) & 0x0F) - 8);
+    return static_cast<std::int8_t>(((high ? byte >> 4 : byte) & 0x0F) - (has_mins() ? 0 : 8));
   }
 
  private:
   friend PackedInt4Weights pack_int4_weights(const std::int8_t*, Index, Index, Index, const float*,
                                              Index, Index, ScaleType);
+  friend PackedInt4Weights pack_int4_weights_with_mins(const std::uint8_t*, Index, Index, Index, const float*,
+                                                       const float*, Index, Index, ScaleType);
 };
 
 // Packs codes(n, k) = codes[n * ld + k] (N x K, row-major: a Linear layer's
@@ -221,6 +234,35 @@ inline PackedInt4Weights pack_int4_weights(const std::int8_t* codes, Index n, In
     }
   }
   w.write_scales(scales, scale_ld);
+  return w;
+}
+
+// Packs unsigned 4-bit codes(n, k) = codes[n * ld + k] in [0, 15] with a scale and a minimum
+// per group, W(n, k) = scales(n, g) * code(n, k) - mins(n, g) (ggml's q4_K shape; mins at the
+// same offsets as the scales). The nibbles hold the codes as they are; each record's minimums
+// follow its scales. Run by gemv_int4_min_quantized.
+inline PackedInt4Weights pack_int4_weights_with_mins(const std::uint8_t* codes, Index n, Index k, Index ld,
+                                                     const float* scales, const float* mins, Index scale_ld,
+                                                     Index group_size, ScaleType scale_type = ScaleType::f32) {
+  constexpr const char* fn = "pack_int4_weights_with_mins";
+  if (n > 0 && k > 0 && mins == nullptr) raise(fn, ": mins is null but W is ", n, " x ", k);
+  PackedInt4Weights w;
+  // Padding: nibble 0 and scale 0 and minimum 0 add nothing.
+  w.lay_out(fn, codes, n, k, ld, scales, scale_ld, group_size, scale_type, 4, 0x00, true);
+  // Minimums go through the same checks as the scales.
+  PackedInt4Weights check;
+  check.lay_out(fn, codes, n, k, ld, mins, scale_ld, group_size, scale_type, 4, 0x00, true);
+  for (Index i = 0; i < n; ++i) {
+    for (Index kk = 0; kk < k; ++kk) {
+      const std::uint8_t c = codes[i * ld + kk];
+      if (c > 15) raise(fn, ": code ", int{c}, " at (", i, ", ", kk, ") is outside [0, 15]");
+      bool high;
+      std::uint8_t& byte = *w.code_byte(i, kk, high);
+      byte = high ? static_cast<std::uint8_t>((byte & 0x0F) | (c << 4)) : static_cast<std::uint8_t>((byte & 0xF0) | c);
+    }
+  }
+  w.write_scales(scales, scale_ld, 0);
+  w.write_scales(mins, scale_ld, 1);
   return w;
 }
 

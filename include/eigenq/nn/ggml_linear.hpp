@@ -1,6 +1,6 @@
 // GgmlLinear: a Linear whose weight is a GGUF weight tensor, rows of one of ggml's block types
 // (q4_0, q4_K, iq4_nl, ...: the bytes ggml_quantize_chunk and llama.cpp's files hold), run as it
-// is stored. A type with a kernel (ggml::has_kernel: q4_0, q8_0, iq4_nl, q6_K) runs on it (ggml/mul_mat.hpp:
+// is stored. A type with a kernel (ggml::has_kernel: q4_0, q8_0, iq4_nl, q4_K, q6_K) runs on it (ggml/mul_mat.hpp:
 // the activations quantized to Q8_0 or Q8_K as ggml's CPU backend does, eigenq's kernels on every
 // ISA) and keeps only the repacked blocks in memory; the other types decode their rows to float
 // once and run the float product, until their kernels exist.
@@ -84,26 +84,8 @@ class GgmlLinear : public Module {
   Index weight_count() const override { return out_ * in_; }
   Eigen::MatrixXf dequantized_weight() const override {
     if (!runs_on_kernel()) return decoded_;
-    // code * fp16 scale, read back from the repacked blocks.
-    Eigen::MatrixXf d(out_, in_);
-    const auto decode = [&](const auto& w) {
-      for (Index r = 0; r < out_; ++r) {
-        for (Index c = 0; c < in_; ++c) d(r, c) = static_cast<float>(w.code(r, c)) * w.scale(r, c / w.group_size());
-      }
-    };
-    if (packed_.has_int8_codes()) {  // q8_0, q6_K
-      decode(packed_.int8());
-      return d;
-    }
-    decode(packed_.int4());
-    if (type_ == ggml::Type::iq4_nl) {  // the nibbles index the table: code + 8 = nibble
-      const kernels::PackedInt4Weights& w = packed_.int4();
-      for (Index r = 0; r < out_; ++r) {
-        for (Index c = 0; c < in_; ++c) {
-          d(r, c) = static_cast<float>(ggml::kIQ4Values[w.code(r, c) + 8]) * w.scale(r, c / w.group_size());
-        }
-      }
-    }
+    Matrix d(out_, in_);  // row-major, as ggml::dequantize writes
+    ggml::dequantize(packed_, d.data());
     return d;
   }
   std::unique_ptr<Module> clone() const override { return std::make_unique<GgmlLinear>(*this); }

@@ -32,14 +32,15 @@ static_assert(lanes == 4, "a 16-byte row of a block is 4 channels: one vector of
 // Vectors 4-channel vectors starting at channel c0, for Rows rows. Bits 4: the int4 format's
 // nibbles (code + 8, below 128, so sdot takes them as signed; the offset is removed after);
 // Bits 8: the grouped int8 format's two's complement bytes, sdot's own operands.
-template <int Bits, bool Table, int Rows, int Vectors>
+template <class Codes, int Rows, int Vectors>
 EIGENQ_TARGET_NEON_DOTPROD void grouped_pass(const Int4PanelArgs& a, Index c0) {
-  using Codes = PanelCodes<Bits, Table>;
-  constexpr std::int32_t offset = Bits == 4 && !Table ? 8 : 0;
+  constexpr int Bits = Codes::bits;
+  constexpr bool Table = Codes::table;
+  constexpr std::int32_t offset = Codes::nibble_offset;
   const Index nb = a.width / 16;
   const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
   const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
-  const Index record = code_bytes + a.width * scale_bytes;
+  const Index record = Codes::record_bytes(a.group_size, a.width, a.scale_type);
   const Index octets = a.group_size / 8;
   const uint8x16_t low4 = vdupq_n_u8(0x0F);
   int8x16_t table = vdupq_n_s8(0);
@@ -87,6 +88,11 @@ EIGENQ_TARGET_NEON_DOTPROD void grouped_pass(const Int4PanelArgs& a, Index c0) {
         const float32x4_t dq = vdupq_n_f32(a.d[r * a.groups + g]);
         const int32x4_t isum = vsubq_s32(acc[r][v], vdupq_n_s32(offset * a.sums[r * a.groups + g]));
         facc[r][v] = vfmaq_f32(facc[r][v], vmulq_f32(s, dq), vcvtq_f32_s32(isum));
+        if constexpr (Codes::with_min) {
+          const float32x4_t m = load_scales(scales + (a.width + c0 + 4 * v) * scale_bytes, a.scale_type);
+          const float32x4_t neg_sum = vdupq_n_f32(-static_cast<float>(a.sums[r * a.groups + g]));
+          facc[r][v] = vfmaq_f32(facc[r][v], vmulq_f32(m, dq), neg_sum);
+        }
       }
     }
   }
@@ -109,18 +115,28 @@ struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations {
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<4, false, Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int4Codes, Rows, vectors>(a, c0);
   }
 };
 
-// Table codes (vqtbl1q) and the grouped int8 format through the same pass.
+// Nibbles with minimums, table codes (vqtbl1q) and the grouped int8 format through the same pass.
+template <>
+struct GemvInt4MinPath<Isa::neon_dotprod> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    constexpr int vectors = Rows <= 2 ? 4 : 2;
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int4MinCodes, Rows, vectors>(a, c0);
+  }
+};
+
 template <>
 struct GemvInt4TablePath<Isa::neon_dotprod> {
   static constexpr int max_rows = 4;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<4, true, Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int4TableCodes, Rows, vectors>(a, c0);
   }
 };
 
@@ -130,7 +146,7 @@ struct GemvGroupedInt8Path<Isa::neon_dotprod> {
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<8, false, Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int8Codes, Rows, vectors>(a, c0);
   }
 };
 

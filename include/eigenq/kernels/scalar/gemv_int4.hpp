@@ -105,41 +105,73 @@ inline void quantize_activations_scalar(const float* x, Index k, Index group_siz
   }
 }
 
-// The weight codes a panel kernel reads: the int4 format's nibbles (offset binary, code + 8, a
-// 64-byte block per 16 channels and octet row), the same nibbles as indices into a 16-entry int8
-// table (Table: code = table[nibble], ggml's iq4_nl), or the grouped int8 format's bytes (two's
-// complement, 128-byte blocks: k 0..3 of the octet, then k 4..7).
-template <int Bits, bool Table = false>
+// The weight codes a panel kernel reads (the template argument of every panel kernel):
+//   Int4Codes       the int4 format's nibbles, offset binary: code = nibble - 8 (a 64-byte block
+//                   per 16 channels and octet row)
+//   Int4TableCodes  the same nibbles as indices into a 16-entry int8 table: code = table[nibble]
+//                   (ggml's iq4_nl)
+//   Int4MinCodes    the same nibbles read as they are, code = nibble in [0, 15], with a second
+//                   value per channel and group after the scales, its minimum m: the weight is
+//                   scale * nibble - m (ggml's q4_K)
+//   Int8Codes       the grouped int8 format's bytes (two's complement, 128-byte blocks: k 0..3
+//                   of the octet, then k 4..7)
+template <int Bits, bool Table = false, bool Min = false>
 struct PanelCodes {
-  static_assert((Bits == 4 || Bits == 8) && (!Table || Bits == 4), "4-bit codes, table codes or 8-bit codes");
+  static_assert((Bits == 4 || Bits == 8) && (Bits == 4 || (!Table && !Min)) && !(Table && Min),
+                "4-bit codes (plain, through a table, or with minimums) or 8-bit codes");
   static constexpr int bits = Bits;
+  static constexpr bool table = Table;
+  static constexpr bool with_min = Min;
+  // What the nibbles add to each code: the int4 format's offset binary.
+  static constexpr std::int32_t nibble_offset = Bits == 4 && !Table && !Min ? 8 : 0;
   static constexpr Index block_bytes = 16 * Bits;
   // Bytes of one group record's codes, for a panel of width w.
   static Index code_bytes(Index group_size, Index w) { return group_size * w * Bits / 8; }
+  // Bytes of one group record: codes, scales, and minimums for Int4MinCodes.
+  static Index record_bytes(Index group_size, Index w, ScaleType type) {
+    return code_bytes(group_size, w) + (Min ? 2 : 1) * w * (type == ScaleType::f32 ? 4 : 2);
+  }
   // code(c, k) of the record `rec` of a panel of width w, k < G.
-  static std::int32_t code(const std::uint8_t* rec, Index w, Index c, Index k, const std::int8_t* table) {
+  static std::int32_t code(const std::uint8_t* rec, Index w, Index c, Index k, const std::int8_t* lookup) {
     const Index o = k / 8, half = (k % 8) / 4, j = k % 4;
     const std::uint8_t* block = rec + (o * (w / 16) + c / 16) * block_bytes;
     if constexpr (Bits == 4) {
       const std::uint8_t byte = block[(c % 16) * 4 + j];
       const int nibble = (half ? byte >> 4 : byte) & 0x0F;
       if constexpr (Table) {
-        return table[nibble];
+        return lookup[nibble];
       } else {
-        return nibble - 8;
+        return nibble - nibble_offset;
       }
     } else {
-      static_cast<void>(table);
+      static_cast<void>(lookup);
       return static_cast<std::int8_t>(block[half * 64 + (c % 16) * 4 + j]);
     }
   }
 };
 
-template <int Bits, bool Table = false>
+using Int4Codes = PanelCodes<4>;
+using Int4TableCodes = PanelCodes<4, true>;
+using Int4MinCodes = PanelCodes<4, false, true>;
+using Int8Codes = PanelCodes<8>;
+
+// Scale or minimum c of a record's w values at `values`, f32 or f16.
+inline float record_value(const std::uint8_t* values, Index c, ScaleType type) {
+  if (type == ScaleType::f32) {
+    float v;
+    std::memcpy(&v, values + 4 * c, 4);
+    return v;
+  }
+  std::uint16_t h;
+  std::memcpy(&h, values + 2 * c, 2);
+  return half_bits_to_float(h);
+}
+
+template <class Codes>
 void grouped_panel_scalar(const Int4PanelArgs& a, int rows) {
-  using Codes = PanelCodes<Bits, Table>;
   const Index w = a.width;
-  const Index record = Codes::code_bytes(a.group_size, w) + w * (a.scale_type == ScaleType::f32 ? 4 : 2);
+  const Index record = Codes::record_bytes(a.group_size, w, a.scale_type);
+  const Index value_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
   for (int r = 0; r < rows; ++r) {
     const std::int8_t* q = a.q + r * a.q_stride;
     for (Index c = 0; c < w; ++c) {
@@ -148,16 +180,13 @@ void grouped_panel_scalar(const Int4PanelArgs& a, int rows) {
         const std::uint8_t* rec = a.panel + g * record;
         std::int32_t isum = 0;
         for (Index kk = 0; kk < a.group_size; ++kk) isum += Codes::code(rec, w, c, kk, a.table) * q[g * a.group_size + kk];
-        const std::uint8_t* s = rec + Codes::code_bytes(a.group_size, w);
-        float scale;
-        if (a.scale_type == ScaleType::f32) {
-          std::memcpy(&scale, s + 4 * c, 4);
-        } else {
-          std::uint16_t h;
-          std::memcpy(&h, s + 2 * c, 2);
-          scale = half_bits_to_float(h);
+        const std::uint8_t* scales = rec + Codes::code_bytes(a.group_size, w);
+        const float d = a.d[r * a.groups + g];
+        acc = std::fma(record_value(scales, c, a.scale_type) * d, static_cast<float>(isum), acc);
+        if constexpr (Codes::with_min) {
+          const float m = record_value(scales + w * value_bytes, c, a.scale_type);
+          acc = std::fma(m * d, -static_cast<float>(a.sums[r * a.groups + g]), acc);
         }
-        acc = std::fma(scale * a.d[r * a.groups + g], static_cast<float>(isum), acc);
       }
       a.out[r * 64 + c] = acc + a.bias[c];
     }
@@ -175,7 +204,7 @@ struct GemvInt4Path<Isa::scalar> {
   }
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    detail::grouped_panel_scalar<4>(a, Rows);
+    detail::grouped_panel_scalar<detail::Int4Codes>(a, Rows);
   }
 };
 
@@ -184,7 +213,16 @@ struct GemvInt4TablePath<Isa::scalar> {
   static constexpr int max_rows = 4;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    detail::grouped_panel_scalar<4, true>(a, Rows);
+    detail::grouped_panel_scalar<detail::Int4TableCodes>(a, Rows);
+  }
+};
+
+template <>
+struct GemvInt4MinPath<Isa::scalar> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    detail::grouped_panel_scalar<detail::Int4MinCodes>(a, Rows);
   }
 };
 
@@ -193,7 +231,7 @@ struct GemvGroupedInt8Path<Isa::scalar> {
   static constexpr int max_rows = 4;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    detail::grouped_panel_scalar<8>(a, Rows);
+    detail::grouped_panel_scalar<detail::Int8Codes>(a, Rows);
   }
 };
 

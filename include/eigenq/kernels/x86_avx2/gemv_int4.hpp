@@ -139,40 +139,42 @@ EIGENQ_TARGET_AVX2 void group_sums_int8(const Int4PanelArgs& a, const std::uint8
   }
 }
 
-template <int Bits, bool Table, int Rows, int Halves>
+// Nibbles read as they are (Int4Codes, Int4MinCodes: 0..15, vpmaddubsw's unsigned operand)
+// or signed values (table levels, int8 codes).
+template <class Codes, int Rows, int Halves>
 EIGENQ_TARGET_AVX2 EIGENQ_ALWAYS_INLINE void sums_of(const Int4PanelArgs& a, const std::uint8_t* rec, Index g,
                                                      Index h0, std::int32_t* isum) {
-  if constexpr (Bits == 4 && !Table) {
+  if constexpr (Codes::bits == 4 && !Codes::table) {
     group_sums<Rows, Halves>(a, rec, g, h0, isum);
   } else {
-    group_sums_int8<Table, Rows, Halves>(a, rec, g, h0, isum);
+    group_sums_int8<Codes::table, Rows, Halves>(a, rec, g, h0, isum);
   }
 }
 
 // Rows (1 or 2) rows against one panel, group by group: the group's int32 sums
 // (up to 8 halves per sweep for one row, 4 for two), then the float update of
 // every channel from the sums and the group's widened scales.
-template <int Bits, bool Table, int Rows>
+template <class Codes, int Rows>
 EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
-  constexpr std::int32_t offset = Bits == 4 && !Table ? 8 : 0;  // int4 nibbles are code + 8
+  constexpr std::int32_t offset = Codes::nibble_offset;  // Int4Codes' nibbles are code + 8
   constexpr Index max_halves = Rows == 1 ? 8 : 4;
   const Index halves = a.width / 8;
   const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
-  const Index code_bytes = PanelCodes<Bits, Table>::code_bytes(a.group_size, a.width);
-  const Index record = code_bytes + a.width * scale_bytes;
+  const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
+  const Index record = Codes::record_bytes(a.group_size, a.width, a.scale_type);
   alignas(32) float acc[Rows * 64] = {};
   alignas(32) std::int32_t isum[Rows * 64];
   for (Index g = 0; g < a.groups; ++g) {
     const std::uint8_t* rec = a.panel + g * record;
     for (Index h0 = 0; h0 < halves; h0 += max_halves) {
       switch (halves - h0 < max_halves ? halves - h0 : max_halves) {
-        case 2: sums_of<Bits, Table, Rows, 2>(a, rec, g, h0, isum); break;
-        case 4: sums_of<Bits, Table, Rows, 4>(a, rec, g, h0, isum); break;
+        case 2: sums_of<Codes, Rows, 2>(a, rec, g, h0, isum); break;
+        case 4: sums_of<Codes, Rows, 4>(a, rec, g, h0, isum); break;
         case 6:
-          if constexpr (max_halves >= 6) sums_of<Bits, Table, Rows, 6>(a, rec, g, h0, isum);
+          if constexpr (max_halves >= 6) sums_of<Codes, Rows, 6>(a, rec, g, h0, isum);
           break;
         default:
-          if constexpr (max_halves >= 8) sums_of<Bits, Table, Rows, 8>(a, rec, g, h0, isum);
+          if constexpr (max_halves >= 8) sums_of<Codes, Rows, 8>(a, rec, g, h0, isum);
           break;
       }
     }
@@ -185,7 +187,13 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
         const __m256i sum = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(isum + r * 64 + c)),
                                              _mm256_set1_epi32(offset * a.sums[r * a.groups + g]));
         float* dst = acc + r * 64 + c;
-        _mm256_store_ps(dst, _mm256_fmadd_ps(_mm256_mul_ps(s, dq), _mm256_cvtepi32_ps(sum), _mm256_load_ps(dst)));
+        __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(s, dq), _mm256_cvtepi32_ps(sum), _mm256_load_ps(dst));
+        if constexpr (Codes::with_min) {
+          const __m256 m = load_scales(scales + (a.width + c) * scale_bytes, a.scale_type);
+          const __m256 neg_sum = _mm256_set1_ps(-static_cast<float>(a.sums[r * a.groups + g]));
+          y = _mm256_fmadd_ps(_mm256_mul_ps(m, dq), neg_sum, y);
+        }
+        _mm256_store_ps(dst, y);
       }
     }
   }
@@ -207,19 +215,30 @@ struct GemvInt4Path<Isa::avx2> : x86_avx2::Int4Activations {
   static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<4, false, (Rows < 2 ? Rows : 2)>(a);
+    x86_avx2::panel_rows<detail::Int4Codes, (Rows < 2 ? Rows : 2)>(a);
     if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
   }
 };
 
-// Table codes and the grouped int8 format through the same panel loop (group_sums_int8 for the
+// Nibbles with minimums (the minimum's term added after the scale's), table codes and the
+// grouped int8 format through the same panel loop (group_sums_int8 for the
 // sums). Also the avx512 path's (x86_avx512/gemv_int4.hpp).
+template <>
+struct GemvInt4MinPath<Isa::avx2> {
+  static constexpr int max_rows = 4;
+  template <int Rows>
+  EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
+    x86_avx2::panel_rows<detail::Int4MinCodes, (Rows < 2 ? Rows : 2)>(a);
+    if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
+  }
+};
+
 template <>
 struct GemvInt4TablePath<Isa::avx2> {
   static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<4, true, (Rows < 2 ? Rows : 2)>(a);
+    x86_avx2::panel_rows<detail::Int4TableCodes, (Rows < 2 ? Rows : 2)>(a);
     if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
   }
 };
@@ -229,7 +248,7 @@ struct GemvGroupedInt8Path<Isa::avx2> {
   static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<8, false, (Rows < 2 ? Rows : 2)>(a);
+    x86_avx2::panel_rows<detail::Int8Codes, (Rows < 2 ? Rows : 2)>(a);
     if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
   }
 };

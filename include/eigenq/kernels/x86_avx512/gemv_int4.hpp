@@ -39,12 +39,15 @@ namespace eigenq::kernels::x86_avx512 {
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 
 // The two unsigned operand vectors of a 16-channel block's octet row (k 0..3 and 4..7 of each
-// channel in its 32-bit lane) and the offset they carry: code + 8 from the int4 format's
-// nibbles (AND 0x0F, a shift by 4), table[nibble] + 128 through vpshufb on the table XOR 0x80
-// (the table in each 128-bit lane), code + 128 from the grouped int8 format's bytes (XOR 0x80).
-template <int Bits, bool Table>
+// channel in its 32-bit lane) and the offset they carry: the nibbles themselves (AND 0x0F, a
+// shift by 4: code + 8 for Int4Codes, the code for Int4MinCodes), table[nibble] + 128 through
+// vpshufb on the table XOR 0x80 (the table in each 128-bit lane), code + 128 from the grouped
+// int8 format's bytes (XOR 0x80).
+template <class Codes>
 struct BlockOperands {
-  static constexpr std::int32_t offset = Bits == 4 && !Table ? 8 : 128;
+  static constexpr int Bits = Codes::bits;
+  static constexpr bool Table = Codes::table;
+  static constexpr std::int32_t offset = Bits == 4 && !Table ? Codes::nibble_offset : 128;
   __m512i table;
 
   EIGENQ_TARGET_AVX512VNNI explicit BlockOperands(const Int4PanelArgs& a) {
@@ -76,15 +79,14 @@ struct BlockOperands {
 
 // Blocks 16-channel blocks starting at block b0, for Rows rows. One row keeps
 // separate low- and high-half accumulators: twice the independent chains.
-template <int Bits, bool Table, int Rows, int Blocks>
+template <class Codes, int Rows, int Blocks>
 EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
-  using Codes = PanelCodes<Bits, Table>;
-  using Operands = BlockOperands<Bits, Table>;
+  using Operands = BlockOperands<Codes>;
   const Operands operands(a);
   constexpr bool split = Rows == 1;
   const Index nb = a.width / 16;
   const Index code_bytes = Codes::code_bytes(a.group_size, a.width);
-  const Index record = code_bytes + a.width * (a.scale_type == ScaleType::f32 ? 4 : 2);
+  const Index record = Codes::record_bytes(a.group_size, a.width, a.scale_type);
   const Index octets = a.group_size / 8;
   __m512 facc[Rows][Blocks];
 #pragma GCC unroll 8
@@ -129,9 +131,14 @@ EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
     }
     const std::uint8_t* scales = rec + code_bytes;
     const Index scale_bytes = a.scale_type == ScaleType::f32 ? 4 : 2;
-    __m512 s[Blocks];
+    __m512 s[Blocks], mins[Codes::with_min ? Blocks : 1];
 #pragma GCC unroll 4
-    for (int b = 0; b < Blocks; ++b) s[b] = load_scales(scales + 16 * (b0 + b) * scale_bytes, a.scale_type);
+    for (int b = 0; b < Blocks; ++b) {
+      s[b] = load_scales(scales + 16 * (b0 + b) * scale_bytes, a.scale_type);
+      if constexpr (Codes::with_min) {
+        mins[b] = load_scales(scales + (a.width + 16 * (b0 + b)) * scale_bytes, a.scale_type);
+      }
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r) {
       const __m512 dq = _mm512_set1_ps(a.d[r * a.groups + g]);
@@ -140,6 +147,10 @@ EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
         __m512i isum = acc[r][b];
         if constexpr (split) isum = _mm512_add_epi32(isum, acc_hi[0][b]);
         facc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(s[b], dq), _mm512_cvtepi32_ps(isum), facc[r][b]);
+        if constexpr (Codes::with_min) {
+          const __m512 neg_sum = _mm512_set1_ps(-static_cast<float>(a.sums[r * a.groups + g]));
+          facc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(mins[b], dq), neg_sum, facc[r][b]);
+        }
       }
     }
   }
@@ -153,18 +164,18 @@ EIGENQ_TARGET_AVX512VNNI void grouped_pass(const Int4PanelArgs& a, Index b0) {
   }
 }
 
-template <int Bits, bool Table, int Rows, int MaxBlocks>
+template <class Codes, int Rows, int MaxBlocks>
 EIGENQ_TARGET_AVX512VNNI void grouped_panel(const Int4PanelArgs& a) {
   const Index nb = a.width / 16;
   for (Index b0 = 0; b0 < nb; b0 += MaxBlocks) {
     switch (nb - b0 < MaxBlocks ? nb - b0 : MaxBlocks) {
-      case 1: grouped_pass<Bits, Table, Rows, 1>(a, b0); break;
-      case 2: grouped_pass<Bits, Table, Rows, 2>(a, b0); break;
+      case 1: grouped_pass<Codes, Rows, 1>(a, b0); break;
+      case 2: grouped_pass<Codes, Rows, 2>(a, b0); break;
       case 3:
-        if constexpr (MaxBlocks >= 3) grouped_pass<Bits, Table, Rows, 3>(a, b0);
+        if constexpr (MaxBlocks >= 3) grouped_pass<Codes, Rows, 3>(a, b0);
         break;
       default:
-        if constexpr (MaxBlocks >= 4) grouped_pass<Bits, Table, Rows, 4>(a, b0);
+        if constexpr (MaxBlocks >= 4) grouped_pass<Codes, Rows, 4>(a, b0);
         break;
     }
   }
@@ -182,6 +193,8 @@ template <>
 struct GemvGroupedInt8Path<Isa::avx512> : GemvGroupedInt8Path<Isa::avx2> {};
 template <>
 struct GemvInt4TablePath<Isa::avx512> : GemvInt4TablePath<Isa::avx2> {};
+template <>
+struct GemvInt4MinPath<Isa::avx512> : GemvInt4MinPath<Isa::avx2> {};
 
 #if defined(EIGENQ_HAVE_AVX512VNNI)
 // Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-6 rows x 2 blocks
@@ -192,18 +205,27 @@ struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<4, false, Rows, (Rows <= 2 ? 4 : 2)>(a);
+    x86_avx512::grouped_panel<detail::Int4Codes, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
 
 // The same loops with the nibbles through a table (vpshufb), and on the grouped int8 format
 // (XOR 0x80 in place of the nibbles' unpacking).
 template <>
+struct GemvInt4MinPath<Isa::avx512vnni> {
+  static constexpr int max_rows = 6;
+  template <int Rows>
+  static void panel(const detail::Int4PanelArgs& a) {
+    x86_avx512::grouped_panel<detail::Int4MinCodes, Rows, (Rows <= 2 ? 4 : 2)>(a);
+  }
+};
+
+template <>
 struct GemvInt4TablePath<Isa::avx512vnni> {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<4, true, Rows, (Rows <= 2 ? 4 : 2)>(a);
+    x86_avx512::grouped_panel<detail::Int4TableCodes, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
 
@@ -212,7 +234,7 @@ struct GemvGroupedInt8Path<Isa::avx512vnni> {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<8, false, Rows, (Rows <= 2 ? 4 : 2)>(a);
+    x86_avx512::grouped_panel<detail::Int8Codes, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
 #endif

@@ -2,10 +2,10 @@
 //
 // A kernel family is a class template over Isa that each ISA folder specializes with its
 // code (ruy's Path, simdjson's implementations): ElementwisePath (quantize, dequantize,
-// requantize, int4 packing, the GEMM output stages), GemmPath (the int8 GEMM micro-kernel)
-// and GemvInt4Path (the int4 GEMV). A path may reuse another's code by deriving from it,
-// e.g. ElementwisePath<Isa::avx512vnni> is the AVX-512 one. The family headers
-// (elementwise.hpp, gemm.hpp, gemv_int4.hpp) check arguments once, then call
+// requantize, int4 packing, the GEMM output stages), GemmPath (the int8 GEMM micro-kernel),
+// GemvInt4Path (the int4 GEMV) and GemvLut4Path (the table-lookup GEMV). A path may reuse
+// another's code by deriving from it, e.g. ElementwisePath<Isa::avx512vnni> is the AVX-512 one. The family headers
+// (elementwise.hpp, gemm.hpp, gemv_int4.hpp, gemv_lut4.hpp) check arguments once, then call
 //   dispatch<Family>([&](auto path) { decltype(path)::kernel(...); });
 // docs/architecture.md ("Adding an ISA") lists what a new ISA adds.
 #pragma once
@@ -21,6 +21,8 @@ template <Isa>
 struct GemmPath;
 template <Isa>
 struct GemvInt4Path;
+template <Isa>
+struct GemvLut4Path;
 
 namespace detail {
 

@@ -37,12 +37,12 @@ EIGENQ_TARGET_NEON_DOTPROD void lut4_pass(const Lut4PanelArgs& a, Index c0) {
   float32x4_t facc[Rows];
   for (int r = 0; r < Rows; ++r) facc[r] = vdupq_n_f32(0.0f);
   int8x16_t tab[4] = {vdupq_n_s8(0), vdupq_n_s8(0), vdupq_n_s8(0), vdupq_n_s8(0)};
+  detail::Lut4Records records(a);
   for (Index g = 0; g < a.groups; ++g) {
-    const std::uint8_t* tables = a.table_record(g);
-    if (g % a.groups_per_table == 0) {
-      for (int i = 0; i < 4; ++i) tab[i] = vld1q_s8(reinterpret_cast<const std::int8_t*>(tables + base + 64 * i));
+    const std::uint8_t* rec;
+    if (records.next(rec)) {
+      for (int i = 0; i < 4; ++i) tab[i] = vld1q_s8(reinterpret_cast<const std::int8_t*>(records.tables + base + 64 * i));
     }
-    const std::uint8_t* rec = a.group_record(g);
     int32x4_t acc[Rows][4];
     for (int r = 0; r < Rows; ++r) {
       for (int i = 0; i < 4; ++i) acc[r][i] = vdupq_n_s32(0);
@@ -65,7 +65,7 @@ EIGENQ_TARGET_NEON_DOTPROD void lut4_pass(const Lut4PanelArgs& a, Index c0) {
         }
       }
     }
-    const float32x4_t s = vld1q_f32(reinterpret_cast<const float*>(tables + 16 * w) + c0);
+    const float32x4_t s = vld1q_f32(reinterpret_cast<const float*>(records.tables + 16 * w) + c0);
     for (int r = 0; r < Rows; ++r) {
       const int32x4_t isum = vpaddq_s32(vpaddq_s32(acc[r][0], acc[r][1]), vpaddq_s32(acc[r][2], acc[r][3]));
       const float32x4_t dq = vdupq_n_f32(a.d[r * a.groups + g]);

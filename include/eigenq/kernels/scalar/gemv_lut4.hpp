@@ -56,6 +56,35 @@ struct Lut4PanelArgs {
   }
 };
 
+// Walks a panel's records in order, without divisions: next() gives group g's record (g = 0,
+// 1, ... in turn) and, when g starts a table group, moves `tables` to its table record and
+// returns true.
+struct Lut4Records {
+  explicit Lut4Records(const Lut4PanelArgs& a)
+      : next_record(a.panel),
+        table_bytes(PackedLut4Weights::table_record_bytes(a.width)),
+        group_bytes(a.group_size * a.width / 2),
+        per_table(a.groups_per_table) {}
+  bool next(const std::uint8_t*& group_record) {
+    bool fresh = false;
+    if (left == 0) {
+      tables = next_record;
+      next_record += table_bytes;
+      left = per_table;
+      fresh = true;
+    }
+    --left;
+    group_record = next_record;
+    next_record += group_bytes;
+    return fresh;
+  }
+  const std::uint8_t* tables = nullptr;
+
+ private:
+  const std::uint8_t* next_record;
+  Index table_bytes, group_bytes, per_table, left = 0;
+};
+
 inline void gemv_lut4_panel_scalar(const Lut4PanelArgs& a, int rows) {
   const Index w = a.width;
   for (int r = 0; r < rows; ++r) {

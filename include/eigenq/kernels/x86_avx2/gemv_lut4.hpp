@@ -42,13 +42,15 @@ EIGENQ_TARGET_AVX2 inline void lut4_pass(const Lut4PanelArgs& a, Index s, Index 
   __m256 facc = _mm256_setzero_ps();
   __m256i tab[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                     _mm256_setzero_si256()};
+  detail::Lut4Records records(a);
   for (Index g = 0; g < a.groups; ++g) {
-    const std::uint8_t* tables = a.table_record(g);
-    if (g % a.groups_per_table == 0) {
+    const std::uint8_t* rec;
+    if (records.next(rec)) {
 #pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) tab[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(tables + offset + 64 * j));
+      for (int j = 0; j < 4; ++j) {
+        tab[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(records.tables + offset + 64 * j));
+      }
     }
-    const std::uint8_t* rec = a.group_record(g);
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                       _mm256_setzero_si256()};
     for (Index slice = 0; slice < slices; ++slice) {
@@ -69,7 +71,7 @@ EIGENQ_TARGET_AVX2 inline void lut4_pass(const Lut4PanelArgs& a, Index s, Index 
       }
     }
     const __m256i isum = _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
-    const __m256 sc = _mm256_load_ps(reinterpret_cast<const float*>(tables + 16 * w) + 16 * s + 8 * h);
+    const __m256 sc = _mm256_load_ps(reinterpret_cast<const float*>(records.tables + 16 * w) + 16 * s + 8 * h);
     const __m256 dq = _mm256_set1_ps(a.d[g]);
     facc = _mm256_fmadd_ps(_mm256_mul_ps(sc, dq), _mm256_cvtepi32_ps(isum), facc);
   }

@@ -66,18 +66,18 @@ EIGENQ_TARGET_AVX512VNNI void lut4_pass(const Lut4PanelArgs& a, Index s0) {
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) tab[s][j] = _mm512_setzero_si512();
   }
+  detail::Lut4Records records(a);
   for (Index g = 0; g < a.groups; ++g) {
-    const std::uint8_t* tables = a.table_record(g);
-    if (g % a.groups_per_table == 0) {
+    const std::uint8_t* rec;
+    if (records.next(rec)) {
 #pragma GCC unroll 2
       for (int s = 0; s < Sets; ++s) {
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
-          tab[s][j] = _mm512_xor_si512(_mm512_load_si512(tables + 256 * (s0 + s) + 64 * j), flip);
+          tab[s][j] = _mm512_xor_si512(_mm512_load_si512(records.tables + 256 * (s0 + s) + 64 * j), flip);
         }
       }
     }
-    const std::uint8_t* rec = a.group_record(g);
     __m512i acc[Rows][Sets][4];
 #pragma GCC unroll 2
     for (int r = 0; r < Rows; ++r) {
@@ -111,7 +111,7 @@ EIGENQ_TARGET_AVX512VNNI void lut4_pass(const Lut4PanelArgs& a, Index s0) {
         }
       }
     }
-    const auto* scales = reinterpret_cast<const float*>(tables + 16 * w);
+    const auto* scales = reinterpret_cast<const float*>(records.tables + 16 * w);
 #pragma GCC unroll 2
     for (int s = 0; s < Sets; ++s) {
       const __m512 sc = _mm512_load_ps(scales + 16 * (s0 + s));

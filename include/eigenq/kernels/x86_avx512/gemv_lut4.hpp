@@ -47,7 +47,9 @@ EIGENQ_TARGET_AVX512VNNI EIGENQ_ALWAYS_INLINE __m512i reduce_set(__m512i a0, __m
   return _mm512_add_epi32(_mm512_unpacklo_epi64(t01, t23), _mm512_unpackhi_epi64(t01, t23));
 }
 
-// Sets sets of 16 channels from set s0, for Rows rows.
+// Sets sets of 16 channels from set s0, for Rows rows. The vpdpbusd builtin, not
+// x86_avx512/vector.hpp's inline-assembly dot_u8s8: here GCC 12 keeps the accumulators in
+// registers with the builtin, while the assembly operands made it spill the activations.
 template <int Rows, int Sets>
 EIGENQ_TARGET_AVX512VNNI void lut4_pass(const Lut4PanelArgs& a, Index s0) {
   const Index w = a.width;
@@ -87,6 +89,7 @@ EIGENQ_TARGET_AVX512VNNI void lut4_pass(const Lut4PanelArgs& a, Index s0) {
         for (int j = 0; j < 4; ++j) acc[r][s][j] = _mm512_setzero_si512();
       }
     }
+#pragma GCC unroll 4
     for (Index slice = 0; slice < slices; ++slice) {
       __m512i x_lo[Rows], x_hi[Rows];
 #pragma GCC unroll 2
@@ -105,8 +108,8 @@ EIGENQ_TARGET_AVX512VNNI void lut4_pass(const Lut4PanelArgs& a, Index s0) {
           const __m512i t_hi = _mm512_shuffle_epi8(tab[s][j], _mm512_and_si512(_mm512_srli_epi16(v, 4), low4));
 #pragma GCC unroll 2
           for (int r = 0; r < Rows; ++r) {
-            acc[r][s][j] = dot_u8s8(acc[r][s][j], t_lo, x_lo[r]);
-            acc[r][s][j] = dot_u8s8(acc[r][s][j], t_hi, x_hi[r]);
+            acc[r][s][j] = _mm512_dpbusd_epi32(acc[r][s][j], t_lo, x_lo[r]);
+            acc[r][s][j] = _mm512_dpbusd_epi32(acc[r][s][j], t_hi, x_hi[r]);
           }
         }
       }

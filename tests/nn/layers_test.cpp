@@ -455,6 +455,8 @@ TEST(ChannelMixedLinear, ScattersEachPartToItsChannels) {
   EXPECT_EQ(layer.part(1).kind(), "GroupedLinear");
   EXPECT_EQ(layer.part(2).kind(), "WeightOnlyLinear");
   EXPECT_EQ(layer.part(3).kind(), "Linear");
+  // The 3-bit weight-only part runs on the table-lookup kernel, without a float copy.
+  EXPECT_TRUE(dynamic_cast<const eigenq::nn::WeightOnlyLinear<eigenq::Linear<std::int8_t>>&>(layer.part(2)).uses_kernel());
 
   // The assembled weight: row r is row c of part k, where r is the c-th channel of part k;
   // each part quantizes rows independently, so those are the rows of the same layer kind

@@ -304,9 +304,8 @@ void check_weight_only_kernel(const eigenq::Quantizer<Policy, G>& quantizer, Ind
   const Eigen::MatrixXf w_hat = layer.dequantized_weight();
   // No float copy of the weights: the QTensor's codes and parameters, the packed codes (half a
   // byte a weight, padded to 16 channels and G inputs) and tables, the bias.
-  EXPECT_EQ(layer.resident_bytes(), layer.weight().codes().bytes() +
-                                        layer.weight().params().size() * sizeof(typename Policy::Params) +
-                                        layer.packed().bytes() + sizeof(float) * static_cast<std::size_t>(n));
+  EXPECT_EQ(layer.resident_bytes(),
+            layer.weight().storage_bytes() + layer.packed().bytes() + sizeof(float) * static_cast<std::size_t>(n));
   EXPECT_LT(layer.resident_bytes(), static_cast<std::size_t>(4 * n * k));
   double worst = 0.0;
   for (Index batch : {1, 3, 4, 9}) {

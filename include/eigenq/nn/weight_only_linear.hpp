@@ -74,12 +74,12 @@ class WeightOnlyLinear : public QuantizedLinearBase<WeightOnlyLinear<Policy>, Po
     if (threads < 1) raise("WeightOnlyLinear: threads = ", threads, " must be >= 1");
     threads_ = threads;
   }
-  // Bytes the layer holds for its weights while it runs: the QTensor's codes and parameters,
-  // the kernel's packed codes and tables or the decoded floats, and the bias.
+  // Bytes the layer holds for its weights while it runs: the QTensor (counted as stored, by
+  // storage_bytes(); a codebook's levels take more in memory, in their vectors), the kernel's
+  // packed codes and tables or the decoded floats, and the bias.
   std::size_t resident_bytes() const {
-    return weight_.codes().bytes() + weight_.params().size() * sizeof(typename WeightTensor::Params) +
-           packed_.bytes() * (kernel_ ? 1 : 0) + sizeof(float) * static_cast<std::size_t>(decoded_.size()) +
-           sizeof(float) * static_cast<std::size_t>(bias_.size());
+    return weight_.storage_bytes() + (kernel_ ? packed_.bytes() : 0) +
+           sizeof(float) * static_cast<std::size_t>(decoded_.size() + bias_.size());
   }
 
   Matrix forward(const Matrix& x) const override {

@@ -10,6 +10,9 @@
 //   gemv_int4                      int4 weights, f16 scale per 32 (g128-f32: f32 per 128)
 //   gemm_int4                      the same call on a batch of 256 rows (a prompt), beside
 //                                  gemm_u8s8s32 of the same shape; ggml's rows: bench_ggml_mul_mat.cpp
+//   gemv_lut4                      4-bit codebook codes, one table of 16 levels per row,
+//                                  activations quantized per 32 (g128: per 128); nf4-g64: a
+//                                  table per group of 64 (NF4's blocks)
 //   <op>/<impl>-t2/<shape>         the same on two threads: eigenq on its thread pool
 //                                  (core/thread_pool.hpp), oneDNN on two OpenMP threads
 // GOPS counts 2 operations per multiply-add, per second of the benchmark thread's CPU time:
@@ -29,6 +32,7 @@
 
 #include "eigenq/kernels/gemm.hpp"
 #include "eigenq/kernels/gemv_int4.hpp"
+#include "eigenq/kernels/gemv_lut4.hpp"
 #include "naive_gemm.hpp"
 
 #if defined(EIGENQ_HAVE_ONEDNN)
@@ -107,6 +111,34 @@ void eigenq_gemv_int4(benchmark::State& state, k::Isa isa, Index m, Index n, Ind
   std::vector<float> y(static_cast<std::size_t>(m * n));
   for (auto _ : state) {
     k::gemv_int4(x.data(), m, kk, w, nullptr, y.data(), n, threads);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, m, n, kk);
+}
+
+// 4-bit codes and tables of 16 levels (a k-means codebook per row, or per table group),
+// float activations quantized inside the call per group of G.
+void eigenq_gemv_lut4(benchmark::State& state, k::Isa isa, Index m, Index n, Index kk, Index group,
+                      Index table_group, int threads = 1) {
+  if (!k::supported(isa)) {
+    state.SkipWithError("ISA not supported on this CPU");
+    return;
+  }
+  const k::ScopedIsa scoped(isa);
+  std::mt19937 rng(3);
+  std::vector<std::uint8_t> codes(static_cast<std::size_t>(n * kk));
+  for (auto& c : codes) c = static_cast<std::uint8_t>(rng() % 16);
+  const Index tables = table_group == 0 ? 1 : kk / table_group;
+  std::vector<float> levels(static_cast<std::size_t>(n * tables * 16));
+  for (auto& v : levels) v = 0.001f * static_cast<float>(static_cast<int>(rng() % 201) - 100);
+  std::vector<float> x(static_cast<std::size_t>(m * kk));
+  for (auto& v : x) v = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) * 0.001f;
+  const k::PackedLut4Weights w =
+      k::pack_lut4_weights(codes.data(), n, kk, kk, levels.data(), 16 * tables, group, table_group);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    k::gemv_lut4(x.data(), m, kk, w, nullptr, y.data(), n, threads);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -280,6 +312,30 @@ const bool registered = [] {
       if (isa == k::Isa::scalar || isa == k::Isa::avx512 || !k::compiled(isa)) continue;
       add(std::string("gemv_int4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
         eigenq_gemv_int4(s, isa, m, 4096, 4096, 32, k::ScaleType::f16);
+      });
+    }
+  }
+  for (Index m : {1, 4}) {
+    const std::string dims = shape(m, 4096, 4096);
+    // Codebook codes, one table per row, activations per 32 (as gemv_int4's headline).
+    add("gemv_lut4/eigenq/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_lut4(s, k::active_isa(), m, 4096, 4096, 32, 0);
+    });
+    if (m > 1) continue;
+    add("gemv_lut4/eigenq-t2/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_lut4(s, k::active_isa(), m, 4096, 4096, 32, 0, 2);
+    });
+    add("gemv_lut4/eigenq-g128/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_lut4(s, k::active_isa(), m, 4096, 4096, 128, 0);
+    });
+    add("gemv_lut4/eigenq-nf4-g64/" + dims, [=](benchmark::State& s) {
+      eigenq_gemv_lut4(s, k::active_isa(), m, 4096, 4096, 64, 64);
+    });
+    // avx512 runs the avx2 kernel: not repeated.
+    for (k::Isa isa : k::all_isas) {
+      if (isa == k::Isa::scalar || isa == k::Isa::avx512 || !k::compiled(isa)) continue;
+      add(std::string("gemv_lut4/eigenq-") + k::to_string(isa) + "/" + dims, [=](benchmark::State& s) {
+        eigenq_gemv_lut4(s, isa, m, 4096, 4096, 32, 0);
       });
     }
   }

@@ -38,6 +38,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #ifndef EIGENQ_DIGITS_CSV
 #define EIGENQ_DIGITS_CSV "examples/data/digits.csv"
@@ -266,6 +269,13 @@ void accuracy_over_splits(const std::string& path, int splits) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // The latency column times the layers, not glibc giving the heap's top back to the system
+  // after each forward pass and faulting it in again on the next: hundreds of us a pass on a
+  // VM, on or off for a row depending on the heap's history.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+#endif
   try {
     std::string data_path = EIGENQ_DIGITS_CSV;
     std::string out_dir;

@@ -395,4 +395,59 @@ TEST(Codebook, LargeMatrixFitsSixteenCentroids) {
   for (const auto c : qt.unpacked_codes()) ASSERT_LE(c, 15);
 }
 
+// ------------------------------------------------------------- NF4
+
+// NF4's levels are the 16 values of QLoRA (bitsandbytes' dDequantizeNF4) times the group's
+// absmax, and a code is the nearest level: checked in closed form on blocks of 64.
+TEST(CodebookNf4, LevelsAreTheNf4ValuesTimesAbsmax) {
+  const auto nf4 = Codebook<std::uint8_t>::nf4();
+  EXPECT_TRUE(nf4.is_nf4());
+  EXPECT_EQ(nf4.bits(), 4);
+  const auto& v = Codebook<std::uint8_t>::nf4_values;
+  EXPECT_EQ(v[0], -1.0f);
+  EXPECT_EQ(v[7], 0.0f);
+  EXPECT_EQ(v[15], 1.0f);
+  EXPECT_EQ(v[8], 0.07958029955625534f);
+  EXPECT_EQ(v[1], -0.6961928009986877f);
+  for (std::size_t c = 1; c < 16; ++c) EXPECT_LT(v[c - 1], v[c]);
+  EXPECT_NE(-v[1], v[14]);  // not symmetric: 7 negative and 8 positive levels
+
+  eigenq_test::Rng rng(3);
+  Eigen::MatrixXf w(3, 130);
+  for (Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>(rng.gaussian()) * 0.02f;
+  w(1, 70) = -0.5f;  // group (1, 1)'s absmax, negative
+  w.row(2).segment(64, 64).setZero();  // an all-zero group
+  const eigenq::Quantizer<Codebook<std::uint8_t>, eigenq::PerGroup> q(nf4, eigenq::PerGroup{1, 64});
+  const auto qt = q.quantize(w);
+  ASSERT_EQ(qt.params().size(), 9u);  // 3 rows x ceil(130 / 64) groups
+  const std::vector<std::uint8_t> codes = qt.unpacked_codes();
+  const Eigen::MatrixXf back = qt.dequantize<Eigen::MatrixXf>();
+  for (Index r = 0; r < 3; ++r) {
+    for (Index g = 0; g < 3; ++g) {
+      const auto& p = qt.params()[static_cast<std::size_t>(r * 3 + g)];
+      const Index end = std::min<Index>(130, 64 * g + 64);
+      float amax = 0.0f;
+      for (Index k = 64 * g; k < end; ++k) amax = std::max(amax, std::fabs(w(r, k)));
+      if (amax == 0.0f) {
+        ASSERT_EQ(p.centroids, std::vector<float>{0.0f});
+        continue;
+      }
+      ASSERT_EQ(p.centroids.size(), 16u);
+      for (std::size_t c = 0; c < 16; ++c) ASSERT_EQ(p.centroids[c], v[c] * amax) << r << "," << g << "," << c;
+      for (Index k = 64 * g; k < end; ++k) {
+        const std::uint8_t code = codes[static_cast<std::size_t>(r * 130 + k)];
+        // The nearest level, by distance in double (ties to the lower code).
+        std::size_t best = 0;
+        for (std::size_t c = 1; c < 16; ++c) {
+          if (std::fabs(double(w(r, k)) - double(p.centroids[c])) < std::fabs(double(w(r, k)) - double(p.centroids[best]))) best = c;
+        }
+        ASSERT_EQ(code, best) << r << "," << k;
+        ASSERT_EQ(back(r, k), v[code] * amax);
+      }
+    }
+  }
+  EXPECT_EQ(codes[static_cast<std::size_t>(1 * 130 + 70)], 0);  // -absmax is code 0 (-1.0)
+  EXPECT_EQ(qt.params().size() * sizeof(float) + qt.codes().bytes(), qt.storage_bytes());
+}
+
 }  // namespace

@@ -3,11 +3,12 @@
 // A kernel family is a class template over Isa that each ISA folder specializes with its
 // code (ruy's Path, simdjson's implementations): ElementwisePath (quantize, dequantize,
 // requantize, int4 packing, the GEMM output stages), GemmPath (the int8 GEMM micro-kernel),
-// GemvInt4Path (the int4 GEMV), GemvInt4TablePath (its codes through an int8 table: iq4_nl),
-// GemvInt4MinPath (its codes with a minimum per group: q4_K) and GemvGroupedInt8Path (the
-// grouped int8 GEMV: q8_0, q6_K).
-// A path may reuse another's code by deriving from it, e.g. ElementwisePath<Isa::avx512vnni>
-// is the AVX-512 one. The family headers (elementwise.hpp, gemm.hpp, gemv_int4.hpp) check arguments once, then call
+// GemvInt4Path (the int4 GEMV), GemvInt4TablePath (its codes through one int8 table: iq4_nl),
+// GemvInt4MinPath (its codes with a minimum per group: q4_K), GemvGroupedInt8Path (the grouped
+// int8 GEMV: q8_0, q6_K) and GemvLut4Path (the table-lookup GEMV: a table of levels per row or
+// group). A path may reuse another's code by deriving from it, e.g.
+// ElementwisePath<Isa::avx512vnni> is the AVX-512 one. The family headers (elementwise.hpp,
+// gemm.hpp, gemv_int4.hpp, gemv_grouped_int8.hpp, gemv_lut4.hpp) check arguments once, then call
 //   dispatch<Family>([&](auto path) { decltype(path)::kernel(...); });
 // docs/architecture.md ("Adding an ISA") lists what a new ISA adds.
 #pragma once
@@ -29,6 +30,8 @@ template <Isa>
 struct GemvInt4TablePath;
 template <Isa>
 struct GemvInt4MinPath;
+template <Isa>
+struct GemvLut4Path;
 
 namespace detail {
 

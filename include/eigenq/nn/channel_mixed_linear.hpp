@@ -6,7 +6,9 @@
 // (DynamicLinear, GroupedLinear, WeightOnlyLinear...) over those rows; the
 // layer runs every part on the input and scatters each part's outputs to its
 // channels. It stores the parts plus one byte per output channel saying which
-// part computes it.
+// part computes it, and runs each part on its own kernel (WeightOnlyLinear parts with at most
+// 16 codes on gemv_lut4): no float copy of the weights is kept (the constructor decodes each
+// part once, to check its shape, and drops the floats).
 #pragma once
 
 #include <cstddef>

@@ -5,9 +5,17 @@
 // group's values, so it works per tensor, per channel and per group.
 //   eigenq::Quantizer q(eigenq::Codebook<std::uint8_t>().with_bits(4), eigenq::PerChannel{0});
 //   auto qt = q.quantize(W);   // codes: 4-bit indices; params: one codebook per channel
+//
+// Named levels instead of k-means: Codebook<>::nf4() is NF4, the 4-bit NormalFloat of QLoRA
+// (Dettmers et al., 2023): each group's codebook is the 16 NF4 values times the group's absmax
+// (QLoRA quantizes blocks of 64: PerGroup{1, 64}), and a code is the nearest level.
+//   eigenq::Quantizer q(eigenq::Codebook<std::uint8_t>::nf4(), eigenq::PerGroup{1, 64});
+// Its parameters are still the levels (a group's codebook), so an NF4 tensor is saved and read
+// as a codebook; param_bytes() counts the one float (the absmax) NF4 needs.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +44,24 @@ class Codebook {
   static constexpr bool fits_from_range = false;
 
   Codebook() = default;
+
+  // The 16 NF4 values, code 0 .. 15, exactly as bitsandbytes dequantizes them (csrc/kernels.cu,
+  // dDequantizeNF4, https://github.com/bitsandbytes-foundation/bitsandbytes): the quantiles of
+  // N(0, 1) of QLoRA, normalized to [-1, 1], with an exact 0 (code 7).
+  static constexpr std::array<float, 16> nf4_values = {
+      -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+      -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+      0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+      0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+
+  // NF4: 4-bit codes whose group codebook is nf4_values times the group's absmax.
+  static Codebook nf4() {
+    Codebook c;
+    c.with_bits(4);
+    c.nf4_ = true;
+    return c;
+  }
+  bool is_nf4() const { return nf4_; }
 
   Codebook& with_bits(int bits) {
     const CodeRange r = range_for_bits<Code>(bits);
@@ -71,8 +97,10 @@ class Codebook {
   std::uint64_t seed() const { return seed_; }
   int max_iterations() const { return max_iterations_; }
   std::string name() const { return "codebook"; }
-  // The codebook's entries are the parameters.
-  std::size_t param_bytes(const Params& p) const { return p.centroids.size() * sizeof(float); }
+  // The codebook's entries are the parameters (NF4: the absmax they follow from).
+  std::size_t param_bytes(const Params& p) const {
+    return nf4_ ? sizeof(float) : p.centroids.size() * sizeof(float);
+  }
 
   KMeans1dOptions kmeans_options(bool record_codebooks = false) const {
     KMeans1dOptions o;
@@ -91,7 +119,24 @@ class Codebook {
   // The codebook of one group: the k-means centres as floats. Centres that
   // round to the same float are merged, so every code has its own level and
   // quantize(dequantize(q)) == q.
+  // NF4: the levels are nf4_values[c] * absmax (a float product, as bitsandbytes dequantizes),
+  // absmax = max |v| over the finite values; an all-zero group has the one level 0.
   Params fit_values(std::vector<float>& values) const {
+    if (nf4_) {
+      float amax = 0.0f;
+      for (float v : values) {
+        if (std::isfinite(v)) amax = std::max(amax, std::fabs(v));
+      }
+      Params p;
+      if (amax == 0.0f) {
+        p.centroids = {0.0f};
+        return p;
+      }
+      for (float c : nf4_values) p.centroids.push_back(c * amax);
+      // Distinct unless amax is so small that neighbouring levels round together.
+      p.centroids.erase(std::unique(p.centroids.begin(), p.centroids.end()), p.centroids.end());
+      return p;
+    }
     const KMeans1dResult r = fit_with_history(values);
     return from_centres(r.centroids);
   }
@@ -183,6 +228,7 @@ class Codebook {
   std::int64_t clusters_ = 0;  // 0: 2^bits
   std::uint64_t seed_ = 0;
   int max_iterations_ = 10000;
+  bool nf4_ = false;
 };
 
 }  // namespace eigenq

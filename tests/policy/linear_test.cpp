@@ -4,6 +4,8 @@
 #include "eigenq/policy/linear_real_offset.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
+#include "eigenq/policy/codebook.hpp"
+#include "support/scoped_thread_pool.hpp"
 #include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -348,6 +350,40 @@ TEST(Linear, OneBitRangesAreStoredInTwoBitFields) {
   const auto q = eigenq::quantize(w, pol);
   for (auto c : q.unpacked_codes()) EXPECT_LE(c, 1);
   EXPECT_EQ(q.codes().bytes(), 4u);  // 15 codes, four a byte
+}
+
+}  // namespace
+
+// ---- threads --------------------------------------------------------------------------------
+
+namespace {
+
+using eigenq::Index;
+
+// Quantizer::with_threads: the same QTensor on 1, 2 and 3 threads of a 3-thread pool, per
+// tensor (one run split in pieces), per channel and per group, and for a data-driven codebook.
+TEST(QuantizerThreads, EveryThreadCountGivesTheSameTensor) {
+  eigenq_test::ScopedThreadPool pool(3);
+  std::mt19937 rng(77);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Eigen::MatrixXf w(800, 1000);  // 800k values: 3 threads' worth of 2^18
+  for (Index i = 0; i < w.size(); ++i) w.data()[i] = normal(rng);
+  const auto same = [](const auto& a, const auto& b) {
+    return a.params() == b.params() && a.codes().unpacked() == b.codes().unpacked();
+  };
+  using L = eigenq::Linear<std::int8_t>;
+  const auto check = [&](auto quantizer, const auto& x) {
+    const auto one = quantizer.with_threads(1).quantize(x);
+    for (int t : {2, 3}) EXPECT_TRUE(same(one, quantizer.with_threads(t).quantize(x))) << "threads " << t;
+  };
+  check(eigenq::Quantizer<L, eigenq::PerTensor>(L::symmetric()), w);
+  check(eigenq::Quantizer<L, eigenq::PerChannel>(L::symmetric(), eigenq::PerChannel{0}), w);
+  check(eigenq::Quantizer<L, eigenq::PerGroup>(L::symmetric().with_bits(4), eigenq::PerGroup{1, 32}), w);
+  const Eigen::MatrixXf small = w.topRows(12);
+  check(eigenq::Quantizer<eigenq::Codebook<std::uint8_t>, eigenq::PerChannel>(
+            eigenq::Codebook<std::uint8_t>().with_bits(3), eigenq::PerChannel{0}),
+        small);
+  EXPECT_THROW(eigenq::Quantizer<L>(L::symmetric()).with_threads(0), eigenq::InvalidArgument);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 
 #include <unsupported/Eigen/CXX11/ThreadPool>
 
+#include "eigenq/core/parallel_for.hpp"
 #include "eigenq/core/types.hpp"
 
 namespace eigenq {
@@ -145,5 +146,17 @@ void split_over_threads(Index count, int threads, const Work& work) {
     work(count * s / shares, count * (s + 1) / shares);
   });
 }
+
+namespace detail {
+
+// Installs split_over_threads as parallel_for's runner (core/parallel_for.hpp) at start-up.
+inline const bool share_runner_installed = [] {
+  share_runner() = [](Index count, int threads, const std::function<void(Index, Index)>& work) {
+    split_over_threads(count, threads, work);
+  };
+  return true;
+}();
+
+}  // namespace detail
 
 }  // namespace eigenq

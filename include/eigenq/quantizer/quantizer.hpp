@@ -7,7 +7,9 @@
 //   Eigen::MatrixXf W_hat = eigenq::dequantize(qt);
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -17,6 +19,7 @@
 #include "eigenq/core/eigen_view.hpp"
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
+#include "eigenq/core/parallel_for.hpp"
 #include "eigenq/core/shape.hpp"
 #include "eigenq/policy/policy.hpp"
 #include "eigenq/quantizer/qtensor.hpp"
@@ -43,6 +46,16 @@ class Quantizer {
 
   const Policy& policy() const { return policy_; }
   Granularity granularity() const { return Granularity(granularity_); }
+
+  // Up to `threads` threads for large tensors (at least 2^18 values, or one data-driven fit, a
+  // thread), on eigenq's thread pool (core/parallel_for.hpp). The result is the same for every
+  // thread count: each value's code and each group's fit depend on that value or group alone.
+  Quantizer& with_threads(int threads) {
+    if (threads < 1) raise("Quantizer: threads = ", threads, " must be >= 1");
+    threads_ = threads;
+    return *this;
+  }
+  int threads() const { return threads_; }
 
   // Parameters fitted on x: one set per tensor, channel or group.
   template <class X>
@@ -120,13 +133,19 @@ class Quantizer {
           for (Index i = 0; i < n; ++i) groups[static_cast<std::size_t>(pbase + i)].push_back(run[i]);
         }
       });
-      for (std::size_t k = 0; k < groups.size(); ++k) {
-        try {
-          params.push_back(policy_.fit_values(groups[k]));
-        } catch (const Error& e) {
-          rethrow_for(layout, static_cast<Index>(k), e);
+      // Each group's fit alone (k-means for a codebook): shares of groups in order, so the
+      // first failing group is the one reported, as on one thread.
+      std::vector<std::optional<Params>> fitted(groups.size());
+      parallel_for(static_cast<Index>(groups.size()), threads_, [&](Index begin, Index end) {
+        for (Index k = begin; k < end; ++k) {
+          try {
+            fitted[static_cast<std::size_t>(k)] = policy_.fit_values(groups[static_cast<std::size_t>(k)]);
+          } catch (const Error& e) {
+            rethrow_for(layout, k, e);
+          }
         }
-      }
+      });
+      for (auto& p : fitted) params.push_back(std::move(*p));
     }
     return params;
   }
@@ -144,8 +163,22 @@ class Quantizer {
                                 std::vector<Params> params) const {
     if (x.size() == 0) raise<ShapeError>("cannot quantize an empty tensor of shape ", to_string(x.shape()));
     std::vector<code_type> codes(static_cast<std::size_t>(x.size()));
+    // Pieces of runs of at most 2^16 values, so that a per-tensor run splits too; a value's
+    // code depends on it and its parameters only.
+    struct Piece {
+      Index first, n, pbase, pstep;
+    };
+    std::vector<Piece> pieces;
+    constexpr Index piece = Index{1} << 16;
     layout.for_each_run([&](Index first, Index n, Index pbase, Index pstep) {
-      quantize_run(policy_, x.data() + first, n, params.data() + pbase, pstep, codes.data() + first);
+      for (Index i = 0; i < n; i += piece) pieces.push_back({first + i, std::min(piece, n - i), pbase + i * pstep, pstep});
+    });
+    const int threads = static_cast<int>(std::min<Index>(threads_, std::max<Index>(1, x.size() >> 18)));
+    parallel_for(static_cast<Index>(pieces.size()), threads, [&](Index begin, Index end) {
+      for (Index i = begin; i < end; ++i) {
+        const Piece& r = pieces[static_cast<std::size_t>(i)];
+        quantize_run(policy_, x.data() + r.first, r.n, params.data() + r.pbase, r.pstep, codes.data() + r.first);
+      }
     });
     CodeStorage<code_type> storage(codes.data(), x.size(), policy_.bits());
     return QTensor<Policy>(policy_, x.shape(), layout.granularity(), std::move(params),
@@ -154,6 +187,7 @@ class Quantizer {
 
   Policy policy_;
   G granularity_;
+  int threads_ = 1;
 };
 
 // quantize<Linear<int8_t>>(W, PerChannel{0}): a default-constructed policy.

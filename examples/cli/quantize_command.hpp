@@ -52,6 +52,7 @@ struct QuantizeArgs {
   bool json = false;  // report --json
   GgufOptions gguf;   // --type, --type-for, --imatrix, --metadata: the GGUF path
   std::vector<std::string> scheme_flags_given;  // eigenq scheme options on the command line ("--bits", ...)
+  std::string onnx_format;  // --format qdq|dynamic|matmulnbits (ONNX IN and OUT; empty: by --bits, --granularity)
 };
 
 // Why a tensor was copied instead of quantized.

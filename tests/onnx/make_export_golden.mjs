@@ -84,6 +84,8 @@ async function main() {
     "# eigenq golden file: ONNX Runtime's outputs for the models eigenq exports (tests/onnx/export_test.cpp)",
     "# generator: tests/onnx/make_export_golden.mjs (run with node; do not edit by hand)",
     `# reference: onnxruntime-node ${ORT_VERSION} (npm), CPU execution provider, intraOpNumThreads 1,`,
+    "#            session.qdq_matmulnbits_accuracy_level 1 (the rest ORT's defaults); default_session_difference:",
+    "#            the largest |difference| ORT's plain defaults make, over the largest |output|",
     `#            node ${process.version}, ${os.platform()} ${os.arch()}`,
     "# model_fnv1a / input_fnv1a: FNV-1a (64 bits) of the exported model's bytes and of the float32 inputs",
     `# inputs: ${rows} rows of ${FEATURES} (16 digits images / 16, 8 uniform rows, zeros, tiny values, tiny values >= 0), row-major`,
@@ -91,17 +93,31 @@ async function main() {
     `# cases: ${names.length}`,
     "",
   ];
-  const options = { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1 };
+  // ORT's default optimizations (level "all") fuse a weight's DequantizeLinear and its MatMul
+  // into MatMulNBits with accuracy_level 4 (int8 activations per block), which is not the
+  // graph's arithmetic; session.qdq_matmulnbits_accuracy_level 1 keeps that fusion in float.
+  // The difference ORT's plain defaults make is recorded per case (default_session_difference).
+  const plain = { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const options = { ...plain, extra: { session: { qdq_matmulnbits_accuracy_level: "1" } } };
   for (const file of names) {
     const bytes = new Uint8Array(fs.readFileSync(path.join(ARGS.models, file)));
     const session = await ort.InferenceSession.create(bytes, options);
     const out = await session.run({ input: new ort.Tensor("float32", input, [rows, FEATURES]) });
     const y = out.output;
     const name = file.replace(/\.onnx$/, "");
+    const defaults = (await (await ort.InferenceSession.create(bytes, plain)).run({
+      input: new ort.Tensor("float32", input, [rows, FEATURES]) })).output.data;
+    let maxDiff = 0;
+    let maxOut = 0;
+    for (let i = 0; i < y.data.length; ++i) {
+      maxDiff = Math.max(maxDiff, Math.abs(defaults[i] - y.data[i]));
+      maxOut = Math.max(maxOut, Math.abs(y.data[i]));
+    }
     lines.push(`case ${name}`, "kind onnx_export", `model_fnv1a ${fnv1a(bytes)}`, `model_bytes ${bytes.length}`,
-               `input_fnv1a ${inputFnv}`, `shape 2 ${y.dims.join(" ")}`, `output ${y.data.length} ${hex(y.data).join(" ")}`,
+               `input_fnv1a ${inputFnv}`,
+               `default_session_difference ${(maxDiff / maxOut).toExponential(3)}`, `shape 2 ${y.dims.join(" ")}`, `output ${y.data.length} ${hex(y.data).join(" ")}`,
                "end", "");
-    console.log(`${name}: ${bytes.length} bytes, output ${y.dims.join("x")}`);
+    console.log(`${name}: ${bytes.length} bytes, output ${y.dims.join("x")}, default session differs by ${(maxDiff / maxOut).toExponential(3)}`);
   }
   const outPath = path.join(ARGS.outDir, OUT_NAME);
   fs.writeFileSync(outPath, lines.join("\n"));

@@ -202,3 +202,59 @@ inline std::string fnv1a(const void* data, std::size_t n) {
 }
 
 }  // namespace eigenq_onnx_test
+
+#include <eigenq/onnx/graph_builder.hpp>
+
+namespace eigenq_onnx_test {
+
+// A float MLP as another exporter writes it: MatMul with a [in, out] weight, Add, Relu, MatMul,
+// Add (64 -> 48 -> 10), and its layers [out, in] for the reference forward.
+struct MatMulMlp {
+  Eigen::MatrixXf w1, w2;  // [out, in]
+  Eigen::VectorXf b1, b2;
+  ::onnx::ModelProto model;
+};
+
+inline MatMulMlp matmul_mlp() {
+  namespace ox = eigenq::onnx;
+  MatMulMlp m;
+  Lcg rng(6);
+  const eigenq::nn::FloatLinear l1 = linear(rng, 64, 48);
+  const eigenq::nn::FloatLinear l2 = linear(rng, 48, 10);
+  m.w1 = l1.weight();
+  m.w2 = l2.weight();
+  m.b1 = l1.bias();
+  m.b2 = l2.bias();
+  m.model.set_ir_version(ox::ir_version);
+  m.model.set_producer_name("eigenq tests");
+  ox::require_opset(m.model, "", 13);
+  auto* g = m.model.mutable_graph();
+  g->set_name("matmul_mlp");
+  ox::GraphBuilder b(g);
+  auto in_out = [](const Eigen::MatrixXf& w) {  // [out, in] -> row-major [in, out]
+    std::vector<float> v(static_cast<std::size_t>(w.size()));
+    for (Eigen::Index o = 0; o < w.rows(); ++o) {
+      for (Eigen::Index i = 0; i < w.cols(); ++i) v[static_cast<std::size_t>(i * w.rows() + o)] = w(o, i);
+    }
+    return v;
+  };
+  auto vec = [](const Eigen::VectorXf& v) { return std::vector<float>(v.data(), v.data() + v.size()); };
+  const std::string w1 = b.tensor<float>("fc1.weight", {64, 48}, in_out(m.w1));
+  const std::string b1 = b.tensor<float>("fc1.bias", {48}, vec(m.b1));
+  const std::string w2 = b.tensor<float>("fc2.weight", {48, 10}, in_out(m.w2));
+  const std::string b2 = b.tensor<float>("fc2.bias", {10}, vec(m.b2));
+  std::string h = b.node("MatMul", {"input", w1}, {"fc1/MatMul"});
+  h = b.node("Add", {h, b1}, {"fc1/Add"});
+  h = b.node("Relu", {h}, {"relu"});
+  h = b.node("MatMul", {h, w2}, {"fc2/MatMul"});
+  b.node("Add", {h, b2}, {"output"});
+  ox::set_value_info(g->add_input(), "input", ::onnx::TensorProto::FLOAT, {-1, 64});
+  ox::set_value_info(g->add_output(), "output", ::onnx::TensorProto::FLOAT, {-1, 10});
+  auto* meta = m.model.add_metadata_props();
+  meta->set_key("source");
+  meta->set_value("tests/onnx/onnx_models.hpp");
+  ox::check(m.model);
+  return m;
+}
+
+}  // namespace eigenq_onnx_test

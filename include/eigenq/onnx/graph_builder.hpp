@@ -13,8 +13,18 @@
 #include <utility>
 #include <vector>
 
+// <sys/mman.h> defines MAP_TYPE, a name ONNX's parser.h uses in an enum: hide it meanwhile.
+#if defined(MAP_TYPE)
+#pragma push_macro("MAP_TYPE")
+#undef MAP_TYPE
+#define EIGENQ_ONNX_RESTORE_MAP_TYPE
+#endif
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+#if defined(EIGENQ_ONNX_RESTORE_MAP_TYPE)
+#pragma pop_macro("MAP_TYPE")
+#undef EIGENQ_ONNX_RESTORE_MAP_TYPE
+#endif
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/io/atomic_file.hpp"

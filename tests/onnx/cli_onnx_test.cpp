@@ -1,0 +1,155 @@
+// The eigenq tool on ONNX files: `quantize IN.onnx OUT.onnx --format ...`, `inspect FILE.onnx`,
+// and bad input (exit code 2, one line naming the node or field, no output file).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <eigenq/onnx/model_file.hpp>
+
+#include "io/cli_test_util.hpp"
+#include "onnx/onnx_models.hpp"
+
+namespace {
+
+namespace ox = eigenq::onnx;
+using cli_test::expect_exit_2;
+using cli_test::run;
+
+std::string temp(const std::string& name) { return ::testing::TempDir() + "eigenq_cli_onnx_" + name; }
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+std::string source_file() {
+  const std::string path = temp("matmul_mlp.onnx");
+  write_bytes(path, ox::serialize(eigenq_onnx_test::matmul_mlp().model));
+  return path;
+}
+
+TEST(CliOnnx, QuantizeWritesEachFormat) {
+  const std::string in = source_file();
+  const std::vector<std::vector<std::string>> options = {
+      {"--format", "qdq"},
+      {"--format", "qdq", "--granularity", "tensor", "--scheme", "linear-affine"},
+      {"--format", "dynamic"},
+      {"--format", "matmulnbits"},
+      {"--bits", "4", "--granularity", "group", "--group-size", "64"},
+      {"--bits", "2", "--granularity", "group", "--group-size", "16", "--scheme", "linear-affine"},
+  };
+  for (const auto& o : options) {
+    const std::string out = temp("out.onnx");
+    std::remove(out.c_str());
+    std::vector<std::string> args = {"quantize", in, out};
+    args.insert(args.end(), o.begin(), o.end());
+    const auto r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("fc1/MatMul"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("fc2/MatMul"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("wrote " + out), std::string::npos) << r.out;
+    EXPECT_NO_THROW((void)ox::load_model(out));
+    std::remove(out.c_str());
+  }
+}
+
+TEST(CliOnnx, ReportAndIncludeExclude) {
+  const std::string in = source_file();
+  const std::string out = temp("report.onnx");
+  const std::string report = temp("report.json");
+  const auto r = run({"quantize", in, out, "--exclude", "fc1", "--report", report, "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  const auto j = nlohmann::json::parse(cli_test::slurp(report));
+  ASSERT_EQ(j["tensors"].size(), 1u);
+  EXPECT_EQ(j["tensors"][0]["name"], "fc2/MatMul");
+  EXPECT_GT(j["tensors"][0]["sqnr_db"].get<double>(), 30.0);
+  const auto m = ox::load_model(out);
+  bool float_fc1 = false;
+  for (const auto& t : m.graph().initializer()) float_fc1 = float_fc1 || t.name() == "fc1.weight";
+  EXPECT_TRUE(float_fc1);
+  std::remove(out.c_str());
+  std::remove(report.c_str());
+}
+
+TEST(CliOnnx, Inspect) {
+  const std::string in = source_file();
+  const auto r = run({"inspect", in, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "onnx");
+  EXPECT_EQ(j["opset_import"]["ai.onnx"], 13);
+  ASSERT_EQ(j["weighted_nodes"].size(), 2u);
+  EXPECT_EQ(j["weighted_nodes"][0]["weight"], "fc1.weight");
+  EXPECT_EQ(j["weighted_nodes"][0]["in"], 64);
+  EXPECT_EQ(j["weighted_nodes"][0]["out"], 48);
+  const auto t = run({"inspect", in});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("opset imports: ai.onnx 13"), std::string::npos) << t.out;
+}
+
+// Each bad input: exit code 2, one line with the fragments, no OUT.
+void expect_refused(const std::string& in, const std::vector<std::string>& extra, std::initializer_list<const char*> fragments) {
+  const std::string out = temp("refused.onnx");
+  std::remove(out.c_str());
+  std::vector<std::string> args = {"quantize", in, out};
+  args.insert(args.end(), extra.begin(), extra.end());
+  expect_exit_2(run(args), fragments);
+  EXPECT_FALSE(exists(out)) << "an output file was written for bad input";
+}
+
+TEST(CliOnnx, BadInput) {
+  const std::string good = ox::serialize(eigenq_onnx_test::matmul_mlp().model);
+  const std::string truncated = temp("truncated.onnx");
+  write_bytes(truncated, good.substr(0, good.size() - 100));
+  expect_refused(truncated, {}, {"truncated.onnx", "not an ONNX model"});
+  expect_exit_2(run({"inspect", truncated}), {"truncated.onnx", "not an ONNX model"});
+
+  const std::string corrupt = temp("corrupt.onnx");
+  write_bytes(corrupt, std::string(200, '\xfe'));
+  expect_refused(corrupt, {}, {"corrupt.onnx", "not an ONNX model"});
+
+  auto broken = eigenq_onnx_test::matmul_mlp().model;
+  broken.mutable_graph()->mutable_node(1)->set_input(0, "no_such_value");
+  const std::string unchecked = temp("unchecked.onnx");
+  write_bytes(unchecked, ox::serialize(broken));
+  expect_refused(unchecked, {}, {"unchecked.onnx", "fails ONNX's checker", "no_such_value"});
+
+  auto old = eigenq_onnx_test::matmul_mlp().model;
+  old.mutable_opset_import(0)->set_version(11);
+  const std::string opset = temp("opset11.onnx");
+  write_bytes(opset, ox::serialize(old));
+  expect_refused(opset, {}, {"opset11.onnx", "opset_import ai.onnx version 11 is not supported"});
+
+  // A MatMul whose weight is double: named when --include selects it.
+  ::onnx::ModelProto d;
+  d.set_ir_version(ox::ir_version);
+  ox::require_opset(d, "", 13);
+  ox::GraphBuilder b(d.mutable_graph());
+  d.mutable_graph()->set_name("double");
+  const std::string w = b.tensor<double>("w", {4, 3}, std::vector<double>(12, 0.5));
+  b.node("MatMul", {"x", w}, {"y"});
+  ox::set_value_info(d.mutable_graph()->add_input(), "x", ::onnx::TensorProto::DOUBLE, {-1, 4});
+  ox::set_value_info(d.mutable_graph()->add_output(), "y", ::onnx::TensorProto::DOUBLE, {-1, 3});
+  ox::check(d);
+  const std::string dbl = temp("double.onnx");
+  write_bytes(dbl, ox::serialize(d));
+  expect_refused(dbl, {"--include", "y"}, {"double.onnx", "node 'y'", "weight 'w' is double of rank 2"});
+
+  const std::string in = source_file();
+  expect_refused(in, {"--format", "int3"}, {"--format 'int3'"});
+  expect_refused(in, {"--bits", "3", "--granularity", "group"}, {"matmulnbits", "--bits 2, 4 or 8"});
+  expect_refused(in, {"--format", "dynamic", "--bits", "4"}, {"--format dynamic", "--bits 8"});
+  expect_refused(in, {"--method", "gptq"}, {"--method gptq"});
+  expect_exit_2(run({"quantize", in, temp("out.safetensors")}), {"both .onnx"});
+  for (const auto& p : {truncated, corrupt, unchecked, opset, dbl, in}) std::remove(p.c_str());
+}
+
+}  // namespace

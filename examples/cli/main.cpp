@@ -9,7 +9,7 @@
 //                 [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
 //   eigenq quantize IN.onnx OUT.onnx [--format qdq|dynamic|matmulnbits] [--scheme linear-symmetric|linear-affine]
 //                   [--bits B] [--granularity channel|tensor|group] [--group-size G] [--include RE] [--exclude RE]
-//                   [--report FILE.json] [--quiet]           (needs eigenq::onnx; docs/onnx.md)
+//                   [method options] [--report FILE.json] [--quiet]   (needs eigenq::onnx; docs/onnx.md)
 //   eigenq inspect FILE [--json]
 // method options: --method rtn|gptq|awq|weighted, --calibration-stats FILE, --imatrix FILE
 //                 (for weighted), --allow-missing-stats

@@ -1,7 +1,8 @@
 // `eigenq quantize IN.onnx OUT.onnx --format qdq|dynamic|matmulnbits` and `eigenq inspect
 // FILE.onnx`: ONNX models through ONNX's own library (eigenq::onnx, docs/onnx.md). Every MatMul
 // and Gemm whose weight is a constant float initializer (those --include/--exclude select, by
-// node or weight name) is rewritten; everything else in the model stays. The summary and
+// node or weight name) is rewritten, its codes by --method (statistics named after the weight
+// initializers); everything else in the model stays. The summary and
 // --report give each rewritten node's weight error as for the other formats. Bad input (not a
 // protobuf, a graph ONNX's checker rejects, an opset outside 13..17, a selected weight of
 // another type or rank) exits with 2 and one line, and no output file.
@@ -9,6 +10,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <regex>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 
 #include "cli_util.hpp"
 #include "input_model.hpp"
+#include "method.hpp"
 #include "quantize_command.hpp"
 
 namespace eigenq_cli {
@@ -36,7 +39,7 @@ inline eigenq::onnx::RewriteOptions onnx_rewrite_options(const QuantizeArgs& a) 
     }
   }
   if (!s.is_linear()) throw UsageError("--scheme " + s.scheme + ": ONNX output takes linear-symmetric or linear-affine");
-  if (!a.method.is_rtn()) throw UsageError("--method " + a.method.method + " is not supported for ONNX output yet (rtn only)");
+  a.method.validate(s);
   if (a.quantize_vectors) throw UsageError("--quantize-vectors does not apply to ONNX output (only MatMul and Gemm weights)");
   eigenq::onnx::RewriteOptions o;
   o.bits = s.bits;
@@ -89,7 +92,8 @@ inline eigenq::onnx::RewriteOptions onnx_rewrite_options(const QuantizeArgs& a) 
   return o;
 }
 
-inline TensorOutcome onnx_outcome(const eigenq::onnx::RewrittenNode& r, const eigenq::onnx::RewriteOptions& o) {
+inline TensorOutcome onnx_outcome(const eigenq::onnx::RewrittenNode& r, const eigenq::onnx::RewriteOptions& o,
+                                  const std::string& method, const std::set<std::string>& fell_back) {
   TensorOutcome t;
   t.name = r.site.node;
   t.shape = eigenq::Shape{r.site.out, r.site.in};
@@ -98,7 +102,8 @@ inline TensorOutcome onnx_outcome(const eigenq::onnx::RewrittenNode& r, const ei
   t.scheme = std::string(eigenq::onnx::to_string(o.format)) + (o.symmetric ? " symmetric" : " affine");
   t.bits = o.bits;
   t.granularity = r.granularity;
-  t.method = "rtn";
+  t.method = fell_back.count(r.site.weight) != 0 ? "rtn" : method;
+  if (fell_back.count(r.site.weight) != 0) t.method_fallback = "no statistics";
   t.bytes_before = r.bytes_before;
   t.bytes_after = r.bytes_after;
   t.has_metrics = true;
@@ -113,9 +118,38 @@ inline int run_quantize_onnx(const QuantizeArgs& a) {
   if (!is_onnx_path(a.in) || !is_onnx_path(a.out)) {
     throw UsageError("IN '" + a.in + "' and OUT '" + a.out + "': an ONNX model is rewritten into an ONNX model (both .onnx)");
   }
-  const eigenq::onnx::RewriteOptions options = detail::onnx_rewrite_options(a);
+  eigenq::onnx::RewriteOptions options = detail::onnx_rewrite_options(a);
   const Stopwatch timer;
   eigenq::onnx::proto::ModelProto model = eigenq::onnx::load_model(a.in);
+  // --method gptq|awq|weighted: the statistics are named after the weight initializers.
+  eigenq::io::CalibrationStatsMap stats;
+  std::set<std::string> fell_back;
+  if (!a.method.is_rtn()) {
+    std::map<std::string, eigenq::Index> matrices;
+    for (const auto& n : eigenq::onnx::weighted_nodes(model)) {
+      if (n.unsupported.empty()) matrices[n.weight] = n.in;
+    }
+    stats = load_method_stats(a.method, matrices);
+    options.quantize = [&](const eigenq::onnx::WeightedNode& n, const Eigen::MatrixXf& w,
+                           const eigenq::Linear<std::int8_t>& policy,
+                           const eigenq::Granularity& g) -> eigenq::onnx::WeightChoice {
+      const eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::Granularity> quantizer(policy, g);
+      const auto it = stats.find(n.weight);
+      if (it == stats.end() || !has_method_fields(a.method.method, it->second)) {
+        if (!a.method.allow_missing_stats) {
+          throw eigenq::FormatError("node '" + n.node + "': weight '" + n.weight + "' has no " +
+                                    method_fields(a.method.method) + " in " + a.method.stats_path() +
+                                    " (--allow-missing-stats rounds it to nearest)");
+        }
+        fell_back.insert(n.weight);
+        return {quantizer.quantize(w), {}};
+      }
+      if (a.method.method == "gptq") return {eigenq::gptq(w, it->second, quantizer).weights, {}};
+      if (a.method.method == "weighted") return {eigenq::weighted_rounding(w, it->second, quantizer).weights, {}};
+      auto r = eigenq::awq(w, it->second, quantizer);
+      return {std::move(r.weights), std::move(r.input_scales)};
+    };
+  }
   // A selected node the format cannot take is an error; unselected ones are only listed.
   for (const auto& n : eigenq::onnx::weighted_nodes(model)) {
     if (!n.unsupported.empty() && (!a.include.empty() && options.select(n))) {
@@ -129,7 +163,7 @@ inline int run_quantize_onnx(const QuantizeArgs& a) {
     throw eigenq::FormatError(a.in + ": " + e.what());
   }
   std::vector<TensorOutcome> outcomes;
-  for (const auto& r : result.rewritten) outcomes.push_back(detail::onnx_outcome(r, options));
+  for (const auto& r : result.rewritten) outcomes.push_back(detail::onnx_outcome(r, options, a.method.method, fell_back));
   const std::string bytes = eigenq::onnx::serialize(model);
   const std::string report = a.report_path.empty() ? "" : report_json(a.in, outcomes).dump(2) + "\n";
   eigenq::onnx::write_file(a.out, bytes);
@@ -140,7 +174,7 @@ inline int run_quantize_onnx(const QuantizeArgs& a) {
   }
   if (!a.quiet) {
     std::fputs(summary_table(outcomes, true).c_str(), stdout);
-    std::printf("%s\n", totals_line(outcomes, timer.seconds()).c_str());
+    std::printf("%s\n%s", totals_line(outcomes, timer.seconds()).c_str(), method_fallback_lines(outcomes, a.method).c_str());
     for (const auto& s : result.skipped) {
       std::printf("kept: node '%s' (%s): %s\n", s.site.node.c_str(), s.site.op_type.c_str(), s.reason.c_str());
     }

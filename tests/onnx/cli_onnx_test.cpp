@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <eigenq/calibrate/calibration_stats.hpp>
+#include <eigenq/io/calibration_stats.hpp>
 #include <eigenq/onnx/model_file.hpp>
 
 #include "io/cli_test_util.hpp"
@@ -93,6 +95,41 @@ TEST(CliOnnx, Inspect) {
   const auto t = run({"inspect", in});
   ASSERT_EQ(t.exit_code, 0) << t.err;
   EXPECT_NE(t.out.find("opset imports: ai.onnx 13"), std::string::npos) << t.out;
+}
+
+// --method awq|gptq with statistics named after the weight initializers.
+TEST(CliOnnx, Methods) {
+  const std::string in = source_file();
+  const eigenq_onnx_test::Matrix x =
+      eigenq_onnx_test::digits_inputs(std::string(EIGENQ_TEST_DATA_DIR) + "/../examples/data/digits.csv", 16, 8, 3);
+  auto stats_for = [&](eigenq::Index n) {
+    eigenq::CalibrationStatsObserver obs(n);
+    obs.observe(x.leftCols(n));
+    return obs.stats();
+  };
+  const std::string all = temp("stats_all.safetensors");
+  eigenq::io::write_calibration_stats(all, {{"fc1.weight", stats_for(64)}, {"fc2.weight", stats_for(48)}});
+  const std::string fc1 = temp("stats_fc1.safetensors");
+  eigenq::io::write_calibration_stats(fc1, {{"fc1.weight", stats_for(64)}});
+  const std::string out = temp("method.onnx");
+
+  auto r = run({"quantize", in, out, "--method", "awq", "--calibration-stats", all, "--bits", "4", "--granularity",
+                "group"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("awq"), std::string::npos) << r.out;
+  int div = 0;
+  const auto model = ox::load_model(out);
+  for (const auto& n : model.graph().node()) div += n.op_type() == "Div";
+  EXPECT_EQ(div, 2);  // x / s before each MatMulNBits
+  std::remove(out.c_str());
+
+  expect_exit_2(run({"quantize", in, out, "--method", "gptq", "--calibration-stats", fc1}),
+                {"node 'fc2/MatMul'", "weight 'fc2.weight' has no hessian", "--allow-missing-stats"});
+  EXPECT_FALSE(exists(out));
+  r = run({"quantize", in, out, "--method", "gptq", "--calibration-stats", fc1, "--allow-missing-stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("rounded to nearest instead"), std::string::npos) << r.out;
+  for (const auto& p : {all, fc1, out, in}) std::remove(p.c_str());
 }
 
 // Each bad input: exit code 2, one line with the fragments, no OUT.

@@ -15,6 +15,8 @@
 
 #include <Eigen/Core>
 
+#include <eigenq/io/safetensors.hpp>
+#include <eigenq/nn/convert.hpp>
 #include <eigenq/nn/dynamic_linear.hpp>
 #include <eigenq/nn/float_linear.hpp>
 #include <eigenq/nn/grouped_linear.hpp>
@@ -110,6 +112,30 @@ inline eigenq::LinearParams params(float scale, std::int32_t zero_point) {
   return p;
 }
 
+// The trained digits MLP (tests/onnx/digits_mlp.safetensors, make_digits_mlp.cpp): Linear 64 -> 32,
+// ReLU, Linear 32 -> 10.
+inline Sequential digits_mlp() {
+  const eigenq::io::SafetensorsFile f(std::string(EIGENQ_TEST_DATA_DIR) + "/onnx/digits_mlp.safetensors");
+  auto layer = [&](const std::string& name) {
+    const auto w = f.tensor(name + ".weight");
+    const auto b = f.tensor(name + ".bias");
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> wm(w.shape()[0], w.shape()[1]);
+    w.convert_to(wm.data());
+    Eigen::VectorXf bv(b.shape()[0]);
+    b.convert_to(bv.data());
+    return eigenq::nn::FloatLinear(Eigen::MatrixXf(wm), bv);
+  };
+  Sequential m;
+  m.add(layer("fc0")).add(eigenq::nn::ReLU{}).add(layer("fc1"));
+  return m;
+}
+
+// Calibration for the static digits model: 256 images of the digits set from row 1000 on.
+inline Matrix digits_calibration() {
+  const Matrix all = digits_inputs(std::string(EIGENQ_TEST_DATA_DIR) + "/../examples/data/digits.csv", 1256, 0, 1);
+  return all.middleRows(1000, 256);
+}
+
 // The models: 64 inputs (a digits image), 10 outputs (a digit's logits).
 inline std::vector<ModelCase> model_cases() {
   using namespace eigenq::nn;
@@ -181,6 +207,10 @@ inline std::vector<ModelCase> model_cases() {
                          .add(GroupedLinear(l4, g128));
                      return m;
                    }});
+  cases.push_back({"digits_float", false, [] { return digits_mlp(); }});
+  cases.push_back({"digits_dynamic", false, [] { return quantize_dynamic(digits_mlp()); }});
+  cases.push_back({"digits_static", true, [] { return quantize_static(digits_mlp(), digits_calibration()); }});
+  cases.push_back({"digits_grouped", false, [] { return quantize_grouped(digits_mlp()); }});
   return cases;
 }
 

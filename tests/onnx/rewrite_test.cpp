@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <eigenq/calibrate/calibration_stats.hpp>
 #include <eigenq/kernels/elementwise.hpp>
+#include <eigenq/methods/awq.hpp>
+#include <eigenq/methods/gptq.hpp>
+#include <eigenq/methods/weighted_rounding.hpp>
 #include <eigenq/onnx/export.hpp>
 #include <eigenq/onnx/rewrite.hpp>
 #include <eigenq/policy/choose_params.hpp>
@@ -35,6 +39,7 @@ struct Variant {
   bool symmetric;
   bool per_channel;
   eigenq::Index block;
+  const char* method = "rtn";  // gptq, awq, weighted: statistics from the digits inputs
 };
 
 const Variant kVariants[] = {
@@ -46,7 +51,11 @@ const Variant kVariants[] = {
     {"nbits4_g16_affine", ox::Format::matmulnbits, 4, false, true, 16},
     {"nbits8_g64", ox::Format::matmulnbits, 8, true, true, 64},
     {"nbits2_g16_affine", ox::Format::matmulnbits, 2, false, true, 16},
+    {"nbits4_g32_gptq", ox::Format::matmulnbits, 4, true, true, 32, "gptq"},
+    {"qdq_channel_awq", ox::Format::qdq, 8, true, true, 32, "awq"},
+    {"dynamic_channel_weighted", ox::Format::dynamic, 8, true, true, 32, "weighted"},
 };
+constexpr int kVariantCount = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
 
 // A source model and its biases (the weights come back from the rewrite).
 struct Source {
@@ -65,8 +74,29 @@ std::vector<Source> sources() {
   return s;
 }
 
+// Calibration statistics for a weight with `in` inputs: the first `in` pixels of the 16 digits
+// images (multiples of 1/16: every sum is exact, so the codes are the same with any compiler).
+eigenq::CalibrationStats digits_stats(eigenq::Index in) {
+  const Matrix x = eigenq_onnx_test::digits_inputs(kDir + "/../examples/data/digits.csv", 16, 0, 1);
+  eigenq::CalibrationStatsObserver obs(in);
+  obs.observe(x.topRows(16).leftCols(in));
+  return obs.stats();
+}
+
 ox::RewriteOptions options_for(const Variant& v) {
   ox::RewriteOptions o;
+  const std::string method = v.method;
+  if (method != "rtn") {
+    o.quantize = [method](const ox::WeightedNode& n, const Eigen::MatrixXf& w, const eigenq::Linear<std::int8_t>& p,
+                          const eigenq::Granularity& g) -> ox::WeightChoice {
+      const eigenq::Quantizer<eigenq::Linear<std::int8_t>, eigenq::Granularity> q(p, g);
+      const eigenq::CalibrationStats st = digits_stats(n.in);
+      if (method == "gptq") return {eigenq::gptq(w, st, q).weights, {}};
+      if (method == "weighted") return {eigenq::weighted_rounding(w, st, q).weights, {}};
+      auto r = eigenq::awq(w, st, q);
+      return {std::move(r.weights), std::move(r.input_scales)};
+    };
+  }
   o.format = v.format;
   o.bits = v.bits;
   o.symmetric = v.symmetric;
@@ -76,9 +106,12 @@ ox::RewriteOptions options_for(const Variant& v) {
 }
 
 // One layer as ORT computes the rewritten node (with its bias).
-Matrix layer(const Matrix& x, const ox::RewrittenNode& r, const Eigen::VectorXf& b, ox::Format format) {
+Matrix layer(const Matrix& x_in, const ox::RewrittenNode& r, const Eigen::VectorXf& b, ox::Format format) {
+  // AWQ: the graph divides the input by s, then multiplies by the codes of W diag(s).
+  Matrix x = x_in;
+  if (r.input_scales.size() != 0) x = (x_in.array().rowwise() / r.input_scales.transpose().array()).matrix();
   if (format != ox::Format::dynamic) {
-    Matrix y = x * r.dequantized.transpose();
+    Matrix y = x * r.weight.dequantize<Eigen::MatrixXf>().transpose();
     y.rowwise() += b.transpose();
     return y;
   }
@@ -160,7 +193,7 @@ TEST(OnnxRewrite, OrtRunsTheRewrittenModelsAsEigenqComputesThem) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 16);
+  EXPECT_EQ(checked, 2 * kVariantCount);
 }
 
 TEST(OnnxRewrite, KeepsEverythingElse) {

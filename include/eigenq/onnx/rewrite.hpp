@@ -27,6 +27,7 @@
 
 #include "eigenq/core/error.hpp"
 #include "eigenq/core/granularity.hpp"
+#include "eigenq/core/shape.hpp"
 #include "eigenq/onnx/graph_builder.hpp"
 #include "eigenq/onnx/model_file.hpp"
 #include "eigenq/policy/linear.hpp"
@@ -117,6 +118,13 @@ inline std::vector<WeightedNode> weighted_nodes(const proto::ModelProto& model) 
   return out;
 }
 
+// A weight's codes [out, in] and, for AWQ, the input scales s: the node then reads x / s (a Div
+// written before it) and the codes are Q(W diag(s)).
+struct WeightChoice {
+  QTensor<Linear<std::int8_t>> weights;
+  Eigen::VectorXf input_scales;  // empty: none
+};
+
 struct RewriteOptions {
   Format format = Format::qdq;
   int bits = 8;               // qdq, dynamic: 8 (qdq: 2..8 in int8); matmulnbits: 2, 4 or 8
@@ -125,10 +133,10 @@ struct RewriteOptions {
   Index block_size = 32;      // matmulnbits: 16..256, a power of two
   // Which nodes to rewrite (by the node's label and the weight's name); all when empty.
   std::function<bool(const WeightedNode&)> select;
-  // Chooses the codes of a weight [out, in] (a method other than round to nearest); when empty,
-  // Quantizer(policy, granularity).quantize(w).
-  std::function<QTensor<Linear<std::int8_t>>(const WeightedNode&, const Eigen::MatrixXf&, const Linear<std::int8_t>&,
-                                              const Granularity&)>
+  // Chooses the codes of a weight [out, in] (a method other than round to nearest: GPTQ, AWQ,
+  // importance-weighted rounding); when empty, Quantizer(policy, granularity).quantize(w).
+  std::function<WeightChoice(const WeightedNode&, const Eigen::MatrixXf&, const Linear<std::int8_t>&,
+                             const Granularity&)>
       quantize;
 };
 
@@ -138,6 +146,7 @@ struct RewrittenNode {
   Eigen::MatrixXf reference;   // [out, in]
   Eigen::MatrixXf dequantized; // [out, in], what the rewritten graph computes with
   QTensor<Linear<std::int8_t>> weight;  // the codes and params [out, in]
+  Eigen::VectorXf input_scales;         // AWQ's s (the node reads x / s), or empty
   std::uint64_t bytes_before = 0;
   std::uint64_t bytes_after = 0;
 };
@@ -276,6 +285,7 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
     }
     const proto::TensorProto& t = g.initializer(inits.at(site.weight));
     const auto stored = float_matrix(t);
+    const std::size_t init_count_before = new_inits.size();
     // W [out, in], as eigenq's layers hold it.
     const Eigen::MatrixXf w = site.weight_is_out_in ? Eigen::MatrixXf(stored) : Eigen::MatrixXf(stored.transpose());
 
@@ -285,14 +295,35 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
     Granularity granularity = options.format == Format::matmulnbits
                                   ? Granularity(PerGroup{1, options.block_size})
                                   : options.per_channel ? Granularity(PerChannel{0}) : Granularity(PerTensor{});
-    const QTensor<Linear<std::int8_t>> q =
-        options.quantize ? options.quantize(site, w, policy, granularity)
-                         : Quantizer<Linear<std::int8_t>, Granularity>(policy, granularity).quantize(w);
+    WeightChoice choice = options.quantize
+                              ? options.quantize(site, w, policy, granularity)
+                              : WeightChoice{Quantizer<Linear<std::int8_t>, Granularity>(policy, granularity).quantize(w), {}};
+    const QTensor<Linear<std::int8_t>>& q = choice.weights;
+    if (q.rank() != 2 || q.shape()[0] != site.out || q.shape()[1] != site.in) {
+      raise("node '", site.node, "': the method gave codes of shape ", eigenq::to_string(q.shape()), " for a weight [",
+            site.out, ", ", site.in, "]");
+    }
+    const Eigen::VectorXf& s = choice.input_scales;
+    if (s.size() != 0 && s.size() != site.in) {
+      raise("node '", site.node, "': ", s.size(), " input scales for ", site.in, " inputs");
+    }
     RewrittenNode r;
     r.site = site;
     r.reference = w;
     r.dequantized = q.dequantize<Eigen::MatrixXf>();
+    if (s.size() != 0) r.dequantized = (r.dequantized.array().rowwise() / s.transpose().array()).matrix();
     r.weight = q;
+    r.input_scales = s;
+    // The node's input, divided by AWQ's scales when there are some.
+    std::vector<proto::NodeProto> prelude;
+    std::string a_in = node.input(0);
+    if (s.size() != 0) {
+      const std::vector<float> sv(s.data(), s.data() + s.size());
+      const std::string sn = raw_tensor(unique(site.weight + "_input_scale"), proto::TensorProto::FLOAT, {site.in}, sv.data(),
+                                        sv.size() * 4);
+      a_in = unique(site.node + "_input_scaled");
+      prelude.push_back(make_node("Div", unique(site.node + "_input_scale_div"), {node.input(0), sn}, {a_in}));
+    }
     r.bytes_before = stored_bytes(t);
     r.granularity = options.format == Format::matmulnbits ? "group(" + std::to_string(options.block_size) + ")"
                     : options.per_channel                 ? "channel"
@@ -305,7 +336,6 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
       scales.push_back(p.scale);
       zps.push_back(static_cast<std::int8_t>(p.zero_point));
     }
-    const std::size_t init_count_before = new_inits.size();
     const std::string base = site.weight;
     if (options.format == Format::qdq) {
       // Codes in B's own layout; per channel along the output axis of B.
@@ -321,8 +351,10 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
       if (options.per_channel) add_int(dq, "axis", site.weight_is_out_in ? 0 : 1);
       before.push_back(dq);
       proto::NodeProto copy = node;
+      copy.set_input(0, a_in);
       copy.set_input(1, dq_out);
-      replacement[site.index] = {copy};
+      prelude.push_back(copy);
+      replacement[site.index] = prelude;
     } else if (options.format == Format::dynamic) {
       const std::vector<std::int8_t> codes = detail::codes_as(q, true);  // [K, N]
       const std::string label = site.node;
@@ -331,9 +363,9 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
       if (options.per_channel) pdims.push_back(n_out);
       const std::string sn = raw_tensor(unique(base + "_scale"), proto::TensorProto::FLOAT, pdims, scales.data(), scales.size() * 4);
       const std::string zn = raw_tensor(unique(base + "_zero_point"), proto::TensorProto::INT8, pdims, zps.data(), zps.size());
-      const std::string a = node.input(0);
+      const std::string a = a_in;
       const std::string aq = unique(a + "_quantized"), as = unique(a + "_scale"), az = unique(a + "_zero_point");
-      std::vector<proto::NodeProto> ns;
+      std::vector<proto::NodeProto> ns = prelude;
       ns.push_back(make_node("DynamicQuantizeLinear", unique(a + "_QuantizeLinear"), {a}, {aq, as, az}));
       const std::string acc = unique(label + "_output_quantized");
       ns.push_back(make_node("MatMulInteger", unique(label + "_quant"), {aq, qn, az, zn}, {acc}));
@@ -374,7 +406,7 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
                                         {n_out, blocks, blob}, b.data(), b.size());
       const std::string sn = raw_tensor(unique(base + "_scales"), proto::TensorProto::FLOAT, {n_out * blocks}, scales.data(),
                                         scales.size() * 4);
-      std::vector<std::string> inputs = {node.input(0), bn, sn};
+      std::vector<std::string> inputs = {a_in, bn, sn};
       if (!options.symmetric) {
         const Index per_row = (blocks * bits + 7) / 8;
         std::vector<std::uint8_t> z(static_cast<std::size_t>(n_out * per_row), 0);
@@ -392,7 +424,8 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
       add_int(mm, "N", n_out);
       add_int(mm, "bits", bits);
       add_int(mm, "block_size", bs);
-      std::vector<proto::NodeProto> ns = {mm};
+      std::vector<proto::NodeProto> ns = prelude;
+      ns.push_back(mm);
       if (bias) ns.push_back(make_node("Add", unique(site.node + "_bias_add"), {y, node.input(2)}, {node.output(0)}));
       replacement[site.index] = ns;
       require_opset(model, microsoft_domain, microsoft_opset);

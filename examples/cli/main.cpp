@@ -9,7 +9,8 @@
 //                 [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
 //   eigenq quantize IN.onnx OUT.onnx [--format qdq|dynamic|matmulnbits] [--scheme linear-symmetric|linear-affine]
 //                   [--bits B] [--granularity channel|tensor|group] [--group-size G] [--include RE] [--exclude RE]
-//                   [method options] [--report FILE.json] [--quiet]   (needs eigenq::onnx; docs/onnx.md)
+//                   [method options] [--activations --calibration-data FILE] [--report FILE.json] [--quiet]
+//                   (needs eigenq::onnx; docs/onnx.md)
 //   eigenq inspect FILE [--json]
 // method options: --method rtn|gptq|awq|weighted, --calibration-stats FILE, --imatrix FILE
 //                 (for weighted), --allow-missing-stats
@@ -236,6 +237,12 @@ int main(int argc, char** argv) {
                 "ONNX IN and OUT: qdq (int8 weights + DequantizeLinear; the default for 8 bits), dynamic "
                 "(DynamicQuantizeLinear + MatMulInteger) or matmulnbits (com.microsoft.MatMulNBits; the default below 8 "
                 "bits and with --granularity group)");
+  q->add_flag("--activations", quantize.onnx_activations,
+              "ONNX, --format qdq: also QuantizeLinear/DequantizeLinear on each rewritten node's input, int8 with "
+              "ranges from --calibration-data");
+  q->add_option("--calibration-data", quantize.calibration_data,
+                "ONNX --activations: the graph's inputs, [rows, features] float: one .npy for a graph of one input, "
+                "or a .safetensors with a tensor per input name");
 
   CLI::App* d = app.add_subcommand("dequantize", "turn an eigenq file back into F32 tensors (names and shapes as before)");
   d->add_option("IN", dequantize.in, "eigenq-quantized .safetensors, or a .gguf file")->required();
@@ -292,8 +299,8 @@ int main(int argc, char** argv) {
         throw eigenq_cli::UsageError("this eigenq was built without ONNX support (libonnx-dev, libprotobuf-dev)");
 #endif
       }
-      if (!quantize.onnx_format.empty()) {
-        throw eigenq_cli::UsageError("--format applies to ONNX models (IN.onnx OUT.onnx)");
+      if (!quantize.onnx_format.empty() || quantize.onnx_activations || !quantize.calibration_data.empty()) {
+        throw eigenq_cli::UsageError("--format, --activations and --calibration-data apply to ONNX models (IN.onnx OUT.onnx)");
       }
       check_output_mode(quantize, quantize_flags, true);
       finish_scheme_options(quantize.scheme, quantize_flags);

@@ -18,6 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include <eigenq/io/atomic_file.hpp>
+#include <eigenq/io/npy.hpp>
+#include <eigenq/io/safetensors.hpp>
+#include <eigenq/onnx/evaluate.hpp>
 #include <eigenq/onnx/model_file.hpp>
 #include <eigenq/onnx/rewrite.hpp>
 
@@ -99,7 +102,8 @@ inline TensorOutcome onnx_outcome(const eigenq::onnx::RewrittenNode& r, const ei
   t.shape = eigenq::Shape{r.site.out, r.site.in};
   t.dtype_name = "F32";
   t.quantized = true;
-  t.scheme = std::string(eigenq::onnx::to_string(o.format)) + (o.symmetric ? " symmetric" : " affine");
+  t.scheme = std::string(eigenq::onnx::to_string(o.format)) + (o.symmetric ? " symmetric" : " affine") +
+             (r.has_activation ? " +activations" : "");
   t.bits = o.bits;
   t.granularity = r.granularity;
   t.method = fell_back.count(r.site.weight) != 0 ? "rtn" : method;
@@ -109,6 +113,47 @@ inline TensorOutcome onnx_outcome(const eigenq::onnx::RewrittenNode& r, const ei
   t.has_metrics = true;
   add_error_sums(t.sums, r.reference.data(), r.dequantized.data(), r.reference.size());
   return t;
+}
+
+// The graph's inputs from --calibration-data: a .npy for a graph of one input, or a
+// .safetensors with one tensor per input name; each [rows, features] (a vector is one row).
+inline std::map<std::string, eigenq::onnx::ValueMatrix> calibration_inputs(const eigenq::onnx::proto::ModelProto& m,
+                                                                          const std::string& path) {
+  std::set<std::string> initializers;
+  for (const auto& t : m.graph().initializer()) initializers.insert(t.name());
+  std::vector<std::string> names;
+  for (const auto& v : m.graph().input()) {
+    if (initializers.count(v.name()) == 0) names.push_back(v.name());
+  }
+  auto as_matrix = [&](const std::string& name, const eigenq::Shape& shape, std::vector<float> values) {
+    if (shape.size() > 2 || values.empty()) {
+      throw eigenq::FormatError(path + ": tensor '" + name + "' of shape " + eigenq::to_string(shape) +
+                                " is not a batch [rows, features]");
+    }
+    const eigenq::Index rows = shape.size() == 2 ? shape[0] : 1;
+    const eigenq::Index cols = shape.empty() ? 1 : shape.back();
+    return eigenq::onnx::ValueMatrix(Eigen::Map<eigenq::onnx::ValueMatrix>(values.data(), rows, cols));
+  };
+  std::map<std::string, eigenq::onnx::ValueMatrix> out;
+  if (ends_with(path, ".npy")) {
+    if (names.size() != 1) {
+      throw UsageError("--calibration-data " + path + ": one .npy array for a graph of " + std::to_string(names.size()) +
+                       " inputs; give a .safetensors with a tensor per input name");
+    }
+    const eigenq::io::NpyArray a = eigenq::io::read_npy(path);
+    out[names[0]] = as_matrix(names[0], a.shape, a.values<float>());
+    return out;
+  }
+  if (!ends_with(path, ".safetensors")) throw UsageError("--calibration-data " + path + ": expected .npy or .safetensors");
+  const eigenq::io::SafetensorsFile f(path);
+  for (const std::string& n : names) {
+    if (!f.contains(n)) throw eigenq::FormatError(path + ": no tensor '" + n + "' for the graph input of that name");
+    const auto t = f.tensor(n);
+    std::vector<float> v(static_cast<std::size_t>(t.size()));
+    t.convert_to(v.data());
+    out[n] = as_matrix(n, t.shape(), std::move(v));
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -155,6 +200,26 @@ inline int run_quantize_onnx(const QuantizeArgs& a) {
     if (!n.unsupported.empty() && (!a.include.empty() && options.select(n))) {
       throw eigenq::FormatError(a.in + ": node '" + n.node + "': " + n.unsupported);
     }
+  }
+  if (a.onnx_activations != !a.calibration_data.empty()) {
+    throw UsageError(a.onnx_activations ? "--activations needs --calibration-data FILE (the graph's inputs)"
+                                        : "--calibration-data needs --activations");
+  }
+  if (a.onnx_activations) {
+    if (options.format != eigenq::onnx::Format::qdq) {
+      throw UsageError(std::string("--activations needs --format qdq, not ") + eigenq::onnx::to_string(options.format));
+    }
+    std::set<std::string> wanted;
+    for (const auto& n : eigenq::onnx::weighted_nodes(model)) {
+      if (n.unsupported.empty() && options.select(n)) wanted.insert(model.graph().node(n.index).input(0));
+    }
+    std::map<std::string, eigenq::onnx::ValueRange> ranges;
+    try {
+      eigenq::onnx::observe_ranges(model, detail::calibration_inputs(model, a.calibration_data), ranges, wanted);
+    } catch (const eigenq::Error& e) {
+      throw eigenq::FormatError(a.in + ": " + e.what());
+    }
+    for (const auto& w : wanted) options.activation_ranges[w] = {ranges.at(w).min, ranges.at(w).max};
   }
   eigenq::onnx::RewriteResult result;
   try {

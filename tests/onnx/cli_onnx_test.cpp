@@ -11,6 +11,7 @@
 
 #include <eigenq/calibrate/calibration_stats.hpp>
 #include <eigenq/io/calibration_stats.hpp>
+#include <eigenq/io/npy.hpp>
 #include <eigenq/onnx/model_file.hpp>
 
 #include "io/cli_test_util.hpp"
@@ -22,7 +23,11 @@ namespace ox = eigenq::onnx;
 using cli_test::expect_exit_2;
 using cli_test::run;
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "eigenq_cli_onnx_" + name; }
+// Per test (ctest runs the cases in parallel processes): eigenq_cli_onnx_<test>_<name>.
+std::string temp(const std::string& name) {
+  return ::testing::TempDir() + "eigenq_cli_onnx_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+         "_" + name;
+}
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -130,6 +135,36 @@ TEST(CliOnnx, Methods) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("rounded to nearest instead"), std::string::npos) << r.out;
   for (const auto& p : {all, fc1, out, in}) std::remove(p.c_str());
+}
+
+// --activations with the graph's inputs from a .npy.
+TEST(CliOnnx, Activations) {
+  const std::string in = source_file();
+  const eigenq_onnx_test::Matrix x = eigenq_onnx_test::digits_calibration();
+  const std::string npy = temp("calibration.npy");
+  eigenq::io::write_npy(npy, x.data(), eigenq::Shape{x.rows(), x.cols()});
+  const std::string out = temp("activations.onnx");
+  const auto r = run({"quantize", in, out, "--activations", "--calibration-data", npy});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("+activations"), std::string::npos) << r.out;
+  const auto model = ox::load_model(out);
+  int q = 0, dq = 0;
+  for (const auto& n : model.graph().node()) {
+    q += n.op_type() == "QuantizeLinear";
+    dq += n.op_type() == "DequantizeLinear";
+  }
+  EXPECT_EQ(q, 2);
+  EXPECT_EQ(dq, 4);  // two weights, two activations
+  std::remove(out.c_str());
+  expect_exit_2(run({"quantize", in, out, "--activations"}), {"--activations needs --calibration-data"});
+  expect_exit_2(run({"quantize", in, out, "--activations", "--calibration-data", npy, "--format", "dynamic"}),
+                {"--activations needs --format qdq"});
+  const std::string wrong = temp("wrong.npy");
+  const std::vector<float> three(3 * 5, 1.0f);
+  eigenq::io::write_npy(wrong, three.data(), eigenq::Shape{3, 5});
+  expect_exit_2(run({"quantize", in, out, "--activations", "--calibration-data", wrong}), {"fc1/MatMul", "MatMul"});
+  EXPECT_FALSE(exists(out));
+  for (const auto& p : {npy, wrong, in}) std::remove(p.c_str());
 }
 
 // Each bad input: exit code 2, one line with the fragments, no OUT.

@@ -16,6 +16,7 @@
 #include <eigenq/methods/awq.hpp>
 #include <eigenq/methods/gptq.hpp>
 #include <eigenq/methods/weighted_rounding.hpp>
+#include <eigenq/onnx/evaluate.hpp>
 #include <eigenq/onnx/export.hpp>
 #include <eigenq/onnx/rewrite.hpp>
 #include <eigenq/policy/choose_params.hpp>
@@ -40,6 +41,7 @@ struct Variant {
   bool per_channel;
   eigenq::Index block;
   const char* method = "rtn";  // gptq, awq, weighted: statistics from the digits inputs
+  bool activations = false;    // qdq: the inputs' ranges from 256 digits images
 };
 
 const Variant kVariants[] = {
@@ -54,6 +56,7 @@ const Variant kVariants[] = {
     {"nbits4_g32_gptq", ox::Format::matmulnbits, 4, true, true, 32, "gptq"},
     {"qdq_channel_awq", ox::Format::qdq, 8, true, true, 32, "awq"},
     {"dynamic_channel_weighted", ox::Format::dynamic, 8, true, true, 32, "weighted"},
+    {"qdq_channel_activations", ox::Format::qdq, 8, true, true, 32, "rtn", true},
 };
 constexpr int kVariantCount = static_cast<int>(sizeof(kVariants) / sizeof(kVariants[0]));
 
@@ -83,8 +86,16 @@ eigenq::CalibrationStats digits_stats(eigenq::Index in) {
   return obs.stats();
 }
 
-ox::RewriteOptions options_for(const Variant& v) {
+ox::RewriteOptions options_for(const Variant& v, const ::onnx::ModelProto& source) {
   ox::RewriteOptions o;
+  if (v.activations) {
+    std::map<std::string, ox::ValueRange> ranges;
+    ox::observe_ranges(source, {{"input", eigenq_onnx_test::digits_calibration()}}, ranges);
+    for (const auto& n : ox::weighted_nodes(source)) {
+      const std::string& a = source.graph().node(n.index).input(0);
+      o.activation_ranges[a] = {ranges.at(a).min, ranges.at(a).max};
+    }
+  }
   const std::string method = v.method;
   if (method != "rtn") {
     o.quantize = [method](const ox::WeightedNode& n, const Eigen::MatrixXf& w, const eigenq::Linear<std::int8_t>& p,
@@ -110,6 +121,15 @@ Matrix layer(const Matrix& x_in, const ox::RewrittenNode& r, const Eigen::Vector
   // AWQ: the graph divides the input by s, then multiplies by the codes of W diag(s).
   Matrix x = x_in;
   if (r.input_scales.size() != 0) x = (x_in.array().rowwise() / r.input_scales.transpose().array()).matrix();
+  if (r.has_activation) {  // QuantizeLinear (divide, half to even, int8) then DequantizeLinear
+    std::vector<std::int8_t> q(static_cast<std::size_t>(x.size()));
+    eigenq::kernels::quantize_f32_s8(x.data(), x.size(), r.activation.scale, r.activation.zero_point, {-128, 127},
+                                     eigenq::kernels::Scaling::divide, eigenq::Rounding::half_to_even, q.data());
+    for (eigenq::Index i = 0; i < x.size(); ++i) {
+      x.data()[i] = (static_cast<float>(q[static_cast<std::size_t>(i)]) - static_cast<float>(r.activation.zero_point)) *
+                    r.activation.scale;
+    }
+  }
   if (format != ox::Format::dynamic) {
     Matrix y = x * r.weight.dequantize<Eigen::MatrixXf>().transpose();
     y.rowwise() += b.transpose();
@@ -153,7 +173,7 @@ TEST(OnnxRewrite, WritesFilesForTheGoldenScript) {
   for (const Source& s : sources()) {
     for (const Variant& v : kVariants) {
       auto m = s.model;
-      (void)ox::rewrite(m, options_for(v));
+      (void)ox::rewrite(m, options_for(v, s.model));
       ox::write_file(std::string(dir) + "/rewrite_" + s.name + "_" + v.name + ".onnx", ox::serialize(m));
     }
   }
@@ -168,7 +188,7 @@ TEST(OnnxRewrite, OrtRunsTheRewrittenModelsAsEigenqComputesThem) {
       const std::string name = "rewrite_" + s.name + "_" + v.name;
       SCOPED_TRACE(name);
       auto m = s.model;
-      const ox::RewriteResult r = ox::rewrite(m, options_for(v));
+      const ox::RewriteResult r = ox::rewrite(m, options_for(v, s.model));
       ASSERT_EQ(r.rewritten.size(), 2u);
       const std::string bytes = ox::serialize(m);
       const auto& gc = eigenq_test::find_case(golden, name);
@@ -199,7 +219,7 @@ TEST(OnnxRewrite, OrtRunsTheRewrittenModelsAsEigenqComputesThem) {
 TEST(OnnxRewrite, KeepsEverythingElse) {
   const auto src = eigenq_onnx_test::matmul_mlp();
   auto m = src.model;
-  (void)ox::rewrite(m, options_for(kVariants[4]));
+  (void)ox::rewrite(m, options_for(kVariants[4], m));
   EXPECT_EQ(m.metadata_props_size(), 1);
   EXPECT_EQ(m.producer_name(), "eigenq tests");
   EXPECT_EQ(ox::onnx_opset_of(m), 13);
@@ -222,7 +242,7 @@ TEST(OnnxRewrite, KeepsEverythingElse) {
 
 TEST(OnnxRewrite, SelectsNodesAndSkipsWhatItCannotRewrite) {
   auto m = eigenq_onnx_test::matmul_mlp().model;
-  ox::RewriteOptions o = options_for(kVariants[0]);
+  ox::RewriteOptions o = options_for(kVariants[0], m);
   o.select = [](const ox::WeightedNode& n) { return n.node == "fc2/MatMul"; };
   const auto r = ox::rewrite(m, o);
   ASSERT_EQ(r.rewritten.size(), 1u);
@@ -233,7 +253,7 @@ TEST(OnnxRewrite, SelectsNodesAndSkipsWhatItCannotRewrite) {
   a->set_name("alpha");
   a->set_type(::onnx::AttributeProto::FLOAT);
   a->set_f(2.0f);
-  const auto rg = ox::rewrite(g, options_for(kVariants[2]));
+  const auto rg = ox::rewrite(g, options_for(kVariants[2], g));
   EXPECT_EQ(rg.rewritten.size(), 1u);
   ASSERT_EQ(rg.skipped.size(), 1u);
   EXPECT_EQ(rg.skipped[0].reason, "Gemm with alpha or beta other than 1");

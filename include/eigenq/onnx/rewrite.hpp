@@ -30,6 +30,7 @@
 #include "eigenq/core/shape.hpp"
 #include "eigenq/onnx/graph_builder.hpp"
 #include "eigenq/onnx/model_file.hpp"
+#include "eigenq/policy/choose_params.hpp"
 #include "eigenq/policy/linear.hpp"
 #include "eigenq/quantizer/quantizer.hpp"
 
@@ -138,6 +139,10 @@ struct RewriteOptions {
   std::function<WeightChoice(const WeightedNode&, const Eigen::MatrixXf&, const Linear<std::int8_t>&,
                              const Granularity&)>
       quantize;
+  // qdq: the calibrated range (min, max) of each rewritten node's input (evaluate.hpp's
+  // observe_ranges); the input then goes through QuantizeLinear/DequantizeLinear, int8 affine with
+  // ORT's compute_scale_zp parameters, as quantize_static writes activations. Empty: weights only.
+  std::map<std::string, std::pair<float, float>> activation_ranges;
 };
 
 struct RewrittenNode {
@@ -147,6 +152,8 @@ struct RewrittenNode {
   Eigen::MatrixXf dequantized; // [out, in], what the rewritten graph computes with
   QTensor<Linear<std::int8_t>> weight;  // the codes and params [out, in]
   Eigen::VectorXf input_scales;         // AWQ's s (the node reads x / s), or empty
+  bool has_activation = false;          // qdq with activations: the input's int8 parameters
+  LinearParams activation;
   std::uint64_t bytes_before = 0;
   std::uint64_t bytes_after = 0;
 };
@@ -164,6 +171,9 @@ struct RewriteResult {
 namespace detail {
 
 inline void check_options(const RewriteOptions& o) {
+  if (!o.activation_ranges.empty() && o.format != Format::qdq) {
+    raise("activations are quantized only by --format qdq, not ", to_string(o.format));
+  }
   if (o.format == Format::matmulnbits) {
     if (o.bits != 2 && o.bits != 4 && o.bits != 8) raise("--format matmulnbits takes 2, 4 or 8 bits, not ", o.bits);
     if (o.block_size < 16 || o.block_size > 256 || (o.block_size & (o.block_size - 1)) != 0) {
@@ -241,6 +251,8 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
   RewriteResult result;
   std::vector<proto::NodeProto> before;
   std::map<int, std::vector<proto::NodeProto>> replacement;
+  std::map<std::string, std::string> activation_dq;  // activation -> its DequantizeLinear output
+  std::map<std::string, LinearParams> activation_params;
   std::set<std::string> replaced_weights;
   std::vector<proto::TensorProto> new_inits;
 
@@ -350,6 +362,30 @@ inline RewriteResult rewrite(proto::ModelProto& model, const RewriteOptions& opt
       proto::NodeProto dq = make_node("DequantizeLinear", unique(base + "_DequantizeLinear"), {qn, sn, zn}, {dq_out});
       if (options.per_channel) add_int(dq, "axis", site.weight_is_out_in ? 0 : 1);
       before.push_back(dq);
+      if (!options.activation_ranges.empty()) {
+        if (s.size() != 0) raise("node '", site.node, "': activations with AWQ's input scales are not supported");
+        auto it = activation_dq.find(a_in);
+        if (it == activation_dq.end()) {
+          const auto range = options.activation_ranges.find(a_in);
+          if (range == options.activation_ranges.end()) {
+            raise("node '", site.node, "': no calibration range for its input '", a_in, "'");
+          }
+          const LinearParams ap =
+              choose_params_onnx(range->second.first, range->second.second, CodeRange{-128, 127}, Symmetry::affine);
+          const std::string as = raw_tensor(unique(a_in + "_scale"), proto::TensorProto::FLOAT, {}, &ap.scale, 4);
+          const auto zp8 = static_cast<std::int8_t>(ap.zero_point);
+          const std::string az = raw_tensor(unique(a_in + "_zero_point"), proto::TensorProto::INT8, {}, &zp8, 1);
+          const std::string aq = unique(a_in + "_QuantizeLinear_Output");
+          const std::string adq = unique(a_in + "_DequantizeLinear_Output");
+          prelude.push_back(make_node("QuantizeLinear", unique(a_in + "_QuantizeLinear"), {a_in, as, az}, {aq}));
+          prelude.push_back(make_node("DequantizeLinear", unique(a_in + "_DequantizeLinear"), {aq, as, az}, {adq}));
+          it = activation_dq.emplace(a_in, adq).first;
+          activation_params[a_in] = ap;
+        }
+        r.activation = activation_params.at(a_in);
+        r.has_activation = true;
+        a_in = it->second;
+      }
       proto::NodeProto copy = node;
       copy.set_input(0, a_in);
       copy.set_input(1, dq_out);

@@ -195,10 +195,11 @@ inline int run_quantize_onnx(const QuantizeArgs& a) {
       return {std::move(r.weights), std::move(r.input_scales)};
     };
   }
-  // A selected node the format cannot take is an error; unselected ones are only listed.
+  // A selected node (all of them unless --include/--exclude say otherwise) whose weight or
+  // attributes the tool cannot take is an error; --exclude leaves it as it is.
   for (const auto& n : eigenq::onnx::weighted_nodes(model)) {
-    if (!n.unsupported.empty() && (!a.include.empty() && options.select(n))) {
-      throw eigenq::FormatError(a.in + ": node '" + n.node + "': " + n.unsupported);
+    if (!n.unsupported.empty() && options.select(n)) {
+      throw eigenq::FormatError(a.in + ": node '" + n.node + "': " + n.unsupported + " (--exclude keeps it as it is)");
     }
   }
   if (a.onnx_activations != !a.calibration_data.empty()) {

@@ -33,6 +33,8 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
 
 inline bool is_npy_path(const std::string& path) { return ends_with(path, ".npy"); }
 inline bool is_gguf_path(const std::string& path) { return ends_with(path, ".gguf"); }
+// An ONNX model (quantize and inspect hand it to onnx_command.hpp, built with eigenq::onnx).
+inline bool is_onnx_path(const std::string& path) { return ends_with(path, ".onnx"); }
 
 // "dir/model.npy" -> "model"
 inline std::string npy_tensor_name(const std::string& path) {

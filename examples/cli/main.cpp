@@ -7,11 +7,15 @@
 //   eigenq dequantize IN OUT [--jobs N] [--quiet]
 //   eigenq report IN [scheme options [method options] | --type TYPE [--type-for REGEX=TYPE]... [--imatrix FILE]]
 //                 [--include RE] [--exclude RE] [--quantize-vectors] [--jobs N] [--json] [--quiet]
+//   eigenq quantize IN.onnx OUT.onnx [--format qdq|dynamic|matmulnbits] [--scheme linear-symmetric|linear-affine]
+//                   [--bits B] [--granularity channel|tensor|group] [--group-size G] [--include RE] [--exclude RE]
+//                   [method options] [--activations --calibration-data FILE] [--report FILE.json] [--quiet]
+//                   (needs eigenq::onnx; docs/onnx.md)
 //   eigenq inspect FILE [--json]
 // method options: --method rtn|gptq|awq|weighted, --calibration-stats FILE, --imatrix FILE
 //                 (for weighted), --allow-missing-stats
 //
-// IN is .safetensors, .npy or .gguf; the output format follows OUT's extension (.gguf: ggml's
+// IN is .safetensors, .npy, .gguf or .onnx; the output format follows OUT's extension (.gguf: ggml's
 // types, --type; otherwise eigenq's quantized safetensors, the scheme options).
 //
 // Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the
@@ -34,6 +38,9 @@
 #include "cli_util.hpp"
 #include "dequantize_command.hpp"
 #include "inspect_command.hpp"
+#if defined(EIGENQ_CLI_ONNX)
+#include "onnx_command.hpp"
+#endif
 #include "quantize_command.hpp"
 #include "scheme.hpp"
 
@@ -226,6 +233,16 @@ int main(int argc, char** argv) {
   q->add_option("--jobs", quantize.jobs, "threads over tensors (memory grows with it)")->default_val(quantize.jobs);
   q->add_option("--report", quantize.report_path, "also measure the error and write the report JSON here");
   q->add_flag("--quiet", quantize.quiet, "no progress, no summary");
+  q->add_option("--format", quantize.onnx_format,
+                "ONNX IN and OUT: qdq (int8 weights + DequantizeLinear; the default for 8 bits), dynamic "
+                "(DynamicQuantizeLinear + MatMulInteger) or matmulnbits (com.microsoft.MatMulNBits; the default below 8 "
+                "bits and with --granularity group)");
+  q->add_flag("--activations", quantize.onnx_activations,
+              "ONNX, --format qdq: also QuantizeLinear/DequantizeLinear on each rewritten node's input, int8 with "
+              "ranges from --calibration-data");
+  q->add_option("--calibration-data", quantize.calibration_data,
+                "ONNX --activations: the graph's inputs, [rows, features] float: one .npy for a graph of one input, "
+                "or a .safetensors with a tensor per input name");
 
   CLI::App* d = app.add_subcommand("dequantize", "turn an eigenq file back into F32 tensors (names and shapes as before)");
   d->add_option("IN", dequantize.in, "eigenq-quantized .safetensors, or a .gguf file")->required();
@@ -246,7 +263,7 @@ int main(int argc, char** argv) {
   r->add_flag("--quiet", report.quiet, "no progress");
 
   CLI::App* i = app.add_subcommand("inspect", "names, dtypes, shapes, sizes and quantization metadata of a file");
-  i->add_option("FILE", inspect.file, ".safetensors, .npy, .gguf, or a llama.cpp importance matrix (.dat or GGUF)")->required();
+  i->add_option("FILE", inspect.file, ".safetensors, .npy, .gguf, .onnx, or a llama.cpp importance matrix (.dat or GGUF)")->required();
   i->add_flag("--json", inspect.json, "print one JSON object");
 
   const char* command = "eigenq";
@@ -269,6 +286,22 @@ int main(int argc, char** argv) {
   try {
     if (q->parsed()) {
       command = "eigenq quantize";
+      if (eigenq_cli::is_onnx_path(quantize.in) || eigenq_cli::is_onnx_path(quantize.out)) {
+#if defined(EIGENQ_CLI_ONNX)
+        quantize.scheme_flags_given = quantize_flags.given();
+        if (!quantize.gguf.type.empty() || !quantize.gguf.type_for.empty() || !quantize.gguf.metadata.empty() ||
+            !quantize.gguf.imatrix.empty()) {
+          throw eigenq_cli::UsageError("--type, --type-for, --imatrix and --metadata are for GGUF files, not ONNX");
+        }
+        finish_scheme_options(quantize.scheme, quantize_flags);
+        return eigenq_cli::run_quantize_onnx(quantize);
+#else
+        throw eigenq_cli::UsageError("this eigenq was built without ONNX support (libonnx-dev, libprotobuf-dev)");
+#endif
+      }
+      if (!quantize.onnx_format.empty() || quantize.onnx_activations || !quantize.calibration_data.empty()) {
+        throw eigenq_cli::UsageError("--format, --activations and --calibration-data apply to ONNX models (IN.onnx OUT.onnx)");
+      }
       check_output_mode(quantize, quantize_flags, true);
       finish_scheme_options(quantize.scheme, quantize_flags);
       quantize.method.validate(quantize.scheme);
@@ -289,6 +322,13 @@ int main(int argc, char** argv) {
       return eigenq_cli::run_report(report);
     }
     command = "eigenq inspect";
+    if (eigenq_cli::is_onnx_path(inspect.file)) {
+#if defined(EIGENQ_CLI_ONNX)
+      return eigenq_cli::run_inspect_onnx(inspect.file, inspect.json);
+#else
+      throw eigenq_cli::UsageError("this eigenq was built without ONNX support (libonnx-dev, libprotobuf-dev)");
+#endif
+    }
     return eigenq_cli::run_inspect(inspect);
   } catch (const eigenq_cli::UsageError& e) {
     std::fprintf(stderr, "%s: %s\n", command, eigenq_cli::one_line(e.what()).c_str());

@@ -52,6 +52,9 @@ struct QuantizeArgs {
   bool json = false;  // report --json
   GgufOptions gguf;   // --type, --type-for, --imatrix, --metadata: the GGUF path
   std::vector<std::string> scheme_flags_given;  // eigenq scheme options on the command line ("--bits", ...)
+  std::string onnx_format;  // --format qdq|dynamic|matmulnbits (ONNX IN and OUT; empty: by --bits, --granularity)
+  bool onnx_activations = false;  // --activations: QDQ on the rewritten nodes' inputs too (ONNX, qdq)
+  std::string calibration_data;   // --calibration-data FILE (.npy or .safetensors): the graph's inputs
 };
 
 // Why a tensor was copied instead of quantized.

@@ -3,7 +3,7 @@
 # Layers, lowest first; a header may include its own layer and the ones before it. The entry
 # headers at the top of include/eigenq/ (eigenq.hpp, quantize.hpp, nn.hpp, io.hpp, version.hpp)
 # stand above every layer.
-set(layers core kernels policy ggml quantizer calibrate methods analysis nn io)
+set(layers core kernels policy ggml quantizer calibrate methods analysis nn io onnx)
 
 if(NOT INCLUDE_DIR)
   message(FATAL_ERROR "check_layers.cmake: pass -DINCLUDE_DIR=<repo>/include")

@@ -65,6 +65,7 @@ class StaticLinear
     init(std::move(weight), std::move(bias), input, output, relu);
   }
 
+  const StaticLinearOptions& options() const { return options_; }
   LinearParams input_params() const { return input_; }
   LinearParams output_params() const { return output_; }
   bool relu() const { return relu_; }

@@ -41,6 +41,18 @@ enum class ScaleType { f32, f16 };
 
 namespace detail {
 
+// Value c of a record's row of w scales (or minimums) at `values`, f32 or f16.
+inline float record_value(const std::uint8_t* values, Index c, ScaleType type) {
+  if (type == ScaleType::f32) {
+    float v;
+    std::memcpy(&v, values + 4 * c, 4);
+    return v;
+  }
+  std::uint16_t h;
+  std::memcpy(&h, values + 2 * c, 2);
+  return half_bits_to_float(h);
+}
+
 // The panel geometry and the scales of the grouped weight formats (this int4 one and
 // packed_grouped_int8_weights.hpp's): N columns in panels of 64 (the last rounded up to a
 // multiple of 16), each panel Kp / G group records of the panel's codes (code_bits per weight)
@@ -80,15 +92,8 @@ class GroupedPanels {
   // Scale (which 0) or minimum (which 1) of column n in group g.
   float value(Index n, Index g, int which) const {
     const Index p = n / panel_width, c = n - p * panel_width;
-    const std::uint8_t* s = record(p, g) + code_bytes(panel_cols(p)) + which * panel_cols(p) * scale_bytes();
-    if (scale_type_ == ScaleType::f32) {
-      float v;
-      std::memcpy(&v, s + 4 * c, 4);
-      return v;
-    }
-    std::uint16_t h;
-    std::memcpy(&h, s + 2 * c, 2);
-    return half_bits_to_float(h);
+    return record_value(record(p, g) + code_bytes(panel_cols(p)) + which * panel_cols(p) * scale_bytes(), c,
+                        scale_type_);
   }
 
  protected:

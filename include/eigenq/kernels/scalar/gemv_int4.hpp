@@ -155,18 +155,6 @@ using Int4TableCodes = PanelCodes<4, true>;
 using Int4MinCodes = PanelCodes<4, false, true>;
 using Int8Codes = PanelCodes<8>;
 
-// Scale or minimum c of a record's w values at `values`, f32 or f16.
-inline float record_value(const std::uint8_t* values, Index c, ScaleType type) {
-  if (type == ScaleType::f32) {
-    float v;
-    std::memcpy(&v, values + 4 * c, 4);
-    return v;
-  }
-  std::uint16_t h;
-  std::memcpy(&h, values + 2 * c, 2);
-  return half_bits_to_float(h);
-}
-
 template <class Codes>
 void grouped_panel_scalar(const Int4PanelArgs& a, int rows) {
   const Index w = a.width;

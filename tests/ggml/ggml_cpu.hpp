@@ -43,7 +43,7 @@ class GgmlCpu {
   class MulMat {
    public:
     MulMat(const GgmlCpu& g, int type, const void* weights, std::int64_t n, std::int64_t k, std::int64_t m)
-        : g_(g), m_(m), k_(k) {
+        : g_(g) {
       const std::size_t weight_bytes = g.row_size_(type, k) * static_cast<std::size_t>(n);
       const std::size_t bytes = weight_bytes + static_cast<std::size_t>(m * k + m * n) * 4 +
                                 static_cast<std::size_t>(m * k) * 2 + (std::size_t{64} << 20);
@@ -65,7 +65,6 @@ class GgmlCpu {
 
    private:
     const GgmlCpu& g_;
-    std::int64_t m_, k_;
     Context* ctx_ = nullptr;
     Tensor* x_ = nullptr;
     Tensor* y_ = nullptr;

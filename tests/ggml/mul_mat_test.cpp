@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -66,8 +67,11 @@ TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
 TEST_P(GgmlMulMatIsa, EveryThreadCountGivesTheSameBits) {
   eigenq_test::ScopedThreadPool pool(3);
   for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q4_K, gg::Type::q6_K}) {
-    // 11 x 1200 x 1024: 13.5M multiply-adds, work for three threads (threads_for_work).
-    const auto rows = ggml_rows(type, 1200, 1024, 5);
+    // 11 x 1200 x 1024: 13.5M multiply-adds, work for three threads (threads_for_work). The
+    // rows are made once for every ISA's run (ggml's quantizers are slow under sanitizers).
+    static std::map<gg::Type, std::vector<std::uint8_t>> made;
+    if (made.count(type) == 0) made[type] = ggml_rows(type, 1200, 1024, 5);
+    const auto& rows = made[type];
     const auto w = gg::pack_weights(type, rows.data(), 1200, 1024);
     const auto x = activations(11, 1024, 6);
     const auto expected = run(k::Isa::scalar, w, x, 11, 1024, nullptr);

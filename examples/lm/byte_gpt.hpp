@@ -101,6 +101,8 @@ class ByteGpt {
   ByteGpt& operator=(ByteGpt&&) noexcept = default;
 
   const Config& config() const { return config_; }
+  const Eigen::MatrixXf& token_embeddings() const { return wte_; }     // [256, width], also the head
+  const Eigen::MatrixXf& position_embeddings() const { return wpe_; }  // [ctx, width]
 
   // The Linear layers in order, named as their weights are without ".weight":
   // blocks.<i>.attn.qkv, blocks.<i>.attn.proj, blocks.<i>.mlp.fc, blocks.<i>.mlp.proj.

@@ -165,18 +165,23 @@ TEST(GgmlScheme, MixedPrecisionWithGgmlCandidates) {
                     eigenq::ggml_scheme(gg::Type::q4_K),  eigenq::ggml_scheme(gg::Type::iq4_nl)};
   opt.per_point["fc1.weight"] = opt.candidates;
   opt.per_point["fc1.weight"].push_back(eigenq::ggml_scheme(gg::Type::q4_K, imp));
-  opt.front_samples = 0;
+  opt.measure_front = false;  // not checked here; each front point is a model run
   const Eigen::MatrixXf ref = m.forward(x);
+  // One sensitivity table serves every budget (choose_mixed_precision's list overload).
+  const std::vector<double> bpws = {4.5, 5.0, 6.0, 7.0, 8.6, 9.5};
+  std::vector<eigenq::Budget> budgets;
+  for (const double bpw : bpws) budgets.push_back(eigenq::Budget::average_bits(bpw));
+  const std::vector<eigenq::MixedPrecisionResult> results = eigenq::choose_mixed_precision(m, x, budgets, opt);
+  ASSERT_EQ(results.size(), bpws.size());
   int ggml_chosen = 0;
-  bool first = true;
-  for (const double bpw : {4.5, 5.0, 6.0, 7.0, 8.6, 9.5}) {
-    SCOPED_TRACE(bpw);
-    const auto r = eigenq::choose_mixed_precision(m, x, eigenq::Budget::average_bits(bpw), opt);
+  for (std::size_t b = 0; b < bpws.size(); ++b) {
+    SCOPED_TRACE(bpws[b]);
+    const auto& r = results[b];
     ASSERT_EQ(r.choices.size(), 3u);
     EXPECT_LE(r.total_bits, r.budget_bits);
     // Costs are ggml's row sizes (and eigenq's storage); sensitivities the one-point errors,
     // which do not depend on the budget: checked once (each is a model run per candidate).
-    for (std::size_t p = 0; p < 3 && first; ++p) {
+    for (std::size_t p = 0; p < 3 && b == 0; ++p) {
       const auto& cands = p == 0 ? opt.per_point["fc1.weight"] : opt.candidates;
       ASSERT_EQ(r.cost[p].size(), cands.size());
       for (std::size_t k = 0; k < cands.size(); ++k) {
@@ -184,7 +189,6 @@ TEST(GgmlScheme, MixedPrecisionWithGgmlCandidates) {
         EXPECT_DOUBLE_EQ(r.sensitivity[p][k], eigenq_test::only_point(m, x, 2 * p, cands[k])) << cands[k].name;
       }
     }
-    first = false;
     EXPECT_EQ(r.cost[1][4], 8 * 256 * 144);  // q4_K: 144 bytes per row of 256
     EXPECT_DOUBLE_EQ(r.predicted, brute_force_best(r)) << r.candidates_table();
     // The chosen mix, run end to end.
@@ -200,8 +204,7 @@ TEST(GgmlScheme, MixedPrecisionWithGgmlCandidates) {
   }
   EXPECT_GT(ggml_chosen, 0) << "some budget picks a ggml type";
   // Importance helps q4_K on the layer it was measured for.
-  const auto r = eigenq::choose_mixed_precision(m, x, eigenq::Budget::average_bits(9.5), opt);
-  EXPECT_LT(r.sensitivity[0][6], r.sensitivity[0][4]) << r.candidates_table();
+  EXPECT_LT(results.back().sensitivity[0][6], results.back().sensitivity[0][4]) << results.back().candidates_table();
 
   // Per output channel (blocks of 64 rows): ggml rows are independent, so row mode takes them.
   opt.rows_per_block = 64;

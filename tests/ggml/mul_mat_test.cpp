@@ -67,14 +67,17 @@ TEST_P(GgmlMulMatIsa, EveryTypeWithAKernelIsItsDefinitionBitForBit) {
 TEST_P(GgmlMulMatIsa, EveryThreadCountGivesTheSameBits) {
   eigenq_test::ScopedThreadPool pool(3);
   for (gg::Type type : {gg::Type::q4_0, gg::Type::q8_0, gg::Type::iq4_nl, gg::Type::q4_K, gg::Type::q6_K}) {
-    // 11 x 1200 x 1024: 13.5M multiply-adds, work for three threads (threads_for_work). The
-    // rows are made once for every ISA's run (ggml's quantizers are slow under sanitizers).
+    // 11 x 1200 x 1024: 13.5M multiply-adds, work for three threads (threads_for_work).
+    // The rows and the scalar result are made once for every ISA's run (ggml's quantizers and
+    // the scalar kernels are slow under sanitizers).
     static std::map<gg::Type, std::vector<std::uint8_t>> made;
     if (made.count(type) == 0) made[type] = ggml_rows(type, 1200, 1024, 5);
     const auto& rows = made[type];
     const auto w = gg::pack_weights(type, rows.data(), 1200, 1024);
     const auto x = activations(11, 1024, 6);
-    const auto expected = run(k::Isa::scalar, w, x, 11, 1024, nullptr);
+    static std::map<gg::Type, std::vector<float>> scalar_results;
+    if (scalar_results.count(type) == 0) scalar_results[type] = run(k::Isa::scalar, w, x, 11, 1024, nullptr);
+    const auto& expected = scalar_results[type];
     for (int threads : {1, 2, 3}) {
       ASSERT_TRUE(eigenq_test::same_bits(expected, run(isa(), w, x, 11, 1024, nullptr, threads)))
           << k::to_string(isa()) << " " << gg::type_name(type) << " threads " << threads;

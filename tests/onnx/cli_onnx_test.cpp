@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,9 @@
 #include <eigenq/io/npy.hpp>
 #include <eigenq/onnx/model_file.hpp>
 
+#include "golden/golden_file.hpp"
 #include "io/cli_test_util.hpp"
+#include "lm/lm_onnx.hpp"
 #include "onnx/onnx_models.hpp"
 
 namespace {
@@ -65,6 +68,32 @@ TEST(CliOnnx, QuantizeWritesEachFormat) {
     EXPECT_NO_THROW((void)ox::load_model(out));
     std::remove(out.c_str());
   }
+}
+
+// The language model (examples/lm) as the tool quantizes it: the same bytes as the library's
+// rewrite in lm_test.cpp, so ONNX Runtime's logits for those (export_onnxruntime.txt) are the
+// tool's output's.
+TEST(CliOnnx, QuantizesTheLanguageModelToTheBytesOrtRan) {
+  const std::string in = temp("lm.onnx");
+  write_bytes(in, ox::serialize(lm::to_onnx(lm::ByteGpt::load(std::string(EIGENQ_TEST_DATA_DIR) +
+                                                                "/../examples/lm/data/lm.safetensors"))));
+  const auto golden = eigenq_test::load_golden(std::string(EIGENQ_TEST_DATA_DIR) + "/onnx/export_onnxruntime.txt");
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"lm_dynamic_channel", {"--format", "dynamic"}},
+      {"lm_nbits4_g128", {"--bits", "4", "--granularity", "group", "--group-size", "128"}},
+  };
+  for (const auto& [name, options] : cases) {
+    SCOPED_TRACE(name);
+    const std::string out = temp(name + ".onnx");
+    std::vector<std::string> args = {"quantize", in, out, "--exclude", "lm_head", "--quiet"};
+    args.insert(args.end(), options.begin(), options.end());
+    const auto r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string bytes = cli_test::slurp(out);
+    EXPECT_EQ(eigenq_onnx_test::fnv1a(bytes.data(), bytes.size()), eigenq_test::find_case(golden, name).text("model_fnv1a"));
+    std::remove(out.c_str());
+  }
+  std::remove(in.c_str());
 }
 
 TEST(CliOnnx, ReportAndIncludeExclude) {

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// Golden file for eigenq's ONNX export (tests/onnx/export_test.cpp): ONNX Runtime's outputs
+// Golden file for eigenq's ONNX export (tests/onnx/export_test.cpp, rewrite_test.cpp, lm_test.cpp): ONNX Runtime's outputs
 // for the models eigenq exported.
 //
 // The models come from the C++ test itself, so ORT runs exactly the bytes eigenq writes:
 //   EIGENQ_ONNX_EXPORT_DIR=/tmp/onnx_export build/<preset>/tests/onnx/onnx_tests \
-//       --gtest_filter=OnnxExport.WritesFilesForTheGoldenScript
+//       --gtest_filter='*.WritesFilesForTheGoldenScript'
 //   node tests/onnx/make_export_golden.mjs --models /tmp/onnx_export --ort-dir <dir with node_modules>
 // writes tests/onnx/export_onnxruntime.txt: per model, the FNV-1a (64 bits) of the model's bytes
 // and of the inputs, the output's shape and ORT's outputs as float32 bit patterns. The C++ test
@@ -88,7 +88,8 @@ async function main() {
     "#            the largest |difference| ORT's plain defaults make, over the largest |output|",
     `#            node ${process.version}, ${os.platform()} ${os.arch()}`,
     "# model_fnv1a / input_fnv1a: FNV-1a (64 bits) of the exported model's bytes and of the float32 inputs",
-    `# inputs: ${rows} rows of ${FEATURES} (16 digits images / 16, 8 uniform rows, zeros, tiny values, tiny values >= 0), row-major`,
+    `# inputs: ${rows} rows of ${FEATURES} (16 digits images / 16, 8 uniform rows, zeros, tiny values, tiny values >= 0), row-major;`,
+    "#         lm_* cases: the 40 bytes of lm_bytes.bin (examples/lm/data/heldout.txt's first), their logits' rows 'rows'",
     "# floats are IEEE-754 binary32 bit patterns in hex; vectors are '<key> <count> <values...>'",
     `# cases: ${names.length}`,
     "",
@@ -99,24 +100,38 @@ async function main() {
   // The difference ORT's plain defaults make is recorded per case (default_session_difference).
   const plain = { executionProviders: ["cpu"], intraOpNumThreads: 1, interOpNumThreads: 1 };
   const options = { ...plain, extra: { session: { qdq_matmulnbits_accuracy_level: "1" } } };
+  // The language model's cases (lm_*.onnx): input "bytes" int64 [t] from lm_bytes.bin, output
+  // "logits" [t, 256], of which the rows LM_ROWS are kept.
+  const lmBytes = new Uint8Array(fs.readFileSync(path.join(ARGS.models, "lm_bytes.bin")));
+  const lmInput = BigInt64Array.from(lmBytes, (b) => BigInt(b));
+  const LM_ROWS = [0, 13, 26, 39];
   for (const file of names) {
     const bytes = new Uint8Array(fs.readFileSync(path.join(ARGS.models, file)));
-    const session = await ort.InferenceSession.create(bytes, options);
-    const out = await session.run({ input: new ort.Tensor("float32", input, [rows, FEATURES]) });
-    const y = out.output;
     const name = file.replace(/\.onnx$/, "");
-    const defaults = (await (await ort.InferenceSession.create(bytes, plain)).run({
-      input: new ort.Tensor("float32", input, [rows, FEATURES]) })).output.data;
+    const lm = name.startsWith("lm_");
+    const feeds = lm ? { bytes: new ort.Tensor("int64", lmInput, [lmInput.length]) }
+                     : { input: new ort.Tensor("float32", input, [rows, FEATURES]) };
+    const outName = lm ? "logits" : "output";
+    const session = await ort.InferenceSession.create(bytes, options);
+    const y = (await session.run(feeds))[outName];
+    const defaults = (await (await ort.InferenceSession.create(bytes, plain)).run(feeds))[outName].data;
     let maxDiff = 0;
     let maxOut = 0;
     for (let i = 0; i < y.data.length; ++i) {
       maxDiff = Math.max(maxDiff, Math.abs(defaults[i] - y.data[i]));
       maxOut = Math.max(maxOut, Math.abs(y.data[i]));
     }
-    lines.push(`case ${name}`, "kind onnx_export", `model_fnv1a ${fnv1a(bytes)}`, `model_bytes ${bytes.length}`,
-               `input_fnv1a ${inputFnv}`,
-               `default_session_difference ${(maxDiff / maxOut).toExponential(3)}`, `shape 2 ${y.dims.join(" ")}`, `output ${y.data.length} ${hex(y.data).join(" ")}`,
-               "end", "");
+    const head = [`case ${name}`, "kind onnx_export", `model_fnv1a ${fnv1a(bytes)}`, `model_bytes ${bytes.length}`,
+                  `input_fnv1a ${lm ? fnv1a(lmBytes) : inputFnv}`,
+                  `default_session_difference ${(maxDiff / maxOut).toExponential(3)}`, `shape 2 ${y.dims.join(" ")}`];
+    if (lm) {
+      const cols = y.dims[1];
+      const kept = new Float32Array(LM_ROWS.length * cols);
+      LM_ROWS.forEach((r, i) => kept.set(y.data.subarray(r * cols, (r + 1) * cols), i * cols));
+      lines.push(...head, `rows ${LM_ROWS.length} ${LM_ROWS.join(" ")}`, `output ${kept.length} ${hex(kept).join(" ")}`, "end", "");
+    } else {
+      lines.push(...head, `output ${y.data.length} ${hex(y.data).join(" ")}`, "end", "");
+    }
     console.log(`${name}: ${bytes.length} bytes, output ${y.dims.join("x")}, default session differs by ${(maxDiff / maxOut).toExponential(3)}`);
   }
   const outPath = path.join(ARGS.outDir, OUT_NAME);

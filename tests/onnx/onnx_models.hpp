@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -16,12 +17,17 @@
 #include <Eigen/Core>
 
 #include <eigenq/io/safetensors.hpp>
+#include <eigenq/kernels/elementwise.hpp>
 #include <eigenq/nn/convert.hpp>
 #include <eigenq/nn/dynamic_linear.hpp>
 #include <eigenq/nn/float_linear.hpp>
+#include <eigenq/nn/gelu.hpp>
 #include <eigenq/nn/grouped_linear.hpp>
+#include <eigenq/nn/layer_norm.hpp>
 #include <eigenq/nn/sequential.hpp>
 #include <eigenq/nn/static_linear.hpp>
+#include <eigenq/onnx/rewrite.hpp>
+#include <eigenq/policy/choose_params.hpp>
 
 namespace eigenq_onnx_test {
 
@@ -207,6 +213,17 @@ inline std::vector<ModelCase> model_cases() {
                          .add(GroupedLinear(l4, g128));
                      return m;
                    }});
+  cases.push_back({"norm_gelu_mlp", false, [] {  // a transformer's MLP: LayerNorm and GELU
+                     Lcg rng(6);
+                     FloatLinear l1 = linear(rng, 64, 48);
+                     Eigen::VectorXf gamma = bias(rng, 48, 0.5f);
+                     gamma.array() += 1.0f;
+                     Eigen::VectorXf beta = bias(rng, 48, 0.25f);
+                     FloatLinear l2 = linear(rng, 48, 10);
+                     Sequential m;
+                     m.add(std::move(l1)).add(LayerNorm(std::move(gamma), std::move(beta))).add(GELU{}).add(std::move(l2));
+                     return m;
+                   }});
   cases.push_back({"digits_float", false, [] { return digits_mlp(); }});
   cases.push_back({"digits_dynamic", false, [] { return quantize_dynamic(digits_mlp()); }});
   cases.push_back({"digits_static", true, [] { return quantize_static(digits_mlp(), digits_calibration()); }});
@@ -286,5 +303,72 @@ inline MatMulMlp matmul_mlp() {
   ox::check(m.model);
   return m;
 }
+
+namespace ox = eigenq::onnx;
+
+// One rewritten node as ORT computes it (with its bias): the float layer with the dequantized
+// weights (QDQ, MatMulNBits without accuracy_level), or ORT's dynamic graph.
+inline Matrix rewritten_forward(const Matrix& x_in, const ox::RewrittenNode& r, const Eigen::VectorXf& b, ox::Format format) {
+  // AWQ: the graph divides the input by s, then multiplies by the codes of W diag(s).
+  Matrix x = x_in;
+  if (r.input_scales.size() != 0) x = (x_in.array().rowwise() / r.input_scales.transpose().array()).matrix();
+  if (r.has_activation) {  // QuantizeLinear (divide, half to even, int8) then DequantizeLinear
+    std::vector<std::int8_t> q(static_cast<std::size_t>(x.size()));
+    eigenq::kernels::quantize_f32_s8(x.data(), x.size(), r.activation.scale, r.activation.zero_point, {-128, 127},
+                                     eigenq::kernels::Scaling::divide, eigenq::Rounding::half_to_even, q.data());
+    for (eigenq::Index i = 0; i < x.size(); ++i) {
+      x.data()[i] = (static_cast<float>(q[static_cast<std::size_t>(i)]) - static_cast<float>(r.activation.zero_point)) *
+                    r.activation.scale;
+    }
+  }
+  if (format != ox::Format::dynamic) {
+    Matrix y = x * r.weight.dequantize<Eigen::MatrixXf>().transpose();
+    y.rowwise() += b.transpose();
+    return y;
+  }
+  // DynamicQuantizeLinear (ORT's parameters, divide, half to even), MatMulInteger, Cast,
+  // Mul by a_scale * w_scale, Add.
+  const eigenq::LinearParams p = eigenq::choose_params_onnx_dynamic(x.minCoeff(), x.maxCoeff());
+  std::vector<std::uint8_t> a(static_cast<std::size_t>(x.size()));
+  eigenq::kernels::quantize_f32_u8(x.data(), x.size(), p.scale, p.zero_point, {0, 255},
+                                   eigenq::kernels::Scaling::divide, eigenq::Rounding::half_to_even, a.data());
+  const std::vector<std::int8_t> w = r.weight.unpacked_codes();
+  const auto& params = r.weight.params();
+  const eigenq::Index n = r.site.out;
+  const eigenq::Index k = r.site.in;
+  using IntMatrix = Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  IntMatrix ai(x.rows(), k);
+  for (eigenq::Index i = 0; i < ai.size(); ++i) ai.data()[i] = std::int32_t{a[static_cast<std::size_t>(i)]} - p.zero_point;
+  IntMatrix wi(n, k);
+  for (eigenq::Index c = 0; c < n; ++c) {
+    const auto& wp = params[params.size() == 1 ? 0 : static_cast<std::size_t>(c)];
+    for (eigenq::Index i = 0; i < k; ++i) wi(c, i) = std::int32_t{w[static_cast<std::size_t>(c * k + i)]} - wp.zero_point;
+  }
+  const IntMatrix acc = ai * wi.transpose();  // exact: |sums| < 2^31
+  Matrix y(x.rows(), n);
+  for (eigenq::Index m = 0; m < x.rows(); ++m) {
+    for (eigenq::Index c = 0; c < n; ++c) {
+      const float scale = p.scale * params[params.size() == 1 ? 0 : static_cast<std::size_t>(c)].scale;
+      const float prod = static_cast<float>(acc(m, c)) * scale;
+      y(m, c) = prod + b[c];
+    }
+  }
+  return y;
+}
+
+// A rewritten node as an nn layer, to run it inside eigenq's models.
+class RewrittenLayer : public eigenq::nn::Module {
+ public:
+  RewrittenLayer(ox::RewrittenNode node, Eigen::VectorXf bias, ox::Format format)
+      : node_(std::move(node)), bias_(std::move(bias)), format_(format) {}
+  Matrix forward(const Matrix& x) const override { return rewritten_forward(x, node_, bias_, format_); }
+  std::string kind() const override { return "RewrittenLayer"; }
+  std::unique_ptr<eigenq::nn::Module> clone() const override { return std::make_unique<RewrittenLayer>(*this); }
+
+ private:
+  ox::RewrittenNode node_;
+  Eigen::VectorXf bias_;
+  ox::Format format_;
+};
 
 }  // namespace eigenq_onnx_test

@@ -116,55 +116,9 @@ ox::RewriteOptions options_for(const Variant& v, const ::onnx::ModelProto& sourc
   return o;
 }
 
-// One layer as ORT computes the rewritten node (with its bias).
-Matrix layer(const Matrix& x_in, const ox::RewrittenNode& r, const Eigen::VectorXf& b, ox::Format format) {
-  // AWQ: the graph divides the input by s, then multiplies by the codes of W diag(s).
-  Matrix x = x_in;
-  if (r.input_scales.size() != 0) x = (x_in.array().rowwise() / r.input_scales.transpose().array()).matrix();
-  if (r.has_activation) {  // QuantizeLinear (divide, half to even, int8) then DequantizeLinear
-    std::vector<std::int8_t> q(static_cast<std::size_t>(x.size()));
-    eigenq::kernels::quantize_f32_s8(x.data(), x.size(), r.activation.scale, r.activation.zero_point, {-128, 127},
-                                     eigenq::kernels::Scaling::divide, eigenq::Rounding::half_to_even, q.data());
-    for (eigenq::Index i = 0; i < x.size(); ++i) {
-      x.data()[i] = (static_cast<float>(q[static_cast<std::size_t>(i)]) - static_cast<float>(r.activation.zero_point)) *
-                    r.activation.scale;
-    }
-  }
-  if (format != ox::Format::dynamic) {
-    Matrix y = x * r.weight.dequantize<Eigen::MatrixXf>().transpose();
-    y.rowwise() += b.transpose();
-    return y;
-  }
-  // DynamicQuantizeLinear (ORT's parameters, divide, half to even), MatMulInteger, Cast,
-  // Mul by a_scale * w_scale, Add.
-  const eigenq::LinearParams p = eigenq::choose_params_onnx_dynamic(x.minCoeff(), x.maxCoeff());
-  std::vector<std::uint8_t> a(static_cast<std::size_t>(x.size()));
-  eigenq::kernels::quantize_f32_u8(x.data(), x.size(), p.scale, p.zero_point, {0, 255},
-                                   eigenq::kernels::Scaling::divide, eigenq::Rounding::half_to_even, a.data());
-  const std::vector<std::int8_t> w = r.weight.unpacked_codes();
-  const auto& params = r.weight.params();
-  const eigenq::Index n = r.site.out;
-  const eigenq::Index k = r.site.in;
-  Matrix y(x.rows(), n);
-  for (eigenq::Index m = 0; m < x.rows(); ++m) {
-    for (eigenq::Index c = 0; c < n; ++c) {
-      const auto& wp = params[params.size() == 1 ? 0 : static_cast<std::size_t>(c)];
-      std::int32_t acc = 0;
-      for (eigenq::Index i = 0; i < k; ++i) {
-        acc += (std::int32_t{a[static_cast<std::size_t>(m * k + i)]} - p.zero_point) *
-               (std::int32_t{w[static_cast<std::size_t>(c * k + i)]} - wp.zero_point);
-      }
-      const float scale = p.scale * wp.scale;
-      const float prod = static_cast<float>(acc) * scale;
-      y(m, c) = prod + b[c];
-    }
-  }
-  return y;
-}
-
 Matrix reference(const Matrix& x, const ox::RewriteResult& r, const Source& s, ox::Format f) {
-  Matrix h = layer(x, r.rewritten.at(0), s.b1, f).cwiseMax(0.0f);
-  return layer(h, r.rewritten.at(1), s.b2, f);
+  Matrix h = eigenq_onnx_test::rewritten_forward(x, r.rewritten.at(0), s.b1, f).cwiseMax(0.0f);
+  return eigenq_onnx_test::rewritten_forward(h, r.rewritten.at(1), s.b2, f);
 }
 
 TEST(OnnxRewrite, WritesFilesForTheGoldenScript) {

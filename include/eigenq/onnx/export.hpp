@@ -23,7 +23,10 @@
 //                         default zero point 8, the f16-rounded scales as float, accuracy_level 4:
 //                         activations quantized to int8 per block as eigenq's int4 GEMV does), and
 //                         the bias.
-// Other layers (WeightOnlyLinear, ChannelMixedLinear, LayerNorm, ...) raise.
+//   LayerNorm             LayerNormalization (axis -1, its epsilon, weight and bias).
+//   GELU                  0.5 x (1 + erf(x / sqrt(2))) as Mul, Erf, Add, Mul, Mul (opset 17 has no Gelu).
+// Other layers (WeightOnlyLinear, ChannelMixedLinear, ...) raise. write_layer() writes one layer
+// into a graph of the caller's (a transformer's blocks: onnx/attention.hpp).
 #pragma once
 
 #include <algorithm>
@@ -40,7 +43,9 @@
 #include "eigenq/kernels/fixed_point.hpp"
 #include "eigenq/nn/dynamic_linear.hpp"
 #include "eigenq/nn/float_linear.hpp"
+#include "eigenq/nn/gelu.hpp"
 #include "eigenq/nn/grouped_linear.hpp"
+#include "eigenq/nn/layer_norm.hpp"
 #include "eigenq/nn/sequential.hpp"
 #include "eigenq/nn/static_linear.hpp"
 #include "eigenq/onnx/graph_builder.hpp"
@@ -306,7 +311,49 @@ inline std::string export_grouped_linear(GraphBuilder& g, const nn::GroupedLinea
   return g.op("Add", {y0, g.tensor<float>("bias", {n}, to_vector(layer.bias()))}, "y");
 }
 
+inline std::string export_layer_norm(GraphBuilder& g, const nn::LayerNorm& layer, const std::string& x) {
+  return g.op("LayerNormalization",
+              {x, g.tensor<float>("weight", {layer.features()}, to_vector(layer.weight())),
+               g.tensor<float>("bias", {layer.features()}, to_vector(layer.bias()))},
+              "y", {Attribute::integer("axis", -1), Attribute::real("epsilon", layer.eps())});
+}
+
+// In GELU's order: (0.5 * x) * (1 + erf(x * (1 / sqrt(2)))).
+inline std::string export_gelu(GraphBuilder& g, const std::string& x) {
+  const std::string e = g.op("Erf", {g.op("Mul", {x, g.scalar<float>("inv_sqrt2", 0.70710678118654752f)}, "scaled")}, "erf");
+  const std::string one_plus = g.op("Add", {e, g.scalar<float>("one", 1.0f)}, "one_plus_erf");
+  const std::string half_x = g.op("Mul", {x, g.scalar<float>("half", 0.5f)}, "half_x");
+  return g.op("Mul", {half_x, one_plus}, "y");
+}
+
 }  // namespace detail
+
+// Writes one layer with a float input and a float output (a StaticLinear quantizes its input and
+// dequantizes its output codes) on value x and returns its output's name. Names start with the
+// builder's prefix, which the caller makes unique per layer; `where` names the layer in errors.
+// A GroupedLinear adds the com.microsoft opset import to `model`.
+inline std::string write_layer(GraphBuilder& g, proto::ModelProto& model, const nn::Module& layer, const std::string& x,
+                               const std::string& where) {
+  if (const auto* f = dynamic_cast<const nn::FloatLinear*>(&layer)) return detail::export_float_linear(g, *f, x);
+  if (dynamic_cast<const nn::ReLU*>(&layer) != nullptr) return g.op("Relu", {x}, "y");
+  if (dynamic_cast<const nn::GELU*>(&layer) != nullptr) return detail::export_gelu(g, x);
+  if (const auto* ln = dynamic_cast<const nn::LayerNorm*>(&layer)) return detail::export_layer_norm(g, *ln, x);
+  if (const auto* d = dynamic_cast<const nn::DynamicLinear*>(&layer)) return detail::export_dynamic_linear(g, *d, x);
+  if (const auto* st = dynamic_cast<const nn::StaticLinear*>(&layer)) {
+    const std::string codes = detail::export_static_linear(g, *st, detail::static_quantize(g, x, st->input_params()),
+                                                           st->options().rounding);
+    const LinearParams out = st->output_params();
+    return g.op("DequantizeLinear", {codes, g.scalar<float>("dq_scale", out.scale),
+                                     g.scalar<std::int8_t>("dq_zero_point", static_cast<std::int8_t>(out.zero_point))},
+                "dequantized");
+  }
+  if (const auto* q = dynamic_cast<const nn::GroupedLinear*>(&layer)) {
+    require_opset(model, microsoft_domain, microsoft_opset);
+    return detail::export_grouped_linear(g, *q, x);
+  }
+  raise("onnx: ", where, " (", layer.kind(),
+        ") has no ONNX form; exported are Linear, ReLU, GELU, LayerNorm, DynamicLinear, StaticLinear, GroupedLinear");
+}
 
 // The model as an ONNX ModelProto, checked by ONNX's checker.
 inline proto::ModelProto to_model(const nn::Sequential& model, const ExportOptions& options = {}) {
@@ -337,17 +384,7 @@ inline proto::ModelProto to_model(const nn::Sequential& model, const ExportOptio
     }
     Index layer_in = -1;
     Index layer_out = -1;
-    if (const auto* f = dynamic_cast<const nn::FloatLinear*>(&layer)) {
-      layer_in = f->in_features();
-      layer_out = f->out_features();
-      value = detail::export_float_linear(g, *f, value);
-    } else if (dynamic_cast<const nn::ReLU*>(&layer) != nullptr) {
-      value = g.op("Relu", {value}, "y");
-    } else if (const auto* d = dynamic_cast<const nn::DynamicLinear*>(&layer)) {
-      layer_in = d->in_features();
-      layer_out = d->out_features();
-      value = detail::export_dynamic_linear(g, *d, value);
-    } else if (st != nullptr) {
+    if (st != nullptr) {  // a chain of StaticLinear layers passes int8 codes
       layer_in = st->in_features();
       layer_out = st->out_features();
       if (integer && (codes_params.scale != st->input_params().scale || codes_params.zero_point != st->input_params().zero_point)) {
@@ -359,14 +396,21 @@ inline proto::ModelProto to_model(const nn::Sequential& model, const ExportOptio
       value = detail::export_static_linear(g, *st, value, st->options().rounding);
       integer = true;
       codes_params = st->output_params();
-    } else if (const auto* q = dynamic_cast<const nn::GroupedLinear*>(&layer)) {
-      layer_in = q->in_features();
-      layer_out = q->out_features();
-      require_opset(m, microsoft_domain, microsoft_opset);
-      value = detail::export_grouped_linear(g, *q, value);
     } else {
-      raise("onnx::to_model: layer ", i, " (", layer.kind(),
-            ") has no ONNX form; exported are Linear, ReLU, DynamicLinear, StaticLinear, GroupedLinear");
+      value = write_layer(g, m, layer, value, "onnx::to_model: layer " + std::to_string(i));
+      if (const auto* f = dynamic_cast<const nn::FloatLinear*>(&layer)) {
+        layer_in = f->in_features();
+        layer_out = f->out_features();
+      } else if (const auto* d = dynamic_cast<const nn::DynamicLinear*>(&layer)) {
+        layer_in = d->in_features();
+        layer_out = d->out_features();
+      } else if (const auto* q = dynamic_cast<const nn::GroupedLinear*>(&layer)) {
+        layer_in = q->in_features();
+        layer_out = q->out_features();
+      } else if (const auto* ln = dynamic_cast<const nn::LayerNorm*>(&layer)) {
+        layer_in = ln->features();
+        layer_out = ln->features();
+      }
     }
     if (layer_in >= 0) {
       if (features >= 0 && layer_in != features) {

@@ -56,7 +56,7 @@ inline ::onnx::ModelProto to_onnx(const ByteGpt& gpt, const eigenq::onnx::Export
       g.op("Slice", {wpe, g.tensor<std::int64_t>("starts", {1}, {0}), length}, "positions");
   std::string x = g.op("Add", {tokens, positions}, "x");
   g.set_prefix("");
-  const std::string mask = ox::write_causal_mask(g, c.ctx, length);
+  const std::string mask = ox::write_causal_mask(g, length);
 
   auto layer = [&](const eigenq::nn::Module& module, const std::string& name, const std::string& in) {
     g.set_prefix(name + ".");

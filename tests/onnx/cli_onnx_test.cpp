@@ -93,6 +93,15 @@ TEST(CliOnnx, QuantizesTheLanguageModelToTheBytesOrtRan) {
     EXPECT_EQ(eigenq_onnx_test::fnv1a(bytes.data(), bytes.size()), eigenq_test::find_case(golden, name).text("model_fnv1a"));
     std::remove(out.c_str());
   }
+  // Its activations cannot be calibrated: the evaluator knows MLP graphs, not attention.
+  const std::string npy = temp("bytes.npy");
+  const std::vector<float> zeros(4 * 40, 0.0f);
+  eigenq::io::write_npy(npy, zeros.data(), eigenq::Shape{4, 40});
+  const std::string out = temp("activations.onnx");
+  expect_exit_2(run({"quantize", in, out, "--exclude", "lm_head", "--activations", "--calibration-data", npy}),
+                {"(Shape) cannot be evaluated for calibration"});
+  EXPECT_FALSE(exists(out));
+  std::remove(npy.c_str());
   std::remove(in.c_str());
 }
 

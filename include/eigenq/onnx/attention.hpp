@@ -7,8 +7,8 @@
 //
 // in nn's order of operations (the dot products, then the scale). The mask is 0 on and below the
 // diagonal and -inf above it, so Softmax gives the later positions a weight of exactly 0, as nn
-// sums only positions 0..i. write_causal_mask() makes it once per graph for sequences of at most
-// `ctx` positions; every attention node of the graph reads it.
+// sums only positions 0..i. write_causal_mask() makes it once per graph (Expand and Trilu, no
+// initializer of the context's size); every attention node of the graph reads it.
 #pragma once
 
 #include <cmath>
@@ -25,16 +25,13 @@ namespace eigenq {
 namespace onnx {
 
 // The [t, t] causal mask of a sequence whose length is the first entry of the int64 shape value
-// `length` ([1]): a [ctx, ctx] initializer sliced to [t, t].
-inline std::string write_causal_mask(GraphBuilder& g, Index ctx, const std::string& length) {
-  if (ctx <= 0) raise<ShapeError>("onnx: causal mask for a context of ", ctx, " positions");
-  std::vector<float> mask(static_cast<std::size_t>(ctx * ctx), 0.0f);
-  for (Index i = 0; i < ctx; ++i) {
-    for (Index j = i + 1; j < ctx; ++j) mask[static_cast<std::size_t>(i * ctx + j)] = -std::numeric_limits<float>::infinity();
-  }
-  const std::string full = g.tensor<float>("causal_mask_full", {ctx, ctx}, mask);
-  const std::string ends = g.op("Concat", {length, length}, "causal_mask_ends", {Attribute::integer("axis", 0)});
-  return g.op("Slice", {full, g.tensor<std::int64_t>("causal_mask_starts", {2}, {0, 0}), ends}, "causal_mask");
+// `length` ([1]): -inf expanded to [t, t], Trilu keeping the part above the diagonal (k = 1).
+inline std::string write_causal_mask(GraphBuilder& g, const std::string& length) {
+  const std::string square = g.op("Concat", {length, length}, "causal_mask_shape", {Attribute::integer("axis", 0)});
+  const std::string all = g.op("Expand", {g.scalar<float>("minus_infinity", -std::numeric_limits<float>::infinity()), square},
+                               "causal_mask_all");
+  return g.op("Trilu", {all, g.scalar<std::int64_t>("causal_mask_diagonal", 1)}, "causal_mask",
+              {Attribute::integer("upper", 1)});
 }
 
 // Writes the attention of value qkv [t, 3 * width] and returns its output [t, width].

@@ -45,12 +45,12 @@ inline ValueMatrix initializer_matrix(const proto::TensorProto& t) {
     raise<FormatError>("initializer '", t.name(), "' is ", element_type_name(t.data_type()), " of rank ", t.dims_size(),
                        "; the calibration evaluator reads float tensors of rank 0, 1 or 2");
   }
-  if (t.dims_size() == 2) return float_matrix(t);
+  if (t.dims_size() == 2) return float_matrix(t, false);
   proto::TensorProto two = t;
   two.clear_dims();
   two.add_dims(1);
   two.add_dims(t.dims_size() == 1 ? t.dims(0) : 1);
-  return float_matrix(two);
+  return float_matrix(two, false);
 }
 
 // a (op) b with ONNX's broadcasting for [M, N] against [M, N], [1, N] or [1, 1].

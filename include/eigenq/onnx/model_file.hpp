@@ -96,8 +96,9 @@ inline std::int64_t element_count(const proto::TensorProto& t) {
 }
 
 // A float32 initializer of rank 2 as a row-major [dims(0), dims(1)] matrix (raw_data or
-// float_data).
-inline Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> float_matrix(const proto::TensorProto& t) {
+// float_data). Weights must be finite; other constants (a causal mask's -inf) need not.
+inline Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> float_matrix(const proto::TensorProto& t,
+                                                                                        bool require_finite = true) {
   if (t.data_type() != proto::TensorProto::FLOAT || t.dims_size() != 2) {
     raise<FormatError>("initializer '", t.name(), "' is ", element_type_name(t.data_type()), " of rank ", t.dims_size(),
                        ", expected float of rank 2");
@@ -117,7 +118,7 @@ inline Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> flo
     }
     for (std::int64_t i = 0; i < n; ++i) m.data()[i] = t.float_data(static_cast<int>(i));
   }
-  if (!m.allFinite()) raise<FormatError>("initializer '", t.name(), "' holds NaN or Inf");
+  if (require_finite && !m.allFinite()) raise<FormatError>("initializer '", t.name(), "' holds NaN or Inf");
   return m;
 }
 

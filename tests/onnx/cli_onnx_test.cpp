@@ -79,8 +79,10 @@ TEST(CliOnnx, QuantizesTheLanguageModelToTheBytesOrtRan) {
                                                                 "/../examples/lm/data/lm.safetensors"))));
   const auto golden = eigenq_test::load_golden(std::string(EIGENQ_TEST_DATA_DIR) + "/onnx/export_onnxruntime.txt");
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"lm_qdq_channel", {}},
       {"lm_dynamic_channel", {"--format", "dynamic"}},
       {"lm_nbits4_g128", {"--bits", "4", "--granularity", "group", "--group-size", "128"}},
+      {"lm_nbits4_g32_affine", {"--bits", "4", "--granularity", "group", "--group-size", "32", "--scheme", "linear-affine"}},
   };
   for (const auto& [name, options] : cases) {
     SCOPED_TRACE(name);

@@ -27,6 +27,24 @@ inline std::uint16_t load_le16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
 }
 
+// The 32 nibbles of a q4_0 / iq4_nl block's 16 bytes in element order: element j < 16 is the
+// low nibble of byte j, element j + 16 its high nibble.
+inline void unpack_nibbles_32(const std::uint8_t* qs, std::uint8_t* nibbles) {
+  for (int j = 0; j < 16; ++j) {
+    nibbles[j] = static_cast<std::uint8_t>(qs[j] & 0x0F);
+    nibbles[j + 16] = static_cast<std::uint8_t>(qs[j] >> 4);
+  }
+}
+
+// The 256 nibbles of a q4_K / q5_K block's 128 bytes qs in element order: element e is a nibble
+// of byte 32 (e / 64) + e % 32, the low one when e % 64 < 32.
+inline void unpack_nibbles_k(const std::uint8_t* qs, std::uint8_t* nibbles) {
+  for (int e = 0; e < kSuperBlock; ++e) {
+    const std::uint8_t byte = qs[32 * (e / 64) + e % 32];
+    nibbles[e] = static_cast<std::uint8_t>(e % 64 < 32 ? byte & 0x0F : byte >> 4);
+  }
+}
+
 inline void store_le32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>((v >> (8 * i)) & 0xFFu);
 }

@@ -75,10 +75,9 @@ inline void dequantize_row_mxfp4(const void* src, float* y, Index n) {
   for (Index i = 0; i < n / 32; ++i) {
     const auto b = detail::get_block<BlockMXFP4>(src, i);
     const float d = e8m0_to_fp32_half(b.e);
-    for (int j = 0; j < 16; ++j) {
-      y[32 * i + j] = static_cast<float>(kE2M1Doubled[b.qs[j] & 0xF]) * d;
-      y[32 * i + j + 16] = static_cast<float>(kE2M1Doubled[b.qs[j] >> 4]) * d;
-    }
+    std::uint8_t q[32];
+    unpack_nibbles_32(b.qs, q);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = static_cast<float>(kE2M1Doubled[q[j]]) * d;
   }
 }
 

@@ -174,10 +174,9 @@ inline void dequantize_row_iq4_nl(const void* src, float* y, Index n) {
   for (Index i = 0; i < n / 32; ++i) {
     const auto b = detail::get_block<BlockIQ4_NL>(src, i);
     const float d = fp16_to_fp32(load_le16(b.d));
-    for (int j = 0; j < 16; ++j) {
-      y[32 * i + j] = d * static_cast<float>(kIQ4Values[b.qs[j] & 0xF]);
-      y[32 * i + j + 16] = d * static_cast<float>(kIQ4Values[b.qs[j] >> 4]);
-    }
+    std::uint8_t q[32];
+    unpack_nibbles_32(b.qs, q);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = d * static_cast<float>(kIQ4Values[q[j]]);
   }
 }
 
@@ -201,11 +200,9 @@ inline void dequantize_row_iq4_xs(const void* src, float* y, Index n) {
     for (int ib = 0; ib < 8; ++ib) {
       const int ls = static_cast<int>(((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4));
       const float dl = d * static_cast<float>(ls - 32);
-      const std::uint8_t* qs = b.qs + 16 * ib;
-      for (int j = 0; j < 16; ++j) {
-        *(y + j) = dl * static_cast<float>(kIQ4Values[qs[j] & 0xF]);
-        *(y + j + 16) = dl * static_cast<float>(kIQ4Values[qs[j] >> 4]);
-      }
+      std::uint8_t q[32];
+      unpack_nibbles_32(b.qs + 16 * ib, q);
+      for (int j = 0; j < 32; ++j) y[j] = dl * static_cast<float>(kIQ4Values[q[j]]);
       y += 32;
     }
   }

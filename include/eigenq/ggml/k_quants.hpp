@@ -479,15 +479,15 @@ inline void dequantize_row_k_32(const void* src, float* y, Index n) {
     const auto b = get_block<Block>(src, i);
     const float d = fp16_to_fp32(load_le16(b.d));
     const float min = fp16_to_fp32(load_le16(b.dmin));
+    std::uint8_t nibbles[kSuperBlock];
+    unpack_nibbles_k(b.qs, nibbles);
     for (int g = 0; g < 8; ++g) {
       int sc, m;
       unpack_scale_min_k4(g, b.scales, &sc, &m);
       const float dl = d * static_cast<float>(sc);
       const float ml = min * static_cast<float>(m);
-      const std::uint8_t* ql = b.qs + 32 * (g / 2);
-      const int shift = 4 * (g % 2);
       for (int l = 0; l < 32; ++l) {
-        int q = (ql[l] >> shift) & 0xF;
+        int q = nibbles[32 * g + l];
         if constexpr (std::is_same_v<Block, BlockQ5_K>) q += (b.qh[l] & (1u << g)) ? 16 : 0;
         *y++ = dl * static_cast<float>(q) - ml;
       }

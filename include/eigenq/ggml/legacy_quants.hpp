@@ -178,10 +178,9 @@ inline void dequantize_row_q4_0(const void* src, float* y, Index n) {
   for (Index i = 0; i < n / 32; ++i) {
     const auto b = detail::get_block<BlockQ4_0>(src, i);
     const float d = fp16_to_fp32(load_le16(b.d));
-    for (int j = 0; j < 16; ++j) {
-      y[32 * i + j] = static_cast<float>((b.qs[j] & 0x0F) - 8) * d;
-      y[32 * i + j + 16] = static_cast<float>((b.qs[j] >> 4) - 8) * d;
-    }
+    std::uint8_t q[32];
+    unpack_nibbles_32(b.qs, q);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = static_cast<float>(q[j] - 8) * d;
   }
 }
 
@@ -225,10 +224,9 @@ inline void dequantize_row_q4_1(const void* src, float* y, Index n) {
     const auto b = detail::get_block<BlockQ4_1>(src, i);
     const float d = fp16_to_fp32(load_le16(b.d));
     const float m = fp16_to_fp32(load_le16(b.m));
-    for (int j = 0; j < 16; ++j) {
-      y[32 * i + j] = static_cast<float>(b.qs[j] & 0x0F) * d + m;
-      y[32 * i + j + 16] = static_cast<float>(b.qs[j] >> 4) * d + m;
-    }
+    std::uint8_t q[32];
+    unpack_nibbles_32(b.qs, q);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = static_cast<float>(q[j]) * d + m;
   }
 }
 

@@ -130,11 +130,7 @@ inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k)
         const auto sb = detail::get_block<BlockQ4_K>(rows, r * (k / kSuperBlock) + b);
         const float d = fp16_to_fp32(load_le16(sb.d));
         const float dmin = fp16_to_fp32(load_le16(sb.dmin));
-        std::uint8_t* c = codes.data() + r * k + kSuperBlock * b;
-        for (int e = 0; e < kSuperBlock; ++e) {  // element e: nibble of qs[32 (e / 64) + e % 32]
-          const std::uint8_t byte = sb.qs[32 * (e / 64) + e % 32];
-          c[e] = static_cast<std::uint8_t>(e % 64 < 32 ? byte & 0x0F : byte >> 4);
-        }
+        unpack_nibbles_k(sb.qs, codes.data() + r * k + kSuperBlock * b);
         for (int j = 0; j < 8; ++j) {
           int sc, m;
           detail::unpack_scale_min_k4(j, sb.scales, &sc, &m);
@@ -163,15 +159,14 @@ inline PackedWeights pack_weights(Type type, const void* rows, Index n, Index k)
         scale = fp16_to_fp32(load_le16(block.d));
         std::memcpy(c, block.qs, 32);
       } else {
-        // q4_0 and iq4_nl blocks: an fp16 d, then value j in the low nibble of byte j % 16
-        // (j < 16) or its high nibble; iq4_nl's nibble indexes kIQ4Values (iq4.hpp).
+        // q4_0 and iq4_nl blocks: an fp16 d and 32 nibbles; iq4_nl's nibble indexes kIQ4Values
+        // (iq4.hpp), which the table codes read from nibble - 8 + 8.
         static_assert(sizeof(BlockQ4_0) == sizeof(BlockIQ4_NL), "q4_0 and iq4_nl blocks share a layout");
         const auto block = detail::get_block<BlockQ4_0>(rows, r * blocks + b);
         scale = fp16_to_fp32(load_le16(block.d));
-        for (int j = 0; j < 16; ++j) {
-          c[j] = static_cast<std::int8_t>((block.qs[j] & 0x0F) - 8);
-          c[j + 16] = static_cast<std::int8_t>((block.qs[j] >> 4) - 8);
-        }
+        std::uint8_t nibbles[32];
+        unpack_nibbles_32(block.qs, nibbles);
+        for (int j = 0; j < 32; ++j) c[j] = static_cast<std::int8_t>(nibbles[j] - 8);
       }
     }
   }

@@ -11,15 +11,16 @@
 //       the two outputs agreed in every iteration. Alternating makes the ratio robust to a
 //       machine shared with other work.
 //
-// ggml's library is dlopen()ed from $EIGENQ_GGML_LIB_DIR/libggml-base.so (node-llama-cpp's
+// ggml's library is dlopen()ed from $EIGENQ_GGML_LIB_DIR/libggml-base.so by the tests' loader
+// (tests/ggml/ggml_oracle.hpp; node-llama-cpp's
 // prebuilt @node-llama-cpp/linux-x64 3.21.1, see tests/ggml/README.md); without it the ggml
 // and eigenq_vs_ggml benchmarks are skipped with a message. GBps counts float32 input bytes.
-#include <dlfcn.h>
 #include <time.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 
 #include "eigenq/ggml/row.hpp"
 #include "eigenq/ggml/type.hpp"
+#include "ggml_oracle.hpp"
 
 namespace {
 
@@ -37,54 +39,28 @@ using eigenq::ggml::Type;
 constexpr Index kRows = 512;
 constexpr Index kCols = 4096;
 
-// ggml_quantize_chunk and ggml_quantize_init from libggml-base.so, or why not.
-class GgmlLibrary {
- public:
-  using QuantizeChunk = std::size_t (*)(int, const float*, void*, std::int64_t, std::int64_t, std::int64_t,
-                                        const float*);
-  using QuantizeInit = void (*)(int);
+// libggml-base.so through the tests' loader (tests/ggml/ggml_oracle.hpp), or why not.
+struct GgmlLibrary {
+  std::unique_ptr<eigenq_test::GgmlOracle> oracle;
+  std::string error;
 
   static const GgmlLibrary& get() {
-    static const GgmlLibrary library;
+    static const GgmlLibrary library = [] {
+      GgmlLibrary l;
+      const char* dir = std::getenv("EIGENQ_GGML_LIB_DIR");
+      if (dir == nullptr || *dir == '\0') {
+        l.error = "EIGENQ_GGML_LIB_DIR is not set (the folder of ggml's libggml-base.so)";
+      } else {
+        l.oracle = eigenq_test::GgmlOracle::open(dir, &l.error);
+      }
+      return l;
+    }();
     return library;
   }
-
-  bool ok() const { return quantize_chunk_ != nullptr; }
-  const std::string& error() const { return error_; }
-
+  // ggml_quantize_init (idempotent) and ggml_quantize_chunk on the workload's shape.
   void quantize(Type type, const float* src, void* dst, const float* importance) const {
-    quantize_chunk_(static_cast<int>(type), src, dst, 0, kRows, kCols, importance);
+    oracle->quantize(static_cast<int>(type), src, dst, kRows, kCols, importance);
   }
-
-  void init(Type type) const { quantize_init_(static_cast<int>(type)); }
-
- private:
-  GgmlLibrary() {
-    const char* dir = std::getenv("EIGENQ_GGML_LIB_DIR");
-    if (dir == nullptr || *dir == '\0') {
-      error_ = "EIGENQ_GGML_LIB_DIR is not set (the folder of ggml's libggml-base.so)";
-      return;
-    }
-    const std::string path = std::string(dir) + "/libggml-base.so";
-    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle_ == nullptr) {
-      error_ = std::string("dlopen failed: ") + dlerror();
-      return;
-    }
-    void* chunk = dlsym(handle_, "ggml_quantize_chunk");
-    void* init = dlsym(handle_, "ggml_quantize_init");
-    if (chunk == nullptr || init == nullptr) {
-      error_ = path + " lacks ggml_quantize_chunk or ggml_quantize_init";
-      return;
-    }
-    std::memcpy(&quantize_init_, &init, sizeof init);
-    std::memcpy(&quantize_chunk_, &chunk, sizeof chunk);
-  }
-
-  void* handle_ = nullptr;  // kept open for the life of the process
-  QuantizeChunk quantize_chunk_ = nullptr;
-  QuantizeInit quantize_init_ = nullptr;
-  std::string error_;
 };
 
 struct Workload {
@@ -133,11 +109,10 @@ void quantize_eigenq(benchmark::State& state, Type type, bool with_importance) {
 
 void quantize_ggml(benchmark::State& state, Type type, bool with_importance) {
   const GgmlLibrary& ggml = GgmlLibrary::get();
-  if (!ggml.ok()) {
-    state.SkipWithError(ggml.error().c_str());
+  if (!ggml.oracle) {
+    state.SkipWithError(ggml.error.c_str());
     return;
   }
-  ggml.init(type);
   const Workload& w = workload();
   std::vector<std::uint8_t> out(static_cast<std::size_t>(kRows * eigenq::ggml::row_size(type, kCols)));
   const float* qw = with_importance ? w.importance.data() : nullptr;
@@ -151,11 +126,10 @@ void quantize_ggml(benchmark::State& state, Type type, bool with_importance) {
 
 void quantize_eigenq_vs_ggml(benchmark::State& state, Type type, bool with_importance) {
   const GgmlLibrary& ggml = GgmlLibrary::get();
-  if (!ggml.ok()) {
-    state.SkipWithError(ggml.error().c_str());
+  if (!ggml.oracle) {
+    state.SkipWithError(ggml.error.c_str());
     return;
   }
-  ggml.init(type);
   const Workload& w = workload();
   const auto bytes = static_cast<std::size_t>(kRows * eigenq::ggml::row_size(type, kCols));
   std::vector<std::uint8_t> ours(bytes), theirs(bytes);

@@ -109,46 +109,28 @@ EIGENQ_TARGET_NEON_DOTPROD void grouped_pass(const Int4PanelArgs& a, Index c0) {
 namespace eigenq::kernels {
 
 // 16 channels per pass for one or two rows, 8 for three or four.
-template <>
-struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations {
+namespace arm_neon {
+// Every grouped family's panel entry (Codes: the family's codes descriptor): the nibbles, with
+// minimums, through a table (vqtbl1q) and the grouped int8 format run the same pass.
+template <class Codes>
+struct GroupedPanelPath {
   static constexpr int max_rows = 4;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
     constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int4Codes, Rows, vectors>(a, c0);
+    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) grouped_pass<Codes, Rows, vectors>(a, c0);
   }
 };
-
-// Nibbles with minimums, table codes (vqtbl1q) and the grouped int8 format through the same pass.
-template <>
-struct GemvInt4MinPath<Isa::neon_dotprod> {
-  static constexpr int max_rows = 4;
-  template <int Rows>
-  static void panel(const detail::Int4PanelArgs& a) {
-    constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int4MinCodes, Rows, vectors>(a, c0);
-  }
-};
+}  // namespace arm_neon
 
 template <>
-struct GemvInt4TablePath<Isa::neon_dotprod> {
-  static constexpr int max_rows = 4;
-  template <int Rows>
-  static void panel(const detail::Int4PanelArgs& a) {
-    constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int4TableCodes, Rows, vectors>(a, c0);
-  }
-};
-
+struct GemvInt4Path<Isa::neon_dotprod> : arm_neon::Int4Activations, arm_neon::GroupedPanelPath<detail::Int4Codes> {};
 template <>
-struct GemvGroupedInt8Path<Isa::neon_dotprod> {
-  static constexpr int max_rows = 4;
-  template <int Rows>
-  static void panel(const detail::Int4PanelArgs& a) {
-    constexpr int vectors = Rows <= 2 ? 4 : 2;
-    for (Index c0 = 0; c0 < a.width; c0 += 4 * vectors) arm_neon::grouped_pass<detail::Int8Codes, Rows, vectors>(a, c0);
-  }
-};
+struct GemvInt4MinPath<Isa::neon_dotprod> : arm_neon::GroupedPanelPath<detail::Int4MinCodes> {};
+template <>
+struct GemvInt4TablePath<Isa::neon_dotprod> : arm_neon::GroupedPanelPath<detail::Int4TableCodes> {};
+template <>
+struct GemvGroupedInt8Path<Isa::neon_dotprod> : arm_neon::GroupedPanelPath<detail::Int8Codes> {};
 
 }  // namespace eigenq::kernels
 

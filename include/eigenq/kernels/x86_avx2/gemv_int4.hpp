@@ -181,6 +181,8 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
     const std::uint8_t* scales = rec + code_bytes;
     for (Index c = 0; c < a.width; c += 8) {
       const __m256 s = load_scales(scales + c * scale_bytes, a.scale_type);
+      [[maybe_unused]] __m256 m = _mm256_setzero_ps();  // the channels' minimums, read once for every row
+      if constexpr (Codes::with_min) m = load_scales(scales + (a.width + c) * scale_bytes, a.scale_type);
 #pragma GCC unroll 2
       for (int r = 0; r < Rows; ++r) {
         const __m256 dq = _mm256_set1_ps(a.d[r * a.groups + g]);
@@ -189,7 +191,6 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
         float* dst = acc + r * 64 + c;
         __m256 y = _mm256_fmadd_ps(_mm256_mul_ps(s, dq), _mm256_cvtepi32_ps(sum), _mm256_load_ps(dst));
         if constexpr (Codes::with_min) {
-          const __m256 m = load_scales(scales + (a.width + c) * scale_bytes, a.scale_type);
           const __m256 neg_sum = _mm256_set1_ps(-static_cast<float>(a.sums[r * a.groups + g]));
           y = _mm256_fmadd_ps(_mm256_mul_ps(m, dq), neg_sum, y);
         }
@@ -209,49 +210,30 @@ EIGENQ_TARGET_AVX2 void panel_rows(const Int4PanelArgs& a) {
 
 namespace eigenq::kernels {
 
-// One or two rows at a time. Also the int4 GEMV of the avx512 path (x86_avx512/gemv_int4.hpp).
-template <>
-struct GemvInt4Path<Isa::avx2> : x86_avx2::Int4Activations {
+namespace x86_avx2 {
+// Every grouped family's panel entry on this ISA (Codes: the family's codes descriptor): tiles
+// of 2 rows, up to 4 rows a call. Nibbles with minimums (the minimum's term added after the
+// scale's), table codes and the grouped int8 format (group_sums_int8 for the sums) run the same
+// panel loop. Also the avx512 paths' (x86_avx512/gemv_int4.hpp).
+template <class Codes>
+struct GroupedPanelPath {
   static constexpr int max_rows = 4;
   template <int Rows>
   EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<detail::Int4Codes, (Rows < 2 ? Rows : 2)>(a);
+    panel_rows<Codes, (Rows < 2 ? Rows : 2)>(a);
     if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
   }
 };
-
-// Nibbles with minimums (the minimum's term added after the scale's), table codes and the
-// grouped int8 format through the same panel loop (group_sums_int8 for the
-// sums). Also the avx512 path's (x86_avx512/gemv_int4.hpp).
-template <>
-struct GemvInt4MinPath<Isa::avx2> {
-  static constexpr int max_rows = 4;
-  template <int Rows>
-  EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<detail::Int4MinCodes, (Rows < 2 ? Rows : 2)>(a);
-    if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
-  }
-};
+}  // namespace x86_avx2
 
 template <>
-struct GemvInt4TablePath<Isa::avx2> {
-  static constexpr int max_rows = 4;
-  template <int Rows>
-  EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<detail::Int4TableCodes, (Rows < 2 ? Rows : 2)>(a);
-    if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
-  }
-};
-
+struct GemvInt4Path<Isa::avx2> : x86_avx2::Int4Activations, x86_avx2::GroupedPanelPath<detail::Int4Codes> {};
 template <>
-struct GemvGroupedInt8Path<Isa::avx2> {
-  static constexpr int max_rows = 4;
-  template <int Rows>
-  EIGENQ_TARGET_AVX2 static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx2::panel_rows<detail::Int8Codes, (Rows < 2 ? Rows : 2)>(a);
-    if constexpr (Rows > 2) panel<Rows - 2>(a.from_row(2));
-  }
-};
+struct GemvInt4MinPath<Isa::avx2> : x86_avx2::GroupedPanelPath<detail::Int4MinCodes> {};
+template <>
+struct GemvInt4TablePath<Isa::avx2> : x86_avx2::GroupedPanelPath<detail::Int4TableCodes> {};
+template <>
+struct GemvGroupedInt8Path<Isa::avx2> : x86_avx2::GroupedPanelPath<detail::Int8Codes> {};
 
 }  // namespace eigenq::kernels
 

@@ -200,43 +200,28 @@ struct GemvInt4MinPath<Isa::avx512> : GemvInt4MinPath<Isa::avx2> {};
 // Accumulators per pass: 1 row x 4 blocks (x2 for the split), 2 x 4, 3-6 rows x 2 blocks
 // (an int32 and a float accumulator each: 24 of the 32 registers at 6 rows). Six rows share
 // each unpacked weight vector: the batch shape (gemm_int4 in benchmarks/bench_gemm.cpp).
-template <>
-struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations {
+namespace x86_avx512 {
+// Every grouped family's panel entry (Codes: the family's codes descriptor): the nibbles, the
+// nibbles through a table (vpshufb), with minimums, and the grouped int8 format (XOR 0x80 in
+// place of the nibbles' unpacking) run the same loops.
+template <class Codes>
+struct GroupedPanelPath {
   static constexpr int max_rows = 6;
   template <int Rows>
   static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<detail::Int4Codes, Rows, (Rows <= 2 ? 4 : 2)>(a);
+    grouped_panel<Codes, Rows, (Rows <= 2 ? 4 : 2)>(a);
   }
 };
-
-// The same loops with the nibbles through a table (vpshufb), and on the grouped int8 format
-// (XOR 0x80 in place of the nibbles' unpacking).
-template <>
-struct GemvInt4MinPath<Isa::avx512vnni> {
-  static constexpr int max_rows = 6;
-  template <int Rows>
-  static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<detail::Int4MinCodes, Rows, (Rows <= 2 ? 4 : 2)>(a);
-  }
-};
+}  // namespace x86_avx512
 
 template <>
-struct GemvInt4TablePath<Isa::avx512vnni> {
-  static constexpr int max_rows = 6;
-  template <int Rows>
-  static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<detail::Int4TableCodes, Rows, (Rows <= 2 ? 4 : 2)>(a);
-  }
-};
-
+struct GemvInt4Path<Isa::avx512vnni> : x86_avx512::Int4Activations, x86_avx512::GroupedPanelPath<detail::Int4Codes> {};
 template <>
-struct GemvGroupedInt8Path<Isa::avx512vnni> {
-  static constexpr int max_rows = 6;
-  template <int Rows>
-  static void panel(const detail::Int4PanelArgs& a) {
-    x86_avx512::grouped_panel<detail::Int8Codes, Rows, (Rows <= 2 ? 4 : 2)>(a);
-  }
-};
+struct GemvInt4MinPath<Isa::avx512vnni> : x86_avx512::GroupedPanelPath<detail::Int4MinCodes> {};
+template <>
+struct GemvInt4TablePath<Isa::avx512vnni> : x86_avx512::GroupedPanelPath<detail::Int4TableCodes> {};
+template <>
+struct GemvGroupedInt8Path<Isa::avx512vnni> : x86_avx512::GroupedPanelPath<detail::Int8Codes> {};
 #endif
 
 }  // namespace eigenq::kernels

@@ -1,10 +1,13 @@
 # cmake -DSOURCE_DIR=<eigenq> -DWORK_DIR=<dir> [-DEIGEN_INCLUDE_DIR=<dir>] [-DGENERATOR=<g>]
-#       [-DMAKE_PROGRAM=<p>] [-DJOBS=<n>] -P run_neon_tests.cmake
+#       [-DMAKE_PROGRAM=<p>] [-DJOBS=<n>] [-DMODE=all|build|run] [-DPROGRAM=<name>] -P run_neon_tests.cmake
 #
 # Cross-compiles every tests/kernels/*_test.cpp for AArch64 (g++-aarch64-linux-gnu) and runs
 # each program under qemu-user, where the tests force the neon_dotprod path against scalar.
-# WORK_DIR keeps the cross build, so GoogleTest is built once and later runs are incremental. Prints
-# "EIGENQ_SKIP" and succeeds (ctest reports the test as skipped) when a tool is missing.
+# MODE=build only builds; MODE=run runs the program PROGRAM (or all) of a finished build, so
+# ctest can run the programs beside other tests (tests/kernels/CMakeLists.txt); all (the
+# default) does both. WORK_DIR keeps the cross build, so GoogleTest is built once and later
+# runs are incremental. Prints "EIGENQ_SKIP" and succeeds (ctest reports the test as skipped)
+# when a tool is missing.
 cmake_minimum_required(VERSION 3.16)
 
 foreach(var SOURCE_DIR WORK_DIR)
@@ -14,6 +17,9 @@ foreach(var SOURCE_DIR WORK_DIR)
 endforeach()
 if(NOT DEFINED JOBS)
   set(JOBS 2)
+endif()
+if(NOT DEFINED MODE)
+  set(MODE all)
 endif()
 
 set(sysroot /usr/aarch64-linux-gnu)
@@ -68,10 +74,22 @@ function(step name)
   message("NEON tests: ${name} took ${seconds} s")
 endfunction()
 
-step("configure" "${CMAKE_COMMAND}" ${configure_args})
-step("cross build" "${CMAKE_COMMAND}" --build "${build_dir}" --parallel ${JOBS})
+if(NOT MODE STREQUAL "run")
+  step("configure" "${CMAKE_COMMAND}" ${configure_args})
+  step("cross build" "${CMAKE_COMMAND}" --build "${build_dir}" --parallel ${JOBS})
+endif()
+if(MODE STREQUAL "build")
+  return()
+endif()
 
-file(STRINGS "${build_dir}/test_programs.txt" programs)
+if(DEFINED PROGRAM)
+  set(programs "${PROGRAM}")
+  if(NOT EXISTS "${build_dir}/${PROGRAM}")
+    message(FATAL_ERROR "NEON tests: ${build_dir}/${PROGRAM} is not built (run MODE=build first)")
+  endif()
+else()
+  file(STRINGS "${build_dir}/test_programs.txt" programs)
+endif()
 if(NOT programs)
   message(FATAL_ERROR "NEON tests: no tests/kernels/*_test.cpp found under ${SOURCE_DIR}")
 endif()

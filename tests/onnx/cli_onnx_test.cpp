@@ -86,6 +86,11 @@ TEST(CliOnnx, QuantizesTheLanguageModelToTheBytesOrtRan) {
   };
   for (const auto& [name, options] : cases) {
     SCOPED_TRACE(name);
+#if !defined(__OPTIMIZE__)
+    // Unoptimized builds (the sanitize preset) run the tool once here: each run is tens of
+    // seconds there, and the formats' code paths run on the MLP above.
+    if (name != "lm_nbits4_g128") continue;
+#endif
     const std::string out = temp(name + ".onnx");
     std::vector<std::string> args = {"quantize", in, out, "--exclude", "lm_head", "--quiet"};
     args.insert(args.end(), options.begin(), options.end());

@@ -326,6 +326,13 @@ inline std::string export_gelu(GraphBuilder& g, const std::string& x) {
   return g.op("Mul", {half_x, one_plus}, "y");
 }
 
+// A StaticLinear chain's int8 codes back to float.
+inline std::string dequantize_codes(GraphBuilder& g, const std::string& codes, LinearParams p) {
+  return g.op("DequantizeLinear", {codes, g.scalar<float>("dq_scale", p.scale),
+                                   g.scalar<std::int8_t>("dq_zero_point", static_cast<std::int8_t>(p.zero_point))},
+              "dequantized");
+}
+
 }  // namespace detail
 
 // Writes one layer with a float input and a float output (a StaticLinear quantizes its input and
@@ -342,10 +349,7 @@ inline std::string write_layer(GraphBuilder& g, proto::ModelProto& model, const 
   if (const auto* st = dynamic_cast<const nn::StaticLinear*>(&layer)) {
     const std::string codes = detail::export_static_linear(g, *st, detail::static_quantize(g, x, st->input_params()),
                                                            st->options().rounding);
-    const LinearParams out = st->output_params();
-    return g.op("DequantizeLinear", {codes, g.scalar<float>("dq_scale", out.scale),
-                                     g.scalar<std::int8_t>("dq_zero_point", static_cast<std::int8_t>(out.zero_point))},
-                "dequantized");
+    return detail::dequantize_codes(g, codes, st->output_params());
   }
   if (const auto* q = dynamic_cast<const nn::GroupedLinear*>(&layer)) {
     require_opset(model, microsoft_domain, microsoft_opset);
@@ -377,9 +381,7 @@ inline proto::ModelProto to_model(const nn::Sequential& model, const ExportOptio
     g.set_prefix("layer" + std::to_string(i) + "_" + layer.kind() + "_");
     const auto* st = dynamic_cast<const nn::StaticLinear*>(&layer);
     if (integer && st == nullptr) {  // leave the integers
-      value = g.op("DequantizeLinear", {value, g.scalar<float>("dq_scale", codes_params.scale),
-                                        g.scalar<std::int8_t>("dq_zero_point", static_cast<std::int8_t>(codes_params.zero_point))},
-                   "dequantized");
+      value = detail::dequantize_codes(g, value, codes_params);
       integer = false;
     }
     Index layer_in = -1;

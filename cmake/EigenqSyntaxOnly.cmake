@@ -1,0 +1,38 @@
+# The header check's compiler launcher (EigenqHeaderCheck.cmake): a header-only unit produces
+# no code worth generating, so the compile command runs with -fsyntax-only in place of -c, by
+# SYNTAX_COMPILER when set (clang++: its front end parses the eigenq and Eigen headers in about
+# half of GCC's time), and the object file is then written empty (nothing links these objects).
+#
+#   cmake [-DSYNTAX_COMPILER=<c++>] -P EigenqSyntaxOnly.cmake -- <compiler> <arguments...>
+math(EXPR last "${CMAKE_ARGC} - 1")
+set(command)
+set(output)
+set(in_command OFF)
+set(next_is_output OFF)
+foreach(i RANGE 0 ${last})
+  set(arg "${CMAKE_ARGV${i}}")
+  if(NOT in_command)
+    if(arg STREQUAL "--")
+      set(in_command ON)
+    endif()
+  elseif(next_is_output)  # -o's value: not passed on (-fsyntax-only writes no object)
+    set(output "${arg}")
+    set(next_is_output OFF)
+  elseif(arg STREQUAL "-o")
+    set(next_is_output ON)
+  elseif(NOT command AND SYNTAX_COMPILER)
+    list(APPEND command "${SYNTAX_COMPILER}")
+  elseif(arg STREQUAL "-c")
+    list(APPEND command "-fsyntax-only")
+  else()
+    list(APPEND command "${arg}")
+  endif()
+endforeach()
+if(NOT command OR NOT output)
+  message(FATAL_ERROR "EigenqSyntaxOnly.cmake: expected -- <compiler> ... -o <object> ...")
+endif()
+execute_process(COMMAND ${command} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "header check failed: ${command}")
+endif()
+file(WRITE "${output}" "")

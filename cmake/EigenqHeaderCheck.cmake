@@ -4,7 +4,7 @@
 # <dir>/eigenq/ (recursively, *.hpp). Each unit includes its header twice and nothing else, so the
 # build fails when a header misses an include, an include guard, or compiles with warnings
 # (eigenq_target_warnings applies). The units are parsed, not compiled to code (-fsyntax-only),
-# by clang++ when found (EIGENQ_SYNTAX_COMPILER); GCC compiles every header in the tests.
+# by clang++ when found (EIGENQ_SYNTAX_COMPILER); GCC compiles the headers in the tests.
 # Headers whose path (relative to <dir>) matches EXCLUDE_REGEX are skipped.
 set(EIGENQ_HEADER_CHECK_MODULE_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
